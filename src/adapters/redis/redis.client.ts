@@ -1,0 +1,27 @@
+import Redis from 'ioredis';
+
+export interface RedisConnectionOptions {
+  url: string;
+  keyPrefix: string;
+  connectionName?: string;
+}
+
+/**
+ * Commands fail fast while Redis is unreachable (no offline queue), so a Redis outage turns into a
+ * decision each caller makes (fail open or closed) instead of requests that hang.
+ */
+export async function connectRedis(options: RedisConnectionOptions): Promise<Redis> {
+  const client = new Redis(options.url, {
+    keyPrefix: options.keyPrefix,
+    connectionName: options.connectionName ?? 'tickr',
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2_000,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
+  });
+  // Errors are reported through readiness and the callers; without a listener ioredis would print them raw.
+  client.on('error', () => undefined);
+  await client.connect();
+  return client;
+}

@@ -1,0 +1,57 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { ThrottlerModule, ThrottlerStorage } from '@nestjs/throttler';
+import type Redis from 'ioredis';
+import { LoggerModule } from 'nestjs-pino';
+import { HttpRateLimitStore, InfrastructureModule } from './adapters/infrastructure.module';
+import { AppConfig } from './config/app-config';
+import { ConfigModule } from './config/config.module';
+import { loggerOptions } from './common/logging';
+import { DatabaseModule } from './database/database.module';
+import { AuthModule } from './modules/auth/auth.module';
+import { CallerThrottlerGuard, FailOpenThrottlerStorage } from './modules/auth/caller-throttler.guard';
+import { JwtAuthGuard } from './modules/auth/jwt-auth.guard';
+import { RolesGuard } from './modules/auth/roles.guard';
+import { DemoDataService } from './modules/demo/demo-data.service';
+import { HealthModule } from './modules/health/health.module';
+import { UsersModule } from './modules/users/users.module';
+
+export interface AppDependencies {
+  config: AppConfig;
+  /** The database to use: DATABASE_URL, or the embedded server main.ts started. */
+  databaseUrl: string;
+  /** Connected Redis, or null for the in-process stand-ins (outside production only). */
+  redis: Redis | null;
+}
+
+@Module({})
+export class AppModule {
+  static forRoot({ config, databaseUrl, redis }: AppDependencies): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        LoggerModule.forRoot(loggerOptions(config)),
+        DatabaseModule.forRoot(databaseUrl),
+        InfrastructureModule.forRoot(redis),
+        ThrottlerModule.forRootAsync({
+          inject: [AppConfig, HttpRateLimitStore],
+          useFactory: (cfg: AppConfig, storage: ThrottlerStorage) => ({
+            throttlers: [{ name: 'default', ttl: 60_000, limit: cfg.rateLimit.perMinute }],
+            storage: new FailOpenThrottlerStorage(storage),
+          }),
+        }),
+        HealthModule,
+        UsersModule,
+        AuthModule,
+      ],
+      providers: [
+        // Order matters: limit every caller first (bad tokens included), then authenticate, then check roles.
+        { provide: APP_GUARD, useClass: CallerThrottlerGuard },
+        { provide: APP_GUARD, useClass: JwtAuthGuard },
+        { provide: APP_GUARD, useClass: RolesGuard },
+        DemoDataService,
+      ],
+    };
+  }
+}

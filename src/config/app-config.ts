@@ -1,0 +1,228 @@
+import { z } from 'zod';
+
+/**
+ * The one place that reads `process.env`. Everything else receives a typed, validated `AppConfig`.
+ * A missing or malformed variable stops start-up with a message naming it.
+ */
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0'])
+    .optional()
+    .transform((v) => (v === undefined ? fallback : v === 'true' || v === '1'));
+
+const int = (fallback: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+
+const optionalUrl = (protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .refine((v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    }, `must be a URL starting with ${protocols.join(' or ')}//`)
+    .optional();
+
+const envSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    PORT: int(3000, 0, 65535),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Fastify `trustProxy`: `false`, `true`, a hop count, or a comma-separated list of proxy CIDRs. */
+    TRUST_PROXY: z.string().default('false'),
+    /** Above the ALB's 60 s idle timeout, so the balancer never reuses a socket we just closed. */
+    KEEP_ALIVE_TIMEOUT_MS: int(65_000, 1_000, 600_000),
+    /** How long readiness answers 503 before the server stops accepting, so the balancer can drain us. */
+    SHUTDOWN_DRAIN_DELAY_MS: int(0, 0, 120_000),
+    /** Upper bound for in-flight requests to finish once draining is over. */
+    SHUTDOWN_TIMEOUT_MS: int(25_000, 1_000, 300_000),
+
+    DATABASE_URL: optionalUrl(['postgres:', 'postgresql:']),
+    DATABASE_POOL_SIZE: int(20, 1, 500),
+    DATABASE_SSL: bool(false),
+    MIGRATE_ON_START: bool(true),
+    EMBEDDED_PG_DIR: z.string().min(1).default('.data/postgres'),
+    EMBEDDED_PG_PORT: int(54329, 1, 65535),
+
+    REDIS_URL: optionalUrl(['redis:', 'rediss:']),
+    REDIS_KEY_PREFIX: z.string().default('tickr:'),
+
+    JWT_SECRET: z.string().optional(),
+    JWT_ISSUER: z.string().min(1).default('tickr'),
+    JWT_AUDIENCE: z.string().min(1).default('tickr-api'),
+    ACCESS_TOKEN_TTL_SECONDS: int(900, 30, 86_400),
+    REFRESH_TOKEN_TTL_SECONDS: int(30 * 86_400, 60, 365 * 86_400),
+    /** argon2id cost; OWASP's minimum (19 MiB, t=2, p=1) by default. */
+    ARGON2_MEMORY_KIB: int(19_456, 1_024, 1_048_576),
+    ARGON2_TIME_COST: int(2, 1, 10),
+
+    RATE_LIMIT_PER_MINUTE: int(100, 1, 1_000_000),
+    LOGIN_FAILURE_LIMIT: int(10, 1, 10_000),
+    LOGIN_FAILURE_WINDOW_SECONDS: int(900, 1, 86_400),
+
+    HOLD_TTL_SECONDS: int(600, 10, 86_400),
+
+    STORAGE_DRIVER: z.enum(['s3', 'local']).optional(),
+    STORAGE_LOCAL_DIR: z.string().min(1).default('.data/uploads'),
+    PUBLIC_BASE_URL: optionalUrl(['http:', 'https:']),
+    S3_BUCKET: z.string().min(3).optional(),
+    CDN_BASE_URL: optionalUrl(['http:', 'https:']),
+    EMAIL_DRIVER: z.enum(['ses', 'file', 'log']).optional(),
+    EMAIL_FILE_DIR: z.string().min(1).default('.data/emails'),
+    EMAIL_FROM: z.string().min(3).default('Tickr <no-reply@tickr.local>'),
+    SES_CONFIGURATION_SET: z.string().min(1).optional(),
+    SMS_DRIVER: z.enum(['sns', 'log']).optional(),
+    METRICS_DRIVER: z.enum(['cloudwatch', 'log']).optional(),
+    PAYMENT_GATEWAY: z.enum(['simulated']).default('simulated'),
+    AWS_REGION: z.string().min(1).default('eu-west-1'),
+    /** Points every AWS adapter at LocalStack (or another stand-in) instead of AWS. */
+    AWS_ENDPOINT_URL: optionalUrl(['http:', 'https:']),
+    WORKER_ENABLED: bool(true),
+
+    DEMO_DATA: bool(true),
+  })
+  .superRefine((env, ctx) => {
+    if (env.NODE_ENV !== 'production') return;
+    for (const key of ['DATABASE_URL', 'REDIS_URL', 'JWT_SECRET'] as const) {
+      if (!env[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'is required when NODE_ENV=production' });
+    }
+    if (env.JWT_SECRET && Buffer.byteLength(env.JWT_SECRET) < 32) {
+      ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'must be at least 32 bytes' });
+    }
+  });
+
+export type Env = z.infer<typeof envSchema>;
+
+export class ConfigError extends Error {}
+
+/** Outside production a fixed secret keeps tokens valid across restarts of a dev box; never used in production. */
+const DEV_JWT_SECRET = 'tickr-development-secret-not-for-production-use-0123456789';
+
+function parseTrustProxy(raw: string): boolean | number | string[] {
+  const value = raw.trim();
+  if (value === 'true') return true;
+  if (value === 'false' || value === '') return false;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+/** Typed configuration injected everywhere; its class is its own DI token. */
+export class AppConfig {
+  readonly env!: Env['NODE_ENV'];
+  readonly isProduction!: boolean;
+  readonly http!: {
+    host: string;
+    port: number;
+    trustProxy: boolean | number | string[];
+    keepAliveTimeoutMs: number;
+    shutdownDrainDelayMs: number;
+    shutdownTimeoutMs: number;
+  };
+  readonly logLevel!: Env['LOG_LEVEL'];
+  readonly database!: {
+    url?: string;
+    poolSize: number;
+    ssl: boolean;
+    migrateOnStart: boolean;
+    embeddedDir: string;
+    embeddedPort: number;
+  };
+  readonly redis!: { url?: string; keyPrefix: string };
+  readonly auth!: {
+    jwtSecret: string;
+    issuer: string;
+    audience: string;
+    accessTokenTtlSeconds: number;
+    refreshTokenTtlSeconds: number;
+    argon2MemoryKib: number;
+    argon2TimeCost: number;
+  };
+  readonly rateLimit!: { perMinute: number; loginFailureLimit: number; loginFailureWindowSeconds: number };
+  readonly orders!: { holdTtlSeconds: number };
+  readonly drivers!: {
+    storage: 's3' | 'local';
+    email: 'ses' | 'file' | 'log';
+    sms: 'sns' | 'log';
+    metrics: 'cloudwatch' | 'log';
+    payments: 'simulated';
+  };
+  readonly storage!: { localDir: string; publicBaseUrl?: string; s3Bucket?: string; cdnBaseUrl?: string };
+  readonly email!: { fileDir: string; from: string; sesConfigurationSet?: string };
+  readonly aws!: { region: string; endpointUrl?: string };
+  readonly workerEnabled!: boolean;
+  readonly demoData!: boolean;
+
+  constructor(values: Omit<AppConfig, never>) {
+    Object.assign(this, values);
+  }
+
+  static fromEnv(source: NodeJS.ProcessEnv = process.env): AppConfig {
+    const parsed = envSchema.safeParse(source);
+    if (!parsed.success) {
+      const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`);
+      throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+    }
+    const e = parsed.data;
+    const prod = e.NODE_ENV === 'production';
+    return new AppConfig({
+      env: e.NODE_ENV,
+      isProduction: prod,
+      http: {
+        host: e.HOST,
+        port: e.PORT,
+        trustProxy: parseTrustProxy(e.TRUST_PROXY),
+        keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
+        shutdownDrainDelayMs: e.SHUTDOWN_DRAIN_DELAY_MS,
+        shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+      },
+      logLevel: e.LOG_LEVEL,
+      database: {
+        url: e.DATABASE_URL,
+        poolSize: e.DATABASE_POOL_SIZE,
+        ssl: e.DATABASE_SSL,
+        migrateOnStart: e.MIGRATE_ON_START,
+        embeddedDir: e.EMBEDDED_PG_DIR,
+        embeddedPort: e.EMBEDDED_PG_PORT,
+      },
+      redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
+      auth: {
+        jwtSecret: e.JWT_SECRET ?? DEV_JWT_SECRET,
+        issuer: e.JWT_ISSUER,
+        audience: e.JWT_AUDIENCE,
+        accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
+        refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,
+        argon2MemoryKib: e.ARGON2_MEMORY_KIB,
+        argon2TimeCost: e.ARGON2_TIME_COST,
+      },
+      rateLimit: {
+        perMinute: e.RATE_LIMIT_PER_MINUTE,
+        loginFailureLimit: e.LOGIN_FAILURE_LIMIT,
+        loginFailureWindowSeconds: e.LOGIN_FAILURE_WINDOW_SECONDS,
+      },
+      orders: { holdTtlSeconds: e.HOLD_TTL_SECONDS },
+      drivers: {
+        storage: e.STORAGE_DRIVER ?? (prod ? 's3' : 'local'),
+        email: e.EMAIL_DRIVER ?? (prod ? 'ses' : 'log'),
+        sms: e.SMS_DRIVER ?? (prod ? 'sns' : 'log'),
+        metrics: e.METRICS_DRIVER ?? (prod ? 'cloudwatch' : 'log'),
+        payments: e.PAYMENT_GATEWAY,
+      },
+      storage: {
+        localDir: e.STORAGE_LOCAL_DIR,
+        publicBaseUrl: e.PUBLIC_BASE_URL,
+        s3Bucket: e.S3_BUCKET,
+        cdnBaseUrl: e.CDN_BASE_URL,
+      },
+      email: { fileDir: e.EMAIL_FILE_DIR, from: e.EMAIL_FROM, sesConfigurationSet: e.SES_CONFIGURATION_SET },
+      aws: { region: e.AWS_REGION, endpointUrl: e.AWS_ENDPOINT_URL },
+      workerEnabled: e.WORKER_ENABLED,
+      demoData: e.DEMO_DATA && !prod,
+    });
+  }
+}

@@ -1,0 +1,28 @@
+import { DynamicModule, Global, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AppConfig } from '../config/app-config';
+import { dataSourceOptions } from './data-source.options';
+import { Transactions } from './transaction';
+
+@Global()
+@Module({})
+export class DatabaseModule {
+  /** `url` is the resolved database (the configured one, or the embedded server main.ts started). */
+  static forRoot(url: string): DynamicModule {
+    return {
+      module: DatabaseModule,
+      imports: [
+        TypeOrmModule.forRootAsync({
+          inject: [AppConfig],
+          useFactory: (config: AppConfig) => ({
+            ...dataSourceOptions(url, { poolSize: config.database.poolSize, ssl: config.database.ssl }),
+            retryAttempts: 3,
+            retryDelay: 1_000,
+          }),
+        }),
+      ],
+      providers: [Transactions],
+      exports: [Transactions],
+    };
+  }
+}

@@ -1,0 +1,55 @@
+import { ExecutionContext, Injectable, Logger } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { JwtService } from '@nestjs/jwt';
+import { InjectThrottlerOptions, ThrottlerGuard, ThrottlerLimitDetail, ThrottlerModuleOptions, ThrottlerStorage } from '@nestjs/throttler';
+import { RateLimitedError } from '../../common/domain-error';
+
+/**
+ * `@nestjs/throttler` with our caller identity: the user id when the request carries a valid access
+ * token, the client IP otherwise (Fastify derives it from the trusted proxy only, see TRUST_PROXY).
+ * Runs before authentication so that requests with bad tokens are limited too.
+ */
+@Injectable()
+export class CallerThrottlerGuard extends ThrottlerGuard {
+  constructor(
+    @InjectThrottlerOptions() options: ThrottlerModuleOptions,
+    storage: ThrottlerStorage,
+    reflector: Reflector,
+    private readonly jwt: JwtService,
+  ) {
+    super(options, storage, reflector);
+  }
+
+  protected override async getTracker(req: { headers: Record<string, unknown>; ip: string }): Promise<string> {
+    const header = req.headers.authorization;
+    if (typeof header === 'string' && header.startsWith('Bearer ')) {
+      try {
+        const claims = this.jwt.verify<{ sub: string }>(header.slice(7));
+        if (typeof claims.sub === 'string') return `user:${claims.sub}`;
+      } catch {
+        // An invalid token is limited as its IP; the auth guard answers 401 after.
+      }
+    }
+    return `ip:${req.ip}`;
+  }
+
+  protected override async throwThrottlingException(_: ExecutionContext, detail: ThrottlerLimitDetail): Promise<void> {
+    throw new RateLimitedError(detail.timeToBlockExpire || detail.timeToExpire);
+  }
+}
+
+/** Rate limiting fails open: a Redis outage must not turn every request into an error. */
+export class FailOpenThrottlerStorage implements ThrottlerStorage {
+  private readonly logger = new Logger('RateLimit');
+
+  constructor(private readonly inner: ThrottlerStorage) {}
+
+  async increment(key: string, ttl: number, limit: number, blockDuration: number, name: string) {
+    try {
+      return await this.inner.increment(key, ttl, limit, blockDuration, name);
+    } catch (error) {
+      this.logger.warn({ err: error }, 'rate-limit store unavailable; allowing the request (fail-open)');
+      return { totalHits: 0, timeToExpire: 0, isBlocked: false, timeToBlockExpire: 0 };
+    }
+  }
+}

@@ -1,0 +1,58 @@
+import { Controller, Get, HttpCode } from '@nestjs/common';
+import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { HealthCheck, HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
+import { SkipThrottle } from '@nestjs/throttler';
+import { RedisConnection } from '../../adapters/infrastructure.module';
+import { Public } from '../auth/auth.decorators';
+import { ShutdownState } from './shutdown-state';
+
+/** Infrastructure probes: public, never rate limited (the load balancer must always get an answer). */
+@ApiTags('health')
+@Public()
+@SkipThrottle()
+@Controller('health')
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly db: TypeOrmHealthIndicator,
+    private readonly indicators: HealthIndicatorService,
+    private readonly redis: RedisConnection,
+    private readonly shutdown: ShutdownState,
+  ) {}
+
+  /** Liveness: touches no dependency. */
+  @Get()
+  @HttpCode(200)
+  @ApiOkResponse({ schema: { example: { status: 'ok' } } })
+  live(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
+
+  @Get('ready')
+  @HealthCheck()
+  @ApiOkResponse({ description: 'Postgres and Redis answer' })
+  @ApiServiceUnavailableResponse({ description: 'A dependency does not answer, or the instance is shutting down' })
+  ready() {
+    return this.health.check([
+      async () => {
+        const check = this.indicators.check('lifecycle');
+        return this.shutdown.isDraining ? check.down({ message: 'shutting down' }) : check.up();
+      },
+      () => this.db.pingCheck('postgres', { timeout: 1_500 }),
+      async () => {
+        const check = this.indicators.check('redis');
+        const client = this.redis.client;
+        if (!client) return check.up({ mode: 'in-process stand-in' });
+        try {
+          await Promise.race([
+            client.ping(),
+            new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 1_500).unref()),
+          ]);
+          return check.up();
+        } catch (error) {
+          return check.down({ message: (error as Error).message });
+        }
+      },
+    ]);
+  }
+}
