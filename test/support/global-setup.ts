@@ -1,0 +1,95 @@
+import { spawn, spawnSync, ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Client } from 'pg';
+import Redis from 'ioredis';
+import { startEmbeddedPostgres } from '../../src/database/embedded-postgres';
+import { freePort, waitFor } from './ports';
+import { TEMPLATE_DB, withDatabase } from './urls';
+
+
+interface Harness {
+  stop(): Promise<void>;
+}
+
+declare global {
+  // eslint-disable-next-line no-var
+  var __TICKR_HARNESS__: Harness | undefined;
+}
+
+async function startRedis(): Promise<{ url: string; process: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
+  child.on('error', (error) => {
+    throw new Error(`could not start redis-server (is it installed? apt-get install redis-server): ${error.message}`);
+  });
+  const url = `redis://127.0.0.1:${port}`;
+  await waitFor(async () => {
+    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => undefined);
+    try {
+      await probe.connect();
+      return (await probe.ping()) === 'PONG' ? true : undefined;
+    } finally {
+      probe.disconnect();
+    }
+  }, 'redis-server');
+  return { url, process: child };
+}
+
+/**
+ * The test run's own Postgres and Redis: an embedded Postgres in a throw-away folder and a
+ * `redis-server` on free ports, unless DATABASE_URL / REDIS_URL say where real ones are.
+ * The schema is migrated once into a template; each test file clones it (CREATE DATABASE … TEMPLATE).
+ */
+export default async function globalSetup(): Promise<void> {
+  if (!existsSync(resolve(__dirname, '../../dist/cli/migrate.js'))) {
+    throw new Error('dist/ is missing: run the tests with `npm test` (it builds first)');
+  }
+  const stops: Array<() => Promise<void>> = [];
+
+  let adminUrl = process.env.DATABASE_URL;
+  if (!adminUrl) {
+    const dir = mkdtempSync(join(tmpdir(), 'tickr-pg-'));
+    chmodSync(dir, 0o755); // as root, Postgres runs as the `postgres` OS user, which must reach the folder
+    const pg = await startEmbeddedPostgres({ dir: join(dir, 'data'), port: await freePort(), persistent: false });
+    adminUrl = pg.url;
+    stops.push(async () => {
+      await pg.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+  }
+
+  let redisUrl = process.env.REDIS_URL;
+  if (!redisUrl) {
+    const redis = await startRedis();
+    redisUrl = redis.url;
+    stops.push(async () => {
+      redis.process.kill('SIGTERM');
+    });
+  }
+
+  const admin = new Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${TEMPLATE_DB}`);
+  await admin.query(`CREATE DATABASE ${TEMPLATE_DB}`);
+  await admin.end();
+  const templateUrl = withDatabase(adminUrl, TEMPLATE_DB);
+  const migrated = spawnSync(process.execPath, ['dist/cli/migrate.js', 'run'], {
+    cwd: resolve(__dirname, '../..'),
+    env: { ...process.env, DATABASE_URL: templateUrl, NODE_ENV: 'test' },
+    encoding: 'utf8',
+  });
+  if (migrated.status !== 0) throw new Error(`migrating the template failed:\n${migrated.stderr}${migrated.stdout}`);
+
+  process.env.TEST_PG_ADMIN_URL = adminUrl;
+  process.env.TEST_REDIS_URL = redisUrl;
+  globalThis.__TICKR_HARNESS__ = {
+    stop: async () => {
+      for (const stop of stops.reverse()) await stop();
+    },
+  };
+}
