@@ -1,37 +1,46 @@
 import { Injectable } from '@nestjs/common';
+import type { Pool, PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 
-/** What a repository needs inside or outside a transaction: parameterised SQL. */
+/** What a repository needs inside or outside a transaction: parameterised SQL, rows back. */
 export interface Sql {
   query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
 }
 
 /**
- * The one way services start a transaction. The callback gets an `Sql` bound to one connection;
- * commit on return, rollback on throw. Keep what runs inside short: locks live until commit.
+ * The one way services start a transaction. Explicit SQL goes straight to the `pg` pool that
+ * TypeORM manages (one pool, one set of limits), with `pg`'s plain semantics: rows back, for
+ * `UPDATE … RETURNING` too. The callback gets an `Sql` bound to one connection; commit on return,
+ * rollback on throw. Keep what runs inside short: locks live until commit.
  */
 @Injectable()
 export class Transactions {
-  constructor(private readonly dataSource: DataSource) {}
+  private readonly pool: Pool;
+
+  constructor(dataSource: DataSource) {
+    this.pool = (dataSource.driver as PostgresDriver).master as Pool;
+  }
 
   /** Outside a transaction: one pooled statement. */
   get sql(): Sql {
-    return { query: (text, params) => this.dataSource.query(text, params as unknown[]) };
+    return { query: async (text, params) => (await this.pool.query(text, params)).rows };
   }
 
   async run<T>(work: (sql: Sql) => Promise<T>): Promise<T> {
-    const runner = this.dataSource.createQueryRunner();
-    await runner.connect();
+    const client: PoolClient = await this.pool.connect();
+    let broken: Error | undefined;
     try {
-      await runner.startTransaction();
-      const result = await work({ query: (text, params) => runner.query(text, params as unknown[]) });
-      await runner.commitTransaction();
+      await client.query('BEGIN');
+      const result = await work({ query: async (text, params) => (await client.query(text, params)).rows });
+      await client.query('COMMIT');
       return result;
     } catch (error) {
-      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
       throw error;
     } finally {
-      await runner.release();
+      // A connection that could not even roll back is not given back to the pool.
+      client.release(broken);
     }
   }
 }
