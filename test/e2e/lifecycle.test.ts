@@ -1,8 +1,11 @@
 import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { baseEnv, spawnApp, uniqueEmail } from '../support/app';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { call, register } from '../support/http';
+import { freePort } from '../support/ports';
 
 const root = resolve(__dirname, '../..');
 
@@ -82,10 +85,6 @@ describe('graceful shutdown (ECS rolling deploy)', () => {
 
 describe('embedded default (no DATABASE_URL, no REDIS_URL)', () => {
   it('starts its own Postgres, migrates, seeds demo accounts once, and serves them', async () => {
-    const { mkdtempSync, chmodSync, rmSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const { freePort } = await import('../support/ports');
     const dir = mkdtempSync(join(tmpdir(), 'tickr-embedded-'));
     chmodSync(dir, 0o755);
     const env = { NODE_ENV: 'development', LOG_LEVEL: 'info', EMBEDDED_PG_DIR: join(dir, 'pg'), EMBEDDED_PG_PORT: String(await freePort()) };
