@@ -1,5 +1,5 @@
 import { ValidationError } from '@nestjs/common';
-import { flattenValidationErrors } from './validation';
+import { findUnacceptableInput, flattenValidationErrors } from './validation';
 
 describe('flattenValidationErrors', () => {
   it('gives every constraint its own entry with a dotted field path', () => {
@@ -21,5 +21,25 @@ describe('flattenValidationErrors', () => {
       { field: 'venue.city', message: 'city must be a string' },
       { field: 'items.0.quantity', message: 'quantity must not be less than 1' },
     ]);
+  });
+});
+
+describe('findUnacceptableInput', () => {
+  it('accepts ordinary JSON', () => {
+    expect(findUnacceptableInput({ a: [1, 'x', { b: null }], c: 'ünïcødé 🎟' })).toBeUndefined();
+  });
+
+  it('names a field holding a NUL character or a lone surrogate', () => {
+    expect(findUnacceptableInput({ name: 'Ada\u0000' })).toEqual({ field: 'name', message: expect.stringMatching(/NUL/) });
+    expect(findUnacceptableInput({ venue: { city: '\ud800' } })?.field).toBe('venue.city');
+  });
+
+  it('refuses nesting deeper than the limit without overflowing the stack itself', () => {
+    let deep: unknown = 'x';
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    expect(findUnacceptableInput({ items: deep })?.message).toMatch(/nested/);
+    let ok: unknown = 'x';
+    for (let i = 0; i < 10; i++) ok = { k: ok };
+    expect(findUnacceptableInput(ok)).toBeUndefined();
   });
 });

@@ -33,6 +33,11 @@ export class CallerThrottlerGuard extends ThrottlerGuard {
     return `ip:${req.ip}`;
   }
 
+  /** One budget per caller across every route (the throttler's default would give each route its own). */
+  protected override generateKey(_context: ExecutionContext, tracker: string, throttlerName: string): string {
+    return `${throttlerName}:${tracker}`;
+  }
+
   protected override async throwThrottlingException(_: ExecutionContext, detail: ThrottlerLimitDetail): Promise<void> {
     throw new RateLimitedError(detail.timeToBlockExpire || detail.timeToExpire);
   }
