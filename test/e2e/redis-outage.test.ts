@@ -1,8 +1,8 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import Redis from 'ioredis';
+import type { ChildProcess } from 'node:child_process';
 import { startTestApp, TestApp, uniqueEmail } from '../support/app';
 import { call, register, Session } from '../support/http';
 import { freePort, waitFor } from '../support/ports';
+import { startRedisServer } from '../support/redis-server';
 
 /** The documented degraded mode: this test owns its redis-server so it can kill it. */
 describe('Redis outage', () => {
@@ -12,17 +12,7 @@ describe('Redis outage', () => {
   let session: Session;
 
   async function startRedis(): Promise<void> {
-    redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    await waitFor(async () => {
-      const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      probe.on('error', () => undefined);
-      try {
-        await probe.connect();
-        return (await probe.ping()) === 'PONG' ? true : undefined;
-      } finally {
-        probe.disconnect();
-      }
-    }, 'redis-server');
+    redis = (await startRedisServer(port)).process;
   }
 
   async function stopRedis(): Promise<void> {

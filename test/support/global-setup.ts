@@ -1,11 +1,11 @@
-import { spawn, spawnSync, ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
-import Redis from 'ioredis';
 import { startEmbeddedPostgres } from '../../src/database/embedded-postgres';
-import { freePort, waitFor } from './ports';
+import { freePort } from './ports';
+import { startRedisServer } from './redis-server';
 import { TEMPLATE_DB, withDatabase } from './urls';
 
 
@@ -16,28 +16,6 @@ interface Harness {
 declare global {
   // eslint-disable-next-line no-var
   var __TICKR_HARNESS__: Harness | undefined;
-}
-
-async function startRedis(): Promise<{ url: string; process: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
-  child.on('error', (error) => {
-    throw new Error(`could not start redis-server (is it installed? apt-get install redis-server): ${error.message}`);
-  });
-  const url = `redis://127.0.0.1:${port}`;
-  await waitFor(async () => {
-    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    probe.on('error', () => undefined);
-    try {
-      await probe.connect();
-      return (await probe.ping()) === 'PONG' ? true : undefined;
-    } finally {
-      probe.disconnect();
-    }
-  }, 'redis-server');
-  return { url, process: child };
 }
 
 /**
@@ -65,7 +43,7 @@ export default async function globalSetup(): Promise<void> {
 
   let redisUrl = process.env.REDIS_URL;
   if (!redisUrl) {
-    const redis = await startRedis();
+    const redis = await startRedisServer(await freePort());
     redisUrl = redis.url;
     stops.push(async () => {
       redis.process.kill('SIGTERM');
