@@ -13,6 +13,7 @@ import { CallerThrottlerGuard, FailOpenThrottlerStorage } from './modules/auth/c
 import { JwtAuthGuard } from './modules/auth/jwt-auth.guard';
 import { RolesGuard } from './modules/auth/roles.guard';
 import { DemoDataService } from './modules/demo/demo-data.service';
+import { EventsModule } from './modules/events/events.module';
 import { HealthModule } from './modules/health/health.module';
 import { UsersModule } from './modules/users/users.module';
 
@@ -44,6 +45,7 @@ export class AppModule {
         HealthModule,
         UsersModule,
         AuthModule,
+        EventsModule,
       ],
       providers: [
         // Order matters: limit every caller first (bad tokens included), then authenticate, then check roles.

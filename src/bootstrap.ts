@@ -1,4 +1,9 @@
+import { mkdirSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
+import { resolve } from 'node:path';
+import fastifyMultipart from '@fastify/multipart';
+import fastifyStatic from '@fastify/static';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -6,6 +11,7 @@ import { Logger } from 'nestjs-pino';
 import { AppDependencies, AppModule } from './app.module';
 import { ProblemDocumentDto } from './common/openapi';
 import { ProblemDetailsFilter } from './common/problem-details.filter';
+import { toProblem, toProblemDocument } from './common/problem';
 import { REQUEST_ID_HEADER, requestIdFor } from './common/request-id';
 import { createValidationPipe } from './common/validation';
 
@@ -24,6 +30,16 @@ export async function createApp(deps: AppDependencies): Promise<NestFastifyAppli
       return id;
     },
     bodyLimit: 1024 * 1024,
+    // Errors Fastify raises before routing (a malformed URL, an over-long path parameter) never
+    // reach Nest's filter or the request-id hook: answer them as problem documents here.
+    frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => {
+      const id = String(request.id);
+      void reply
+        .status(toProblem(error).status)
+        .header(REQUEST_ID_HEADER, id)
+        .header('content-type', 'application/problem+json; charset=utf-8')
+        .send(JSON.stringify(toProblemDocument(toProblem(error), id)));
+    },
   });
   adapter.getInstance().addHook('onRequest', async (request, reply) => {
     reply.header(REQUEST_ID_HEADER, request.id);
@@ -34,6 +50,8 @@ export async function createApp(deps: AppDependencies): Promise<NestFastifyAppli
     abortOnError: false,
   });
   app.useLogger(app.get(Logger));
+  await registerUploads(app);
+  if (config.drivers.storage === 'local') await serveLocalFiles(app, config.storage.localDir);
   app.setGlobalPrefix('v1', { exclude: ['health', 'health/ready'] });
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new ProblemDetailsFilter());
@@ -50,4 +68,38 @@ export async function createApp(deps: AppDependencies): Promise<NestFastifyAppli
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json', yamlDocumentUrl: 'docs/openapi.yaml' });
   return app;
+}
+
+/**
+ * `PUT /v1/events/{id}/image` takes a raw image body or multipart. Raw bodies reach the handler
+ * as the request stream, unread, so it can stop at 5 MiB; no other route accepts them.
+ */
+async function registerUploads(app: NestFastifyApplication): Promise<void> {
+  await app.register(fastifyMultipart, { limits: { fileSize: 5 * 1024 * 1024 + 1, files: 1 } });
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addContentTypeParser(/^(image\/[\w.+-]+|application\/octet-stream)$/i, (request, payload, done) => {
+    if (request.routeOptions.url?.endsWith('/image')) return done(null, payload);
+    const error = Object.assign(new Error(`Unsupported Media Type: ${request.headers['content-type']}`), {
+      statusCode: 415,
+    });
+    done(error, undefined);
+  });
+}
+
+/** Development storage: the app itself serves what `DiskObjectStorage` wrote, at `/files/<key>`. */
+async function serveLocalFiles(app: NestFastifyApplication, dir: string): Promise<void> {
+  const root = resolve(dir);
+  mkdirSync(root, { recursive: true });
+  await app.register(fastifyStatic, {
+    root,
+    prefix: '/files/',
+    decorateReply: false,
+    index: false,
+    list: false,
+    dotfiles: 'deny',
+    // Keys are random and never rewritten.
+    immutable: true,
+    maxAge: '365d',
+    setHeaders: (reply) => void reply.header('x-content-type-options', 'nosniff'),
+  });
 }

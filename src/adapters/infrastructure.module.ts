@@ -12,6 +12,7 @@ import { PaymentGateway } from '../ports/payment-gateway.port';
 import { RateLimiter } from '../ports/rate-limiter.port';
 import { SmsSender } from '../ports/sms-sender.port';
 import { TokenBlacklist } from '../ports/token-blacklist.port';
+import { S3ObjectStorage } from './aws/s3-object-storage.adapter';
 import { DiskObjectStorage } from './local/disk-object-storage.adapter';
 import { FileEmailSender } from './local/file-email-sender.adapter';
 import { InMemoryCache } from './local/in-memory-cache.adapter';
@@ -78,11 +79,20 @@ export class InfrastructureModule {
       },
       {
         provide: ObjectStorage,
-        inject: [AppConfig],
-        useFactory: (config: AppConfig) =>
-          config.drivers.storage === 'local'
-            ? new DiskObjectStorage(config.storage.localDir, config.storage.publicBaseUrl ?? `http://localhost:${config.http.port}`)
-            : unsupported('ObjectStorage', config.drivers.storage),
+        inject: [AppConfig, Clock],
+        useFactory: (config: AppConfig, clock: Clock) =>
+          config.drivers.storage === 's3'
+            ? new S3ObjectStorage({
+                // AppConfig refuses to start with the s3 driver and no bucket.
+                bucket: config.storage.s3Bucket!,
+                region: config.aws.region,
+                endpoint: config.aws.endpointUrl,
+                cdnBaseUrl: config.storage.cdnBaseUrl,
+                presignTtlSeconds: config.storage.presignTtlSeconds,
+                kmsKeyId: config.storage.kmsKeyId,
+                clock,
+              })
+            : new DiskObjectStorage(config.storage.localDir, config.storage.publicBaseUrl ?? `http://localhost:${config.http.port}`),
       },
       {
         provide: EmailSender,

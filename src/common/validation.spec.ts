@@ -25,6 +25,18 @@ describe('flattenValidationErrors', () => {
 });
 
 describe('findUnacceptableInput', () => {
+  it('walks query objects built on a prototype-less prototype (Fastify query strings)', () => {
+    const Empty = function () {} as unknown as { new (): Record<string, unknown>; prototype: object };
+    Empty.prototype = Object.create(null) as object;
+    const query = new Empty();
+    query.q = 'a\u0000b';
+    expect(findUnacceptableInput(query)).toEqual({ field: 'q', message: 'must not contain NUL characters' });
+  });
+
+  it('leaves class instances alone (streams, buffers)', () => {
+    expect(findUnacceptableInput(new Map([['x', '\u0000']]))).toBeUndefined();
+  });
+
   it('accepts ordinary JSON', () => {
     expect(findUnacceptableInput({ a: [1, 'x', { b: null }], c: 'ünïcødé 🎟' })).toBeUndefined();
   });

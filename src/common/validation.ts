@@ -1,4 +1,5 @@
-import { ArgumentMetadata, ValidationError, ValidationPipe } from '@nestjs/common';
+import { ArgumentMetadata, Param, ParseUUIDPipe, ValidationError, ValidationPipe } from '@nestjs/common';
+import { ValidateIf } from 'class-validator';
 import { FieldError, ValidationFailedError } from './domain-error';
 
 /** Flattens class-validator's tree into the contract's `errors: [{field, message}]`, with dotted paths. */
@@ -16,8 +17,9 @@ export const MAX_INPUT_DEPTH = 32;
 function isPlainContainer(value: unknown): value is Record<string, unknown> | unknown[] {
   if (value === null || typeof value !== 'object') return false;
   if (Array.isArray(value)) return true;
-  const proto = Object.getPrototypeOf(value) as unknown;
-  return proto === Object.prototype || proto === null;
+  const proto = Object.getPrototypeOf(value) as object | null;
+  // Fastify's query strings are built on a prototype that itself has none (fast-querystring's `Empty`).
+  return proto === Object.prototype || proto === null || Object.getPrototypeOf(proto) === null;
 }
 
 /** An unpaired UTF-16 surrogate (JSON allows `"\ud800"`): not text, and validator.js throws on it (`encodeURI`). */
@@ -66,4 +68,20 @@ export function createValidationPipe(): ValidationPipe {
     validationError: { target: false, value: false },
     exceptionFactory: (errors) => new ValidationFailedError(flattenValidationErrors(errors)),
   });
+}
+
+/**
+ * A field that may be left out but, when sent, must be valid: unlike `@IsOptional()`, `null` is
+ * not a way to leave it out (it would reach a NOT NULL column).
+ */
+export const IsOmittable = () => ValidateIf((_object: object, value: unknown) => value !== undefined);
+
+/** A UUID path parameter; anything else is `400 VALIDATION_FAILED` naming the parameter. */
+export function UuidParam(name: string): ParameterDecorator {
+  return Param(
+    name,
+    new ParseUUIDPipe({
+      exceptionFactory: () => new ValidationFailedError([{ field: name, message: `${name} must be a UUID` }]),
+    }),
+  );
 }

@@ -5,6 +5,7 @@ const production = {
   DATABASE_URL: 'postgres://tickr:secret@db:5432/tickr',
   REDIS_URL: 'redis://cache:6379',
   JWT_SECRET: 'x'.repeat(32),
+  S3_BUCKET: 'tickr-images',
 };
 
 describe('AppConfig.fromEnv', () => {
@@ -36,6 +37,57 @@ describe('AppConfig.fromEnv', () => {
 
   it('refuses a JWT secret under 32 bytes in production', () => {
     expect(() => AppConfig.fromEnv({ ...production, JWT_SECRET: 'short' })).toThrow(/JWT_SECRET: must be at least 32 bytes/);
+  });
+
+  it('presigns image URLs for an hour with SSE-S3 unless told otherwise', () => {
+    const { storage } = AppConfig.fromEnv(production);
+    expect(storage).toMatchObject({ s3Bucket: 'tickr-images', presignTtlSeconds: 3600 });
+    expect(storage.kmsKeyId).toBeUndefined();
+    expect(storage.cdnBaseUrl).toBeUndefined();
+  });
+
+  it('reads the presign lifetime and the KMS key for S3 storage', () => {
+    const { storage } = AppConfig.fromEnv({
+      ...production,
+      S3_PRESIGN_TTL_SECONDS: '900',
+      S3_KMS_KEY_ID: 'arn:aws:kms:eu-west-1:123456789012:key/0d4b4f5e-1111-2222-3333-444455556666',
+      CDN_BASE_URL: 'https://images.tickr.example',
+    });
+    expect(storage).toMatchObject({
+      presignTtlSeconds: 900,
+      kmsKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/0d4b4f5e-1111-2222-3333-444455556666',
+      cdnBaseUrl: 'https://images.tickr.example',
+    });
+  });
+
+  it.each(['59', '604801', '1.5', 'an hour'])('refuses S3_PRESIGN_TTL_SECONDS=%s, naming it', (ttl) => {
+    expect(() => AppConfig.fromEnv({ S3_PRESIGN_TTL_SECONDS: ttl })).toThrow(/S3_PRESIGN_TTL_SECONDS:/);
+  });
+
+  it('accepts the presign lifetime bounds: a minute and SigV4\'s week', () => {
+    expect(AppConfig.fromEnv({ S3_PRESIGN_TTL_SECONDS: '60' }).storage.presignTtlSeconds).toBe(60);
+    expect(AppConfig.fromEnv({ S3_PRESIGN_TTL_SECONDS: '604800' }).storage.presignTtlSeconds).toBe(604_800);
+  });
+
+  it.each([
+    ['STORAGE_DRIVER=s3', { STORAGE_DRIVER: 's3' }],
+    ['production, where s3 is the default driver', { ...production, S3_BUCKET: undefined }],
+  ])('requires S3_BUCKET with %s, naming it', (_case, env) => {
+    let error: unknown;
+    try {
+      AppConfig.fromEnv(env);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(/S3_BUCKET: is required when the storage driver is s3/);
+  });
+
+  it('needs no S3_BUCKET when images stay on disk, in production too', () => {
+    expect(AppConfig.fromEnv({}).drivers.storage).toBe('local');
+    const config = AppConfig.fromEnv({ ...production, S3_BUCKET: undefined, STORAGE_DRIVER: 'local' });
+    expect(config.drivers.storage).toBe('local');
+    expect(config.storage.s3Bucket).toBeUndefined();
   });
 
   it('names every malformed variable', () => {

@@ -28,6 +28,11 @@ const optionalUrl = (protocols: string[]) =>
     }, `must be a URL starting with ${protocols.join(' or ')}//`)
     .optional();
 
+/** Production stores images in S3 unless told otherwise; everywhere else a local folder serves. */
+function storageDriverOf(env: { STORAGE_DRIVER?: 's3' | 'local'; NODE_ENV: string }): 's3' | 'local' {
+  return env.STORAGE_DRIVER ?? (env.NODE_ENV === 'production' ? 's3' : 'local');
+}
+
 const envSchema = z
   .object({
     NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -73,6 +78,10 @@ const envSchema = z
     PUBLIC_BASE_URL: optionalUrl(['http:', 'https:']),
     S3_BUCKET: z.string().min(3).optional(),
     CDN_BASE_URL: optionalUrl(['http:', 'https:']),
+    /** Without a CDN, images are served by presigned GET URLs valid this long (SigV4 allows a week at most). */
+    S3_PRESIGN_TTL_SECONDS: int(3600, 60, 604_800),
+    /** SSE-KMS with this key for stored images; SSE-S3 (AES256) without one. */
+    S3_KMS_KEY_ID: z.string().trim().min(1).optional(),
     EMAIL_DRIVER: z.enum(['ses', 'file', 'log']).optional(),
     EMAIL_FILE_DIR: z.string().min(1).default('.data/emails'),
     EMAIL_FROM: z.string().min(3).default('Tickr <no-reply@tickr.local>'),
@@ -88,6 +97,9 @@ const envSchema = z
     DEMO_DATA: bool(true),
   })
   .superRefine((env, ctx) => {
+    if (storageDriverOf(env) === 's3' && !env.S3_BUCKET) {
+      ctx.addIssue({ code: 'custom', path: ['S3_BUCKET'], message: 'is required when the storage driver is s3' });
+    }
     if (env.NODE_ENV !== 'production') return;
     for (const key of ['DATABASE_URL', 'REDIS_URL', 'JWT_SECRET'] as const) {
       if (!env[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'is required when NODE_ENV=production' });
@@ -152,7 +164,14 @@ export class AppConfig {
     metrics: 'cloudwatch' | 'log';
     payments: 'simulated';
   };
-  readonly storage!: { localDir: string; publicBaseUrl?: string; s3Bucket?: string; cdnBaseUrl?: string };
+  readonly storage!: {
+    localDir: string;
+    publicBaseUrl?: string;
+    s3Bucket?: string;
+    cdnBaseUrl?: string;
+    presignTtlSeconds: number;
+    kmsKeyId?: string;
+  };
   readonly email!: { fileDir: string; from: string; sesConfigurationSet?: string };
   readonly aws!: { region: string; endpointUrl?: string };
   readonly workerEnabled!: boolean;
@@ -207,7 +226,7 @@ export class AppConfig {
       },
       orders: { holdTtlSeconds: e.HOLD_TTL_SECONDS },
       drivers: {
-        storage: e.STORAGE_DRIVER ?? (prod ? 's3' : 'local'),
+        storage: storageDriverOf(e),
         email: e.EMAIL_DRIVER ?? (prod ? 'ses' : 'log'),
         sms: e.SMS_DRIVER ?? (prod ? 'sns' : 'log'),
         metrics: e.METRICS_DRIVER ?? (prod ? 'cloudwatch' : 'log'),
@@ -218,6 +237,8 @@ export class AppConfig {
         publicBaseUrl: e.PUBLIC_BASE_URL,
         s3Bucket: e.S3_BUCKET,
         cdnBaseUrl: e.CDN_BASE_URL,
+        presignTtlSeconds: e.S3_PRESIGN_TTL_SECONDS,
+        kmsKeyId: e.S3_KMS_KEY_ID,
       },
       email: { fileDir: e.EMAIL_FILE_DIR, from: e.EMAIL_FROM, sesConfigurationSet: e.SES_CONFIGURATION_SET },
       aws: { region: e.AWS_REGION, endpointUrl: e.AWS_ENDPOINT_URL },

@@ -2,28 +2,14 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { call, register, Reply, Session } from '../support/http';
 import { startTestApp, TestApp, uniqueEmail } from '../support/app';
+import { CHEAP_HASHING, expectFieldError, expectProblem } from '../support/problems';
 
 /**
  * API.md, "Auth and users", row by row, over real HTTP against the whole app (Postgres + Redis).
  * argon2 runs at its cheapest cost here: the hash strength is not what these tests are about.
  */
-const CHEAP_HASHING = { ARGON2_MEMORY_KIB: '1024', ARGON2_TIME_COST: '1' };
 const PASSWORD = 'a-long-enough-password';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-function expectProblem(res: Reply, status: number, code: string): void {
-  expect({ status: res.status, code: res.body?.code }).toEqual({ status, code });
-  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  expect(res.body).toMatchObject({ type: expect.any(String), title: expect.any(String), status, detail: expect.any(String), code });
-  expect(res.body.requestId).toBe(res.headers.get('x-request-id'));
-}
-
-function expectFieldError(res: Reply, field: string): void {
-  expectProblem(res, 400, 'VALIDATION_FAILED');
-  expect(Array.isArray(res.body.errors)).toBe(true);
-  for (const e of res.body.errors) expect(e).toEqual({ field: expect.any(String), message: expect.any(String) });
-  expect(res.body.errors.map((e: { field: string }) => e.field)).toContain(field);
-}
 
 /** The exact `user` shape of the contract, nothing more. */
 function expectUser(user: unknown, expected: { email?: string; name?: string; role?: string; phone?: string | null } = {}): void {

@@ -87,7 +87,13 @@ describe('embedded default (no DATABASE_URL, no REDIS_URL)', () => {
   it('starts its own Postgres, migrates, seeds demo accounts once, and serves them', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tickr-embedded-'));
     chmodSync(dir, 0o755);
-    const env = { NODE_ENV: 'development', LOG_LEVEL: 'info', EMBEDDED_PG_DIR: join(dir, 'pg'), EMBEDDED_PG_PORT: String(await freePort()) };
+    const env = {
+      NODE_ENV: 'development',
+      LOG_LEVEL: 'info',
+      EMBEDDED_PG_DIR: join(dir, 'pg'),
+      EMBEDDED_PG_PORT: String(await freePort()),
+      STORAGE_LOCAL_DIR: join(dir, 'uploads'),
+    };
     try {
       const first = await spawnApp(env);
       expect(first.output()).toMatch(/Demo data created/);
@@ -96,11 +102,18 @@ describe('embedded default (no DATABASE_URL, no REDIS_URL)', () => {
         body: { email: 'buyer@demo.tickr.local', password: 'demo-buyer-password' },
       });
       expect(login.status).toBe(200);
+      const catalog = await call(first.url, 'GET', '/v1/events');
+      expect(catalog.status).toBe(200);
+      expect(catalog.body.items).toHaveLength(1);
+      expect(catalog.body.items[0]).toMatchObject({ status: 'published', currency: 'TND', timezone: 'Africa/Tunis' });
+      expect(catalog.body.items[0].ticketTypes.map((x: { name: string }) => x.name)).toEqual(['Gradins', 'VIP']);
+      expect(first.output()).toContain(`GET /v1/events/${catalog.body.items[0].id}`);
       expect(await first.stop()).toBe(0);
 
       // Data persists; a second start does not seed again.
       const second = await spawnApp(env);
       expect(second.output()).not.toMatch(/Demo data created/);
+      expect((await call(second.url, 'GET', '/v1/events')).body.items).toHaveLength(1);
       expect(
         (await call(second.url, 'POST', '/v1/auth/login', { body: { email: 'buyer@demo.tickr.local', password: 'demo-buyer-password' } }))
           .status,

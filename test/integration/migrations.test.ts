@@ -30,7 +30,10 @@ describe('migrations', () => {
     // Every migration was applied by exactly one of the three runners.
     expect(new Set(applied).size).toBe(applied.length);
     const { rows } = await empty.query('SELECT name FROM typeorm_migrations ORDER BY id');
-    expect(rows.map((r) => r.name)).toEqual(applied.sort());
+    // …and in timestamp order (the number at the end of each name).
+    const byTimestamp = (a: string, b: string) => Number(a.match(/\d+$/)![0]) - Number(b.match(/\d+$/)![0]);
+    expect(rows.map((r) => r.name)).toEqual([...applied].sort(byTimestamp));
+    expect(applied).toEqual(expect.arrayContaining(['Users1763769600000', 'Catalog1763856000000']));
   });
 
   it('a later start finds nothing to do', async () => {

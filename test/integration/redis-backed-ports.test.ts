@@ -86,6 +86,38 @@ describe.each(implementations)('%s', (_name, make) => {
       await sleep(1_100);
       expect(await ports.cache.get('short')).toBeUndefined();
     });
+
+    it('keeps fractional TTLs to the millisecond', async () => {
+      await ports.cache.set('brief', 'y', 0.2);
+      expect(await ports.cache.get('brief')).toBe('y');
+      await sleep(300);
+      expect(await ports.cache.get('brief')).toBeUndefined();
+    });
+
+    it('reads several keys in one call, in order, with misses as undefined', async () => {
+      await ports.cache.set('m1', { a: 1 }, 60);
+      await ports.cache.set('m3', [3], 60);
+      expect(await ports.cache.getMany(['m1', 'm2', 'm3'])).toEqual([{ a: 1 }, undefined, [3]]);
+      expect(await ports.cache.getMany([])).toEqual([]);
+    });
+
+    it('increments counters from zero and renews their lifetime', async () => {
+      expect(await ports.cache.increment('gen', 0.3)).toBe(1);
+      expect(await ports.cache.increment('gen', 0.3)).toBe(2);
+      expect(await ports.cache.get('gen')).toBe(2);
+      await sleep(200);
+      expect(await ports.cache.increment('gen', 0.3)).toBe(3);
+      await sleep(200);
+      expect(await ports.cache.get('gen')).toBe(3);
+      await sleep(250);
+      expect(await ports.cache.increment('gen', 60)).toBe(1);
+    });
+
+    it('counts every one of many concurrent increments', async () => {
+      const values = await Promise.all(Array.from({ length: 50 }, () => ports.cache.increment('race', 60)));
+      expect(new Set(values).size).toBe(50);
+      expect(Math.max(...values)).toBe(50);
+    });
   });
 
   describe('RateLimiter', () => {

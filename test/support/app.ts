@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ChildProcess, spawn } from 'node:child_process';
-import { resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type Redis from 'ioredis';
 import { connectRedis } from '../../src/adapters/redis/redis.client';
@@ -24,6 +25,8 @@ export function baseEnv(db: TestDatabase, overrides: Env = {}): Env {
     JWT_SECRET: 'test-secret-that-is-at-least-32-bytes-long!!',
     DEMO_DATA: 'false',
     HOST: '127.0.0.1',
+    // Instances sharing a database share uploads too, like instances sharing a bucket.
+    STORAGE_LOCAL_DIR: join(tmpdir(), 'tickr-test-uploads', db.name),
     ...overrides,
   };
 }
@@ -40,14 +43,14 @@ export interface TestApp {
 /** The whole app in this process, listening on a free loopback port, on a fresh database. */
 export async function startTestApp(overrides: Env = {}, existingDb?: TestDatabase): Promise<TestApp> {
   const db = existingDb ?? (await createTestDatabase());
-  const env = baseEnv(db, overrides);
-  const config = AppConfig.fromEnv({ ...env, PORT: '0' });
+  const port = await freePort();
+  const env = baseEnv(db, { PUBLIC_BASE_URL: `http://127.0.0.1:${port}`, ...overrides });
+  const config = AppConfig.fromEnv({ ...env, PORT: String(port) });
   const redis = config.redis.url ? await connectRedis({ url: config.redis.url, keyPrefix: config.redis.keyPrefix }) : null;
   const app = await createApp({ config, databaseUrl: db.url, redis });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const address = app.getHttpServer().address() as { port: number };
+  await app.listen({ port, host: '127.0.0.1' });
   return {
-    url: `http://127.0.0.1:${address.port}`,
+    url: `http://127.0.0.1:${port}`,
     app,
     config,
     redis,
@@ -72,7 +75,13 @@ export async function spawnApp(env: Env): Promise<AppProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, ['dist/main.js'], {
     cwd: resolve(__dirname, '../..'),
-    env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port), LOG_LEVEL: env.LOG_LEVEL ?? 'warn' },
+    env: {
+      PATH: process.env.PATH ?? '',
+      PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+      ...env,
+      PORT: String(port),
+      LOG_LEVEL: env.LOG_LEVEL ?? 'warn',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -1,3 +1,9 @@
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 export default async function globalTeardown(): Promise<void> {
   await globalThis.__TICKR_HARNESS__?.stop();
+  // Local image uploads of every test app (see baseEnv).
+  rmSync(join(tmpdir(), 'tickr-test-uploads'), { recursive: true, force: true });
 }

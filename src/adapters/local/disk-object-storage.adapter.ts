@@ -1,30 +1,32 @@
-import { createWriteStream } from 'node:fs';
-import { mkdir, rm, stat } from 'node:fs/promises';
-import { dirname, join, normalize, sep } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { dirname, resolve, sep } from 'node:path';
 import { ObjectStorage, StoredObject } from '../../ports/object-storage.port';
 
 /** Development storage: files under a folder, served back by the app at `<baseUrl>/files/<key>`. */
 export class DiskObjectStorage extends ObjectStorage {
+  /** Resolved once: a later `chdir` cannot move it, and roots like `.` or `uploads/` compare correctly. */
+  private readonly root: string;
+
   constructor(
-    private readonly root: string,
+    root: string,
     private readonly baseUrl: string,
   ) {
     super();
+    this.root = resolve(root);
   }
 
   pathFor(key: string): string {
-    const path = normalize(join(this.root, key));
-    if (!path.startsWith(normalize(this.root) + sep)) throw new Error(`object key escapes the storage root: ${key}`);
+    const path = resolve(this.root, key);
+    const inside = this.root.endsWith(sep) ? this.root : this.root + sep;
+    if (!path.startsWith(inside)) throw new Error(`object key escapes the storage root: ${key}`);
     return path;
   }
 
-  async put(key: string, body: Buffer | Readable, contentType: string): Promise<StoredObject> {
+  async put(key: string, body: Buffer, contentType: string): Promise<StoredObject> {
     const path = this.pathFor(key);
     await mkdir(dirname(path), { recursive: true });
-    await pipeline(Buffer.isBuffer(body) ? Readable.from([body]) : body, createWriteStream(path));
-    return { key, contentType, size: (await stat(path)).size };
+    await writeFile(path, body);
+    return { key, contentType, size: body.length };
   }
 
   async delete(key: string): Promise<void> {

@@ -18,6 +18,9 @@ export async function connectRedis(options: RedisConnectionOptions): Promise<Red
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2_000,
+    // A Redis that accepts connections but does not answer (a partition, a paused server) must not
+    // hold requests hostage either: every caller already knows what to do when a command fails.
+    commandTimeout: 1_000,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
   });
   // Errors are reported through readiness and the callers; without a listener ioredis would print them raw.

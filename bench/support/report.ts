@@ -1,0 +1,66 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, platform, release, totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { ScenarioResult } from './load';
+import { repoRoot } from './stack';
+
+export function environment() {
+  const cpuList = cpus();
+  return {
+    node: process.version,
+    v8: process.versions.v8,
+    platform: `${platform()} ${release()}`,
+    cpuCount: cpuList.length,
+    cpuModel: cpuList[0]?.model ?? 'unknown',
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    loadAverageAtStart: loadavg(),
+  };
+}
+
+const fmt = (value: number | undefined, digits = 0) =>
+  value === undefined || Number.isNaN(value)
+    ? '–'
+    : value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+/** A plain-text table: the first row is the header; numbers are right-aligned. */
+export function table(rows: string[][]): string {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  const line = (r: string[]) =>
+    r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
+  return [line(rows[0]), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
+}
+
+/**
+ * The figures of each scenario, one row each. `non-2xx` and `errors` (timeouts and unexpected bodies
+ * included) add up the warm-up and the measured run; 2xx and the rest are the measured run's.
+ */
+export function resultsTable(results: ScenarioResult[]): string {
+  const rows = [['scenario', 'req/s', '± sd', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', '2xx', 'non-2xx', 'errors']];
+  for (const r of results) {
+    rows.push([
+      r.label,
+      fmt(r.rps.mean),
+      fmt(r.rps.stddev),
+      fmt(r.latencyMs.p50, 2),
+      fmt(r.latencyMs.p95, 2),
+      fmt(r.latencyMs.p99, 2),
+      fmt(r.latencyMs.max, 1),
+      fmt(r.counts.ok2xx),
+      fmt(r.counts.non2xx + (r.warmup?.non2xx ?? 0)),
+      fmt(r.counts.errors + r.counts.mismatches + (r.warmup ? r.warmup.errors + r.warmup.mismatches : 0)),
+    ]);
+  }
+  return table(rows);
+}
+
+export { fmt };
+
+/** Writes `bench/results/<name>-<timestamp>.json` and returns its path. */
+export function writeResult(name: string, data: unknown, startedAt: Date): string {
+  const dir = join(repoRoot(), 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+  const path = join(dir, `${name}-${stamp}.json`);
+  writeFileSync(path, `${JSON.stringify(data, null, 2)}\n`);
+  return path;
+}

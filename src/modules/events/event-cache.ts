@@ -1,0 +1,175 @@
+import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { Cache } from '../../ports/cache.port';
+import type { EventView } from './event.model';
+
+/** Seconds a snapshot of an event's static part is kept (the design's 5 minutes). */
+export const EVENT_TTL_SECONDS = 300;
+/**
+ * Seconds the live counts are kept. Counts are read from Postgres and kept for less than a second
+ * minus the time the read took, so `available` is never more than a second behind the database.
+ */
+export const LIVE_TTL_SECONDS = 0.9;
+/** Far longer than any snapshot lives, so a generation never restarts while a snapshot tagged with it exists. */
+const GENERATION_TTL_SECONDS = 86_400;
+const RETRY_INTERVAL_MS = 1_000;
+
+interface Snapshot {
+  /** The event's generation when the snapshot was read; a bump makes it stale at once. */
+  gen: number;
+  /** null: there is no such event (the 404 is cached too, against floods of made-up ids). */
+  view: EventView | null;
+}
+
+type Availability = Record<string, number>;
+
+export interface EventLoaders {
+  /** The whole event, counts included, straight from Postgres. */
+  snapshot(): Promise<EventView | undefined>;
+  /** Current `available` per ticket type, straight from Postgres. */
+  availability(): Promise<Availability>;
+}
+
+const keys = (id: string) => ({
+  snapshot: `event:${id}`,
+  generation: `event-gen:${id}`,
+  live: `event-live:${id}`,
+});
+
+/**
+ * `GET /v1/events/{id}` from Redis (through the `Cache` port), with three properties:
+ *
+ * - Fresh after an edit. Every change bumps the event's generation counter (and deletes the
+ *   snapshot) before its response is sent; a reader reads snapshot and generation in one MGET and
+ *   ignores a snapshot tagged with an older generation. A rebuild tags its snapshot with the
+ *   generation it saw *before* reading Postgres, so a rebuild racing an edit can never store
+ *   pre-edit data as current.
+ * - Fresh counts. The static part lives 5 minutes; `available` comes from a separate entry that
+ *   lives under a second, refilled from Postgres.
+ * - Kind to Postgres. Concurrent rebuilds of one event in this process share one query
+ *   (single-flight), whether the cache is cold or Redis is down; a Redis failure falls through to
+ *   Postgres and never fails the request.
+ */
+@Injectable()
+export class EventCache implements OnModuleDestroy {
+  private readonly logger = new Logger('EventCache');
+  private readonly inFlight = new Map<string, Promise<unknown>>();
+  /** Events whose invalidation could not reach Redis; retried until it can. */
+  private readonly pending = new Set<string>();
+  private retryTimer?: NodeJS.Timeout;
+  private lastWarning = 0;
+
+  constructor(private readonly cache: Cache) {}
+
+  async read(id: string, load: EventLoaders): Promise<EventView | undefined> {
+    const k = keys(id);
+    let cached: [Snapshot | undefined, number | undefined, Availability | undefined];
+    try {
+      cached = (await this.cache.getMany<unknown>([k.snapshot, k.generation, k.live])) as typeof cached;
+    } catch (error) {
+      this.warn('cache read failed; serving from Postgres', error);
+      return this.once(`db:${id}`, () => load.snapshot());
+    }
+    const [snapshot, generation = 0, live] = cached;
+
+    if (!snapshot || snapshot.gen !== generation) {
+      return this.once(`snapshot:${id}:${generation}`, async () => {
+        const view = await load.snapshot();
+        // Stored before the flight lands, so readers arriving next find it in Redis instead of starting another.
+        await Promise.all([
+          this.store(k.snapshot, { gen: generation, view: view ?? null } satisfies Snapshot, EVENT_TTL_SECONDS),
+          view && this.store(k.live, availabilityOf(view), LIVE_TTL_SECONDS),
+        ]);
+        return view;
+      });
+    }
+    if (!snapshot.view) return undefined;
+
+    const counts =
+      live && snapshot.view.ticketTypes.every((t) => t.id in live)
+        ? live
+        : await this.once(`live:${id}`, async () => {
+            const started = Date.now();
+            const fresh = await load.availability();
+            const elapsed = (Date.now() - started) / 1000;
+            if (elapsed < LIVE_TTL_SECONDS) await this.store(k.live, fresh, LIVE_TTL_SECONDS - elapsed);
+            return fresh;
+          });
+    const view = snapshot.view;
+    return {
+      ...view,
+      ticketTypes: view.ticketTypes.map((t) => ({ ...t, available: counts[t.id] ?? t.available })),
+    };
+  }
+
+  /**
+   * Call after the change committed and before answering. Never throws: Postgres already holds the
+   * truth; when Redis cannot be reached the bump is retried every second until it lands, and
+   * readers meanwhile fall through to Postgres because Redis is not answering them either.
+   */
+  async invalidate(id: string): Promise<void> {
+    try {
+      await this.bump(id);
+      this.pending.delete(id);
+    } catch (error) {
+      this.logger.warn({ err: error }, `could not invalidate event ${id} in the cache; retrying every second`);
+      this.pending.add(id);
+      this.retryTimer ??= setInterval(() => void this.retryPending(), RETRY_INTERVAL_MS);
+      this.retryTimer.unref();
+    }
+  }
+
+  /** After an inventory change: the next reader refetches the counts. Best effort; they expire within a second anyway. */
+  async countsChanged(id: string): Promise<void> {
+    await this.cache.delete(keys(id).live).catch((error: unknown) => this.warn('could not drop live counts', error));
+  }
+
+  onModuleDestroy(): void {
+    if (this.retryTimer) clearInterval(this.retryTimer);
+  }
+
+  private async bump(id: string): Promise<void> {
+    const k = keys(id);
+    await this.cache.increment(k.generation, GENERATION_TTL_SECONDS);
+    await this.cache.delete(k.snapshot, k.live);
+  }
+
+  private async retryPending(): Promise<void> {
+    for (const id of [...this.pending]) {
+      try {
+        await this.bump(id);
+        this.pending.delete(id);
+      } catch {
+        return;
+      }
+    }
+    if (!this.pending.size && this.retryTimer) {
+      clearInterval(this.retryTimer);
+      this.retryTimer = undefined;
+    }
+  }
+
+  /** One promise per key for everyone who asks while it runs. */
+  private once<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const running = this.inFlight.get(key) as Promise<T> | undefined;
+    if (running) return running;
+    const started = work().finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, started);
+    return started;
+  }
+
+  /** A failed cache write never fails the reader. */
+  private async store(key: string, value: unknown, ttlSeconds: number): Promise<void> {
+    await this.cache.set(key, value, ttlSeconds).catch((error: unknown) => this.warn('cache write failed', error));
+  }
+
+  private warn(message: string, error: unknown): void {
+    const now = Date.now();
+    if (now - this.lastWarning < 10_000) return;
+    this.lastWarning = now;
+    this.logger.warn({ err: error }, message);
+  }
+}
+
+function availabilityOf(view: EventView): Availability {
+  return Object.fromEntries(view.ticketTypes.map((t) => [t.id, t.available]));
+}

@@ -1,0 +1,180 @@
+import { randomUUID } from 'node:crypto';
+import Redis from 'ioredis';
+import { connectRedis } from '../../src/adapters/redis/redis.client';
+import { RedisCache } from '../../src/adapters/redis/redis-cache.adapter';
+import { EventCache } from '../../src/modules/events/event-cache';
+import type { EventView } from '../../src/modules/events/event.model';
+import { freePort } from '../support/ports';
+import { testRedisUrl } from '../support/database';
+
+/** The event cache's guarantees against a real Redis, with loaders standing in for Postgres. */
+
+function view(id: string, title: string, available = 10): EventView {
+  return {
+    id,
+    organiserId: randomUUID(),
+    title,
+    description: '',
+    category: 'concert',
+    venue: { name: 'Hall', city: 'Tunis', address: 'x' },
+    startsAt: '2030-01-01T20:00:00.000Z',
+    endsAt: '2030-01-01T23:00:00.000Z',
+    timezone: 'Africa/Tunis',
+    currency: 'TND',
+    status: 'published',
+    imageUrl: null,
+    ticketTypes: [
+      {
+        id: 'tt-1',
+        name: 'GA',
+        price: 1000,
+        currency: 'TND',
+        capacity: 10,
+        available,
+        maxPerOrder: 10,
+        salesStartAt: null,
+        salesEndAt: null,
+      },
+    ],
+    createdAt: '2029-01-01T00:00:00.000Z',
+    updatedAt: '2029-01-01T00:00:00.000Z',
+  };
+}
+
+/** A stand-in for Postgres whose answers the test controls, counting reads. */
+class FakeDatabase {
+  title = 'Before';
+  available = 10;
+  snapshots = 0;
+  counts = 0;
+  private gate?: Promise<void>;
+  private open?: () => void;
+
+  constructor(private readonly id: string) {}
+
+  hold(): void {
+    this.gate = new Promise((r) => (this.open = r));
+  }
+
+  release(): void {
+    this.open?.();
+    this.gate = undefined;
+  }
+
+  loaders() {
+    return {
+      snapshot: async () => {
+        this.snapshots++;
+        const title = this.title; // read now, as a query would
+        const available = this.available;
+        await this.gate;
+        return view(this.id, title, available);
+      },
+      availability: async () => {
+        this.counts++;
+        return { 'tt-1': this.available };
+      },
+    };
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('EventCache on Redis', () => {
+  let redis: Redis;
+  let cache: EventCache;
+
+  beforeAll(async () => {
+    redis = await connectRedis({ url: testRedisUrl(), keyPrefix: `tickr-test:event-cache:${randomUUID()}:` });
+  });
+  afterAll(async () => {
+    redis.disconnect();
+  });
+  beforeEach(() => {
+    cache = new EventCache(new RedisCache(redis));
+  });
+  afterEach(() => cache.onModuleDestroy());
+
+  it('a rebuild that read Postgres before an edit never stores its stale copy as current', async () => {
+    const id = randomUUID();
+    const db = new FakeDatabase(id);
+    db.hold();
+    const first = cache.read(id, db.loaders()); // reads "Before", then waits
+    await sleep(20);
+    db.title = 'After';
+    await cache.invalidate(id); // the edit commits and invalidates while the rebuild is in flight
+    db.release();
+    expect((await first)?.title).toBe('Before'); // it started before the edit: fair
+    expect((await cache.read(id, db.loaders()))?.title).toBe('After');
+    expect((await cache.read(id, db.loaders()))?.title).toBe('After');
+    expect(db.snapshots).toBe(2);
+  });
+
+  it('a reader arriving after an edit does not join a rebuild that started before it', async () => {
+    const id = randomUUID();
+    const db = new FakeDatabase(id);
+    await cache.read(id, db.loaders());
+    await cache.invalidate(id);
+    db.hold();
+    const early = cache.read(id, db.loaders());
+    await sleep(20);
+    db.title = 'After';
+    await cache.invalidate(id);
+    const late = cache.read(id, db.loaders());
+    await sleep(20);
+    db.release();
+    expect((await early)?.title).toBe('Before');
+    expect((await late)?.title).toBe('After');
+  });
+
+  it('serves the snapshot for 300 s but refreshes the counts within a second', async () => {
+    const id = randomUUID();
+    const db = new FakeDatabase(id);
+    await cache.read(id, db.loaders());
+    db.title = 'Edited behind the cache';
+    db.available = 4;
+    const soon = await cache.read(id, db.loaders());
+    expect(soon?.title).toBe('Before');
+    await sleep(1_000);
+    const later = await cache.read(id, db.loaders());
+    expect(later?.title).toBe('Before');
+    expect(later?.ticketTypes[0].available).toBe(4);
+    expect(db.snapshots).toBe(1);
+    expect(db.counts).toBe(1);
+    const ttl = await redis.pttl('cache:event:' + id);
+    expect(ttl).toBeGreaterThan(295_000);
+  });
+
+  it('countsChanged makes the next reader fetch the counts at once', async () => {
+    const id = randomUUID();
+    const db = new FakeDatabase(id);
+    await cache.read(id, db.loaders());
+    db.available = 1;
+    await cache.countsChanged(id);
+    expect((await cache.read(id, db.loaders()))?.ticketTypes[0].available).toBe(1);
+  });
+
+  it('falls through to the loaders when Redis cannot be reached, and invalidate never throws', async () => {
+    // A client with nothing listening behind it, failing fast as the app's does.
+    const offline = new Redis(`redis://127.0.0.1:${await freePort()}`, {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    offline.on('error', () => undefined);
+    const broken = new EventCache(new RedisCache(offline));
+    try {
+      const id = randomUUID();
+      const db = new FakeDatabase(id);
+      const [a, b] = await Promise.all([broken.read(id, db.loaders()), broken.read(id, db.loaders())]);
+      expect(a?.title).toBe('Before');
+      expect(b?.title).toBe('Before');
+      expect(db.snapshots).toBe(1); // concurrent readers still share one query
+      await expect(broken.invalidate(id)).resolves.toBeUndefined();
+    } finally {
+      broken.onModuleDestroy();
+      offline.disconnect();
+    }
+  });
+});

@@ -1,0 +1,32 @@
+/** The contract's shapes, for tests that check answers carry exactly these fields. */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export const EVENT_KEYS = [
+  'category',
+  'createdAt',
+  'currency',
+  'description',
+  'endsAt',
+  'id',
+  'imageUrl',
+  'organiserId',
+  'startsAt',
+  'status',
+  'ticketTypes',
+  'timezone',
+  'title',
+  'updatedAt',
+  'venue',
+];
+
+export const TICKET_TYPE_KEYS = [
+  'available',
+  'capacity',
+  'currency',
+  'id',
+  'maxPerOrder',
+  'name',
+  'price',
+  'salesEndAt',
+  'salesStartAt',
+];
