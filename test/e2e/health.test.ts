@@ -31,7 +31,33 @@ describe('health and docs', () => {
     expect(doc.status).toBe(200);
     expect(doc.body.openapi).toMatch(/^3\./);
     expect(Object.keys(doc.body.paths)).toEqual(
-      expect.arrayContaining(['/health', '/health/ready', '/v1/auth/register', '/v1/auth/login', '/v1/auth/refresh', '/v1/auth/logout', '/v1/me']),
+      expect.arrayContaining([
+        '/health',
+        '/health/ready',
+        '/v1/auth/register',
+        '/v1/auth/login',
+        '/v1/auth/refresh',
+        '/v1/auth/logout',
+        '/v1/me',
+        '/v1/events',
+        '/v1/events/{id}',
+        '/v1/events/{id}/ticket-types',
+        '/v1/events/{id}/ticket-types/{ticketTypeId}',
+        '/v1/events/{id}/publish',
+        '/v1/events/{id}/cancel',
+        '/v1/events/{id}/image',
+        '/v1/organiser/events',
+      ]),
     );
+    // The catalog's documented problems carry the contract's codes.
+    const patchTicketType = doc.body.paths['/v1/events/{id}/ticket-types/{ticketTypeId}'].patch;
+    expect(patchTicketType.responses['409'].description).toContain('CAPACITY_BELOW_SOLD');
+    expect(doc.body.paths['/v1/events/{id}/publish'].post.responses['422'].description).toContain('NOT_PUBLISHABLE');
+    const image = doc.body.paths['/v1/events/{id}/image'].put;
+    expect(Object.keys(image.requestBody.content)).toEqual(
+      expect.arrayContaining(['image/jpeg', 'image/png', 'image/webp', 'multipart/form-data']),
+    );
+    expect(image.responses['413'].description).toContain('PAYLOAD_TOO_LARGE');
+    expect(image.responses['415'].description).toContain('UNSUPPORTED_MEDIA_TYPE');
   });
 });
