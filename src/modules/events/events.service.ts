@@ -268,7 +268,9 @@ export class EventsService {
 
   /** Before reading an upload's body: a stranger learns nothing and uploads nothing. */
   async assertCanChange(organiserId: string, id: string): Promise<void> {
-    await this.ownedForChange(this.tx.sql, organiserId, id, false);
+    const event = await this.events.findWithTicketTypes(id);
+    if (!event || event.organiserId !== organiserId) throw eventNotFound();
+    if (event.status === 'cancelled') throw new EventCancelledError();
   }
 
   /** Published events for everyone; drafts and cancelled events for their organiser only. */
@@ -337,15 +339,9 @@ export class EventsService {
     return event;
   }
 
-  private async ownedForChange(sql: Sql, organiserId: string, id: string, lock = true): Promise<CatalogEvent> {
-    const event = lock ? await this.owned(sql, organiserId, id) : await this.peek(organiserId, id);
+  private async ownedForChange(sql: Sql, organiserId: string, id: string): Promise<CatalogEvent> {
+    const event = await this.owned(sql, organiserId, id);
     if (event.status === 'cancelled') throw new EventCancelledError();
-    return event;
-  }
-
-  private async peek(organiserId: string, id: string): Promise<CatalogEvent> {
-    const event = await this.events.findWithTicketTypes(id);
-    if (!event || event.organiserId !== organiserId) throw eventNotFound();
     return event;
   }
 
