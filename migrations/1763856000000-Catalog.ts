@@ -34,6 +34,8 @@ export class Catalog1763856000000 implements MigrationInterface {
         CONSTRAINT events_category_check
           CHECK (category IN ('concert', 'festival', 'theatre', 'sport', 'conference', 'other')),
         CONSTRAINT events_times_check CHECK (ends_at > starts_at),
+        -- The listing's "not ended yet" scans starts_at from now minus this bound (LIMITS.maxDurationDays).
+        CONSTRAINT events_duration_check CHECK (ends_at - starts_at <= interval '31 days'),
         CONSTRAINT events_currency_check CHECK (currency ~ '^[A-Z]{3}$'),
         CONSTRAINT events_title_length_check CHECK (char_length(title) BETWEEN 1 AND 200),
         CONSTRAINT events_description_length_check CHECK (char_length(description) <= 10000)

@@ -120,7 +120,7 @@ describe('events (catalog)', () => {
     it.each<[string, Record<string, unknown>, string]>([
       ['endsAt before startsAt', { startsAt: at(10, 3), endsAt: at(10) }, 'endsAt'],
       ['endsAt equal to startsAt', { startsAt: at(10), endsAt: at(10) }, 'endsAt'],
-      ['an event longer than a year', { startsAt: at(10), endsAt: at(400) }, 'endsAt'],
+      ['an event longer than 31 days', { startsAt: at(10), endsAt: at(41, 1) }, 'endsAt'],
       ['a start more than five years ahead', { startsAt: at(6 * 366), endsAt: at(6 * 366, 2) }, 'startsAt'],
       ['a start years in the past', { startsAt: at(-800), endsAt: at(-800, 2) }, 'startsAt'],
       ['a local time without offset', { startsAt: '2027-03-01T20:00:00', endsAt: '2027-03-01T23:00:00Z' }, 'startsAt'],
@@ -434,8 +434,8 @@ describe('events (catalog)', () => {
       }
     });
 
-    it('the database itself refuses sold + held above capacity, or negative counts', async () => {
-      const { ticketType } = await publishedEvent();
+    it('the database itself refuses sold + held above capacity, negative counts, or a 32-day event', async () => {
+      const { event, ticketType } = await publishedEvent();
       await expect(db.query('UPDATE ticket_types SET held = 101 WHERE id = $1', [ticketType.id])).rejects.toThrow(
         /ticket_types_inventory_check/,
       );
@@ -445,6 +445,10 @@ describe('events (catalog)', () => {
       await expect(db.query('UPDATE ticket_types SET capacity = 0 WHERE id = $1', [ticketType.id])).rejects.toThrow(
         /ticket_types_(inventory|capacity)_check/,
       );
+      // The listing's index range relies on the longest event being 31 days.
+      await expect(
+        db.query(`UPDATE events SET ends_at = starts_at + interval '32 days' WHERE id = $1`, [event.id]),
+      ).rejects.toThrow(/events_duration_check/);
     });
 
     it('is 404 for another organiser, for an unknown ticket type and for one of another event', async () => {

@@ -62,8 +62,14 @@ export const LIMITS = {
   ticketTypeName: 100,
   maxCapacity: 1_000_000,
   maxPerOrder: 100,
-  /** An event lasts at most this long (a season pass is not an event). */
-  maxDurationDays: 366,
+  /**
+   * An event lasts at most this long (a festival, not a season: a longer run is a series of events).
+   * The listing relies on it: "not ended yet" is served by an index range starting this far back.
+   * The database enforces it too (events_duration_check).
+   */
+  maxDurationDays: 31,
+  /** A draft may be created with a start this far in the past, at most (publishing needs a future one). */
+  maxPastDays: 366,
   /** Events are planned at most this far ahead. */
   maxYearsAhead: 5,
   /** Ticket types per event. */

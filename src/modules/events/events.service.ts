@@ -362,7 +362,7 @@ function scheduleErrors(startsAt: Date, endsAt: Date, now: Date): FieldError[] {
   if (startsAt.getTime() > now.getTime() + LIMITS.maxYearsAhead * 366 * DAY_MS) {
     errors.push({ field: 'startsAt', message: `startsAt must be within ${LIMITS.maxYearsAhead} years from now` });
   }
-  if (startsAt.getTime() < now.getTime() - LIMITS.maxDurationDays * DAY_MS) {
+  if (startsAt.getTime() < now.getTime() - LIMITS.maxPastDays * DAY_MS) {
     errors.push({ field: 'startsAt', message: 'startsAt must not be more than a year in the past' });
   }
   return errors;
