@@ -41,15 +41,6 @@ interface TicketTypeRow {
   sales_end_at: Date | string | null;
 }
 
-/**
- * An event's ticket types as one JSON column, so a page of events is one query. Pages select it
- * over an inner query that already applied ORDER BY … LIMIT, so it runs for the page's rows only.
- */
-const TICKET_TYPES_JSON = `coalesce(
-  (SELECT json_agg(t ORDER BY t.created_at, t.id) FROM ticket_types t WHERE t.event_id = e.id), '[]') AS ticket_types`;
-
-type EventWithTicketTypesRow = EventRow & { ticket_types: TicketTypeRow[] };
-
 const toDate = (v: Date | string | null): Date | null => (v === null ? null : v instanceof Date ? v : new Date(v));
 
 function toEvent(row: EventRow): CatalogEvent {
@@ -84,10 +75,6 @@ function toTicketType(row: TicketTypeRow): TicketType {
     salesStartAt: toDate(row.sales_start_at),
     salesEndAt: toDate(row.sales_end_at),
   };
-}
-
-function toEventWithTicketTypes(row: EventWithTicketTypesRow): EventWithTicketTypes {
-  return { ...toEvent(row), ticketTypes: row.ticket_types.map(toTicketType) };
 }
 
 export type NewEvent = Pick<
@@ -270,11 +257,14 @@ export class EventsRepository {
 
   /** The event and its ticket types in one round trip (the cache's rebuild). */
   async findWithTicketTypes(id: string): Promise<EventWithTicketTypes | undefined> {
-    const [row] = await this.tx.sql.query<EventWithTicketTypesRow>(
-      `SELECT ${EVENT_COLUMNS}, ${TICKET_TYPES_JSON} FROM events e WHERE e.id = $1`,
+    const [row] = await this.tx.sql.query<EventRow & { ticket_types: TicketTypeRow[] }>(
+      `SELECT ${EVENT_COLUMNS},
+         coalesce((SELECT json_agg(t ORDER BY t.created_at, t.id) FROM ticket_types t WHERE t.event_id = e.id), '[]')
+           AS ticket_types
+       FROM events e WHERE e.id = $1`,
       [id],
     );
-    return row && toEventWithTicketTypes(row);
+    return row && { ...toEvent(row), ticketTypes: row.ticket_types.map(toTicketType) };
   }
 
   /** What is left of each ticket type now: the live part of an event, read fresh. */
@@ -305,13 +295,12 @@ export class EventsRepository {
     }
     if (f.to) where.push(`e.starts_at <= ${param(f.to)}`);
     if (f.after) where.push(`(e.starts_at, e.id) > (${param(f.after.startsAt)}, ${param(f.after.id)}::uuid)`);
-    const rows = await this.tx.sql.query<EventWithTicketTypesRow>(
-      `SELECT ${EVENT_COLUMNS}, ${TICKET_TYPES_JSON}
-       FROM (SELECT e.* FROM events e WHERE ${where.join(' AND ')} ORDER BY e.starts_at, e.id LIMIT ${param(f.limit)}) e
-       ORDER BY e.starts_at, e.id`,
+    const rows = await this.tx.sql.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM events e WHERE ${where.join(' AND ')}
+       ORDER BY e.starts_at, e.id LIMIT ${param(f.limit)}`,
       params,
     );
-    return rows.map(toEventWithTicketTypes);
+    return this.withTicketTypes(rows.map(toEvent));
   }
 
   async listByOrganiser(f: OrganiserListFilter): Promise<EventWithTicketTypes[]> {
@@ -326,13 +315,22 @@ export class EventsRepository {
       where.push(`(e.created_at, e.id) < ($${params.length - 1}, $${params.length}::uuid)`);
     }
     params.push(f.limit);
-    const rows = await this.tx.sql.query<EventWithTicketTypesRow>(
-      `SELECT ${EVENT_COLUMNS}, ${TICKET_TYPES_JSON}
-       FROM (SELECT e.* FROM events e WHERE ${where.join(' AND ')}
-             ORDER BY e.created_at DESC, e.id DESC LIMIT $${params.length}) e
-       ORDER BY e.created_at DESC, e.id DESC`,
+    const rows = await this.tx.sql.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM events e WHERE ${where.join(' AND ')}
+       ORDER BY e.created_at DESC, e.id DESC LIMIT $${params.length}`,
       params,
     );
-    return rows.map(toEventWithTicketTypes);
+    return this.withTicketTypes(rows.map(toEvent));
+  }
+
+  private async withTicketTypes(events: CatalogEvent[]): Promise<EventWithTicketTypes[]> {
+    if (!events.length) return [];
+    const rows = await this.tx.sql.query<TicketTypeRow>(
+      `SELECT ${TICKET_TYPE_COLUMNS} FROM ticket_types t WHERE t.event_id = ANY($1::uuid[]) ORDER BY t.created_at, t.id`,
+      [events.map((e) => e.id)],
+    );
+    const byEvent = new Map<string, TicketType[]>(events.map((e) => [e.id, []]));
+    for (const row of rows) byEvent.get(row.event_id)?.push(toTicketType(row));
+    return events.map((e) => ({ ...e, ticketTypes: byEvent.get(e.id) ?? [] }));
   }
 }
