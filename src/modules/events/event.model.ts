@@ -89,23 +89,13 @@ export interface TicketTypeView {
   salesEndAt: string | null;
 }
 
-export interface EventView {
-  id: string;
-  organiserId: string;
-  title: string;
-  description: string;
-  category: Category;
-  venue: Venue;
-  startsAt: string;
-  endsAt: string;
-  timezone: string;
-  currency: string;
-  status: EventStatus;
-  imageUrl: string | null;
-  ticketTypes: TicketTypeView[];
-  createdAt: string;
-  updatedAt: string;
-}
+type Instants = 'startsAt' | 'endsAt' | 'createdAt' | 'updatedAt';
+
+export type EventView = Omit<CatalogEvent, Instants | 'imageKey'> &
+  Record<Instants, string> & {
+    imageUrl: string | null;
+    ticketTypes: TicketTypeView[];
+  };
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 

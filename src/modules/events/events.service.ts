@@ -194,13 +194,12 @@ export class EventsService {
       const event = await this.ownedForChange(sql, organiserId, eventId);
       const current = await this.events.lockTicketType(sql, eventId, ticketTypeId);
       if (!current) throw new NotFoundError('No such ticket type.');
-      const merged = { ...current, ...stripUndefined(input) };
-      const errors = ticketTypeErrors(merged, event);
+      const changes: TicketTypeChanges = stripUndefined(input);
+      const errors = ticketTypeErrors({ ...current, ...changes }, event);
       if (errors.length) throw new ValidationFailedError(errors);
-      if (input.capacity !== undefined && input.capacity < current.sold + current.held) {
+      if (changes.capacity !== undefined && changes.capacity < current.sold + current.held) {
         throw new CapacityBelowSoldError(current.sold, current.held);
       }
-      const changes: TicketTypeChanges = stripUndefined(input);
       const updated = Object.keys(changes).length
         ? await this.events.updateTicketType(sql, ticketTypeId, changes, now)
         : current;
