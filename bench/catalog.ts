@@ -21,7 +21,7 @@ import { call, register } from './support/api';
 import { Cleanup } from './support/cleanup';
 import { LoadSettings, loadSettingsFromEnv, measure, Scenario, ScenarioResult } from './support/load';
 import { startPlainServer } from './support/plain-server';
-import { environment, fmt, resultsTable, table, writeResult } from './support/report';
+import { environment, fmt, resultsTable, table, writeResult, runBenchmark } from './support/report';
 import { startStack } from './support/stack';
 
 const CITIES = [
@@ -403,10 +403,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`\nbench:catalog failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runBenchmark('catalog', main);

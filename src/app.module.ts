@@ -14,6 +14,7 @@ import { JwtAuthGuard } from './modules/auth/jwt-auth.guard';
 import { RolesGuard } from './modules/auth/roles.guard';
 import { DemoDataService } from './modules/demo/demo-data.service';
 import { EventsModule } from './modules/events/events.module';
+import { OrdersModule } from './modules/orders/orders.module';
 import { HealthModule } from './modules/health/health.module';
 import { UsersModule } from './modules/users/users.module';
 
@@ -46,6 +47,7 @@ export class AppModule {
         UsersModule,
         AuthModule,
         EventsModule,
+        OrdersModule,
       ],
       providers: [
         // Order matters: limit every caller first (bad tokens included), then authenticate, then check roles.

@@ -109,14 +109,28 @@ function problemsOf(counts: Counts, phase: string): string[] {
 }
 
 /** Exact percentile (nearest rank) of sorted values. */
-function percentile(sorted: Float64Array, p: number): number {
+export function percentile(sorted: Float64Array, p: number): number {
   if (!sorted.length) return NaN;
   const rank = Math.ceil((p / 100) * sorted.length);
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
 }
 
+/** p50/p95/p99, mean and max of sorted latencies (ms), exact. */
+export function latencySummary(sorted: Float64Array) {
+  let sum = 0;
+  for (const v of sorted) sum += v;
+  return {
+    p50: percentile(sorted, 50),
+    p95: percentile(sorted, 95),
+    p99: percentile(sorted, 99),
+    mean: sorted.length ? sum / sorted.length : NaN,
+    max: sorted.length ? sorted[sorted.length - 1] : NaN,
+    samples: sorted.length,
+  };
+}
+
 /** Response times, growing as needed (a few hundred thousand per run). */
-class Samples {
+export class Samples {
   private values = new Float64Array(1 << 16);
   length = 0;
   push(value: number): void {
@@ -174,8 +188,6 @@ export async function measure(scenario: Scenario, settings: LoadSettings, log: L
   const cpuCores = cpu.stop();
   const counts = countsOf(result);
   const sorted = samples.sorted();
-  let sum = 0;
-  for (const v of sorted) sum += v;
   const problems = [...(warmup ? problemsOf(warmup, 'warm-up') : []), ...problemsOf(counts, 'measured run')];
   return {
     name: scenario.name,
@@ -189,14 +201,7 @@ export async function measure(scenario: Scenario, settings: LoadSettings, log: L
       max: result.requests.max,
     },
     rps2xx: counts.ok2xx / result.duration,
-    latencyMs: {
-      p50: percentile(sorted, 50),
-      p95: percentile(sorted, 95),
-      p99: percentile(sorted, 99),
-      mean: sorted.length ? sum / sorted.length : NaN,
-      max: sorted.length ? sorted[sorted.length - 1] : NaN,
-      samples: sorted.length,
-    },
+    latencyMs: latencySummary(sorted),
     autocannonLatencyMs: {
       p50: result.latency.p50,
       p90: result.latency.p90,

@@ -64,3 +64,17 @@ export function writeResult(name: string, data: unknown, startedAt: Date): strin
   writeFileSync(path, `${JSON.stringify(data, null, 2)}\n`);
   return path;
 }
+
+/**
+ * Runs a benchmark's `main` (which returns its exit code: 0 for PASS) and exits with that code;
+ * a failure of the benchmark itself prints its stack and exits 1.
+ */
+export function runBenchmark(name: string, main: () => Promise<number>): void {
+  main().then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`\nbench:${name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}

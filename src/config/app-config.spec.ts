@@ -1,7 +1,8 @@
 import { AppConfig, ConfigError } from './app-config';
 
-const production = {
-  NODE_ENV: 'production',
+/** Production-like (AWS drivers, required dependencies) with the simulated gateway, which production refuses. */
+const staging = {
+  NODE_ENV: 'staging',
   DATABASE_URL: 'postgres://tickr:secret@db:5432/tickr',
   REDIS_URL: 'redis://cache:6379',
   JWT_SECRET: 'x'.repeat(32),
@@ -23,24 +24,48 @@ describe('AppConfig.fromEnv', () => {
     expect(config.demoData).toBe(true);
   });
 
-  it('defaults production to the AWS drivers and never seeds demo data there', () => {
-    const config = AppConfig.fromEnv({ ...production, DEMO_DATA: 'true' });
-    expect(config.drivers).toMatchObject({ storage: 's3', email: 'ses', sms: 'sns', metrics: 'cloudwatch' });
+  it('defaults staging to the AWS drivers and never seeds demo data there', () => {
+    const config = AppConfig.fromEnv({ ...staging, DEMO_DATA: 'true' });
+    expect(config.drivers).toMatchObject({ storage: 's3', email: 'ses', sms: 'sns', metrics: 'cloudwatch', payments: 'simulated' });
     expect(config.demoData).toBe(false);
+    expect(config.isProduction).toBe(false);
   });
 
-  it.each(['DATABASE_URL', 'REDIS_URL', 'JWT_SECRET'])('requires %s in production, naming it', (key) => {
-    const env: Record<string, string> = { ...production };
-    delete env[key];
-    expect(() => AppConfig.fromEnv(env)).toThrow(new RegExp(`${key}: is required when NODE_ENV=production`));
+  it.each(['staging', 'production'])('requires DATABASE_URL, REDIS_URL and JWT_SECRET when NODE_ENV=%s, naming each', (env) => {
+    for (const key of ['DATABASE_URL', 'REDIS_URL', 'JWT_SECRET']) {
+      const vars: Record<string, string> = { ...staging, NODE_ENV: env };
+      delete vars[key];
+      expect(() => AppConfig.fromEnv(vars)).toThrow(new RegExp(`${key}: is required when NODE_ENV=${env}`));
+    }
   });
 
-  it('refuses a JWT secret under 32 bytes in production', () => {
-    expect(() => AppConfig.fromEnv({ ...production, JWT_SECRET: 'short' })).toThrow(/JWT_SECRET: must be at least 32 bytes/);
+  it('refuses the simulated payment gateway in production, by default or by name', () => {
+    for (const env of [{ ...staging, NODE_ENV: 'production' }, { ...staging, NODE_ENV: 'production', PAYMENT_GATEWAY: 'simulated' }]) {
+      expect(() => AppConfig.fromEnv(env)).toThrow(/PAYMENT_GATEWAY: the simulated gateway takes no money and is refused when NODE_ENV=production/);
+    }
+  });
+
+  it('uses the simulated gateway by default outside production, with its load-test knobs', () => {
+    expect(AppConfig.fromEnv({}).payments).toEqual({ simulatedLatencyMs: 0, simulatedDeclineRate: 0 });
+    const config = AppConfig.fromEnv({ PAYMENT_SIM_LATENCY_MS: '150', PAYMENT_SIM_DECLINE_RATE: '0.25' });
+    expect(config.drivers.payments).toBe('simulated');
+    expect(config.payments).toEqual({ simulatedLatencyMs: 150, simulatedDeclineRate: 0.25 });
+    expect(() => AppConfig.fromEnv({ PAYMENT_SIM_DECLINE_RATE: '1.5' })).toThrow(/PAYMENT_SIM_DECLINE_RATE:/);
+    expect(() => AppConfig.fromEnv({ PAYMENT_GATEWAY: 'stripe' })).toThrow(/PAYMENT_GATEWAY:/);
+  });
+
+  it('keeps idempotency keys at least 24 hours and sweeps holds well within 30 seconds', () => {
+    expect(AppConfig.fromEnv({}).orders).toEqual({ holdTtlSeconds: 600, sweepIntervalMs: 5000, idempotencyKeyTtlSeconds: 86_400 });
+    expect(() => AppConfig.fromEnv({ IDEMPOTENCY_KEY_TTL_HOURS: '23' })).toThrow(/IDEMPOTENCY_KEY_TTL_HOURS:/);
+    expect(() => AppConfig.fromEnv({ ORDERS_SWEEP_INTERVAL_MS: '30000' })).toThrow(/ORDERS_SWEEP_INTERVAL_MS:/);
+  });
+
+  it('refuses a JWT secret under 32 bytes when deployed', () => {
+    expect(() => AppConfig.fromEnv({ ...staging, JWT_SECRET: 'short' })).toThrow(/JWT_SECRET: must be at least 32 bytes/);
   });
 
   it('presigns image URLs for an hour with SSE-S3 unless told otherwise', () => {
-    const { storage } = AppConfig.fromEnv(production);
+    const { storage } = AppConfig.fromEnv(staging);
     expect(storage).toMatchObject({ s3Bucket: 'tickr-images', presignTtlSeconds: 3600 });
     expect(storage.kmsKeyId).toBeUndefined();
     expect(storage.cdnBaseUrl).toBeUndefined();
@@ -48,7 +73,7 @@ describe('AppConfig.fromEnv', () => {
 
   it('reads the presign lifetime and the KMS key for S3 storage', () => {
     const { storage } = AppConfig.fromEnv({
-      ...production,
+      ...staging,
       S3_PRESIGN_TTL_SECONDS: '900',
       S3_KMS_KEY_ID: 'arn:aws:kms:eu-west-1:123456789012:key/0d4b4f5e-1111-2222-3333-444455556666',
       CDN_BASE_URL: 'https://images.tickr.example',
@@ -71,7 +96,7 @@ describe('AppConfig.fromEnv', () => {
 
   it.each([
     ['STORAGE_DRIVER=s3', { STORAGE_DRIVER: 's3' }],
-    ['production, where s3 is the default driver', { ...production, S3_BUCKET: undefined }],
+    ['staging, where s3 is the default driver', { ...staging, S3_BUCKET: undefined }],
   ])('requires S3_BUCKET with %s, naming it', (_case, env) => {
     let error: unknown;
     try {
@@ -83,9 +108,9 @@ describe('AppConfig.fromEnv', () => {
     expect((error as Error).message).toMatch(/S3_BUCKET: is required when the storage driver is s3/);
   });
 
-  it('needs no S3_BUCKET when images stay on disk, in production too', () => {
+  it('needs no S3_BUCKET when images stay on disk, in staging too', () => {
     expect(AppConfig.fromEnv({}).drivers.storage).toBe('local');
-    const config = AppConfig.fromEnv({ ...production, S3_BUCKET: undefined, STORAGE_DRIVER: 'local' });
+    const config = AppConfig.fromEnv({ ...staging, S3_BUCKET: undefined, STORAGE_DRIVER: 'local' });
     expect(config.drivers.storage).toBe('local');
     expect(config.storage.s3Bucket).toBeUndefined();
   });

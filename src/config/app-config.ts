@@ -30,12 +30,20 @@ const optionalUrl = (protocols: string[]) =>
 
 /** Production stores images in S3 unless told otherwise; everywhere else a local folder serves. */
 function storageDriverOf(env: { STORAGE_DRIVER?: 's3' | 'local'; NODE_ENV: string }): 's3' | 'local' {
-  return env.STORAGE_DRIVER ?? (env.NODE_ENV === 'production' ? 's3' : 'local');
+  return env.STORAGE_DRIVER ?? (isDeployed(env.NODE_ENV) ? 's3' : 'local');
+}
+
+/**
+ * `staging` runs exactly as production (required dependencies, AWS drivers, no demo data) except
+ * that the simulated payment gateway is allowed there: production refuses it, since it takes no money.
+ */
+function isDeployed(nodeEnv: string): boolean {
+  return nodeEnv === 'production' || nodeEnv === 'staging';
 }
 
 const envSchema = z
   .object({
-    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    NODE_ENV: z.enum(['development', 'test', 'staging', 'production']).default('development'),
     HOST: z.string().min(1).default('0.0.0.0'),
     PORT: int(3000, 0, 65535),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -50,6 +58,8 @@ const envSchema = z
 
     DATABASE_URL: optionalUrl(['postgres:', 'postgresql:']),
     DATABASE_POOL_SIZE: int(20, 1, 500),
+    /** Longest a request waits for a pooled connection (queueing included) before a 503. */
+    DATABASE_ACQUIRE_TIMEOUT_MS: int(10_000, 100, 60_000),
     DATABASE_SSL: bool(false),
     MIGRATE_ON_START: bool(true),
     EMBEDDED_PG_DIR: z.string().min(1).default('.data/postgres'),
@@ -72,6 +82,10 @@ const envSchema = z
     LOGIN_FAILURE_WINDOW_SECONDS: int(900, 1, 86_400),
 
     HOLD_TTL_SECONDS: int(600, 10, 86_400),
+    /** How often each worker looks for due holds and cancelled events to settle; holds go within 30 s. */
+    ORDERS_SWEEP_INTERVAL_MS: int(5_000, 100, 25_000),
+    /** Idempotency keys are kept at least this long (the contract says 24 hours), then purged. */
+    IDEMPOTENCY_KEY_TTL_HOURS: int(24, 24, 24 * 30),
 
     STORAGE_DRIVER: z.enum(['s3', 'local']).optional(),
     STORAGE_LOCAL_DIR: z.string().min(1).default('.data/uploads'),
@@ -88,7 +102,10 @@ const envSchema = z
     SES_CONFIGURATION_SET: z.string().min(1).optional(),
     SMS_DRIVER: z.enum(['sns', 'log']).optional(),
     METRICS_DRIVER: z.enum(['cloudwatch', 'log']).optional(),
-    PAYMENT_GATEWAY: z.enum(['simulated']).default('simulated'),
+    PAYMENT_GATEWAY: z.enum(['simulated']).optional(),
+    /** Simulated gateway only: added latency per call, and a share of good charges declined (load tests). */
+    PAYMENT_SIM_LATENCY_MS: int(0, 0, 30_000),
+    PAYMENT_SIM_DECLINE_RATE: z.coerce.number().min(0).max(1).default(0),
     AWS_REGION: z.string().min(1).default('eu-west-1'),
     /** Points every AWS adapter at LocalStack (or another stand-in) instead of AWS. */
     AWS_ENDPOINT_URL: optionalUrl(['http:', 'https:']),
@@ -100,9 +117,16 @@ const envSchema = z
     if (storageDriverOf(env) === 's3' && !env.S3_BUCKET) {
       ctx.addIssue({ code: 'custom', path: ['S3_BUCKET'], message: 'is required when the storage driver is s3' });
     }
-    if (env.NODE_ENV !== 'production') return;
+    if (env.NODE_ENV === 'production' && (env.PAYMENT_GATEWAY ?? 'simulated') === 'simulated') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PAYMENT_GATEWAY'],
+        message: 'the simulated gateway takes no money and is refused when NODE_ENV=production; this build has no other (use NODE_ENV=staging for a production-like stack with simulated payments)',
+      });
+    }
+    if (!isDeployed(env.NODE_ENV)) return;
     for (const key of ['DATABASE_URL', 'REDIS_URL', 'JWT_SECRET'] as const) {
-      if (!env[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'is required when NODE_ENV=production' });
+      if (!env[key]) ctx.addIssue({ code: 'custom', path: [key], message: `is required when NODE_ENV=${env.NODE_ENV}` });
     }
     if (env.JWT_SECRET && Buffer.byteLength(env.JWT_SECRET) < 32) {
       ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'must be at least 32 bytes' });
@@ -140,6 +164,7 @@ export class AppConfig {
   readonly database!: {
     url?: string;
     poolSize: number;
+    acquireTimeoutMs: number;
     ssl: boolean;
     migrateOnStart: boolean;
     embeddedDir: string;
@@ -156,7 +181,7 @@ export class AppConfig {
     argon2TimeCost: number;
   };
   readonly rateLimit!: { perMinute: number; loginFailureLimit: number; loginFailureWindowSeconds: number };
-  readonly orders!: { holdTtlSeconds: number };
+  readonly orders!: { holdTtlSeconds: number; sweepIntervalMs: number; idempotencyKeyTtlSeconds: number };
   readonly drivers!: {
     storage: 's3' | 'local';
     email: 'ses' | 'file' | 'log';
@@ -164,6 +189,7 @@ export class AppConfig {
     metrics: 'cloudwatch' | 'log';
     payments: 'simulated';
   };
+  readonly payments!: { simulatedLatencyMs: number; simulatedDeclineRate: number };
   readonly storage!: {
     localDir: string;
     publicBaseUrl?: string;
@@ -188,10 +214,10 @@ export class AppConfig {
       throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
     }
     const e = parsed.data;
-    const prod = e.NODE_ENV === 'production';
+    const prod = isDeployed(e.NODE_ENV);
     return new AppConfig({
       env: e.NODE_ENV,
-      isProduction: prod,
+      isProduction: e.NODE_ENV === 'production',
       http: {
         host: e.HOST,
         port: e.PORT,
@@ -204,6 +230,7 @@ export class AppConfig {
       database: {
         url: e.DATABASE_URL,
         poolSize: e.DATABASE_POOL_SIZE,
+        acquireTimeoutMs: e.DATABASE_ACQUIRE_TIMEOUT_MS,
         ssl: e.DATABASE_SSL,
         migrateOnStart: e.MIGRATE_ON_START,
         embeddedDir: e.EMBEDDED_PG_DIR,
@@ -224,14 +251,19 @@ export class AppConfig {
         loginFailureLimit: e.LOGIN_FAILURE_LIMIT,
         loginFailureWindowSeconds: e.LOGIN_FAILURE_WINDOW_SECONDS,
       },
-      orders: { holdTtlSeconds: e.HOLD_TTL_SECONDS },
+      orders: {
+        holdTtlSeconds: e.HOLD_TTL_SECONDS,
+        sweepIntervalMs: e.ORDERS_SWEEP_INTERVAL_MS,
+        idempotencyKeyTtlSeconds: e.IDEMPOTENCY_KEY_TTL_HOURS * 3600,
+      },
       drivers: {
         storage: storageDriverOf(e),
         email: e.EMAIL_DRIVER ?? (prod ? 'ses' : 'log'),
         sms: e.SMS_DRIVER ?? (prod ? 'sns' : 'log'),
         metrics: e.METRICS_DRIVER ?? (prod ? 'cloudwatch' : 'log'),
-        payments: e.PAYMENT_GATEWAY,
+        payments: e.PAYMENT_GATEWAY ?? 'simulated',
       },
+      payments: { simulatedLatencyMs: e.PAYMENT_SIM_LATENCY_MS, simulatedDeclineRate: e.PAYMENT_SIM_DECLINE_RATE },
       storage: {
         localDir: e.STORAGE_LOCAL_DIR,
         publicBaseUrl: e.PUBLIC_BASE_URL,

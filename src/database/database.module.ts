@@ -15,7 +15,7 @@ export class DatabaseModule {
         TypeOrmModule.forRootAsync({
           inject: [AppConfig],
           useFactory: (config: AppConfig) => ({
-            ...dataSourceOptions(url, { poolSize: config.database.poolSize, ssl: config.database.ssl }),
+            ...dataSourceOptions(url, { poolSize: config.database.poolSize, acquireTimeoutMs: config.database.acquireTimeoutMs, ssl: config.database.ssl }),
             retryAttempts: 3,
             retryDelay: 1_000,
           }),

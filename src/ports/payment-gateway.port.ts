@@ -22,7 +22,13 @@ export interface RefundResult {
   providerReference: string;
 }
 
+/**
+ * Charges and refunds. `reference` is our payment id: a gateway must treat a repeated reference as
+ * the same operation (as real gateways' idempotency keys do), which makes a retry after a crash safe.
+ */
 export abstract class PaymentGateway {
+  /** Recorded with every payment, so the money trail says who holds the money. */
+  abstract readonly provider: string;
   abstract charge(request: ChargeRequest): Promise<ChargeResult>;
   abstract refund(request: RefundRequest): Promise<RefundResult>;
 }

@@ -434,7 +434,7 @@ describe('events (catalog)', () => {
       }
     });
 
-    it('the database itself refuses sold + held above capacity, negative counts, or a 32-day event', async () => {
+    it('the database itself refuses sold + held above capacity, negative counts, or a 32-day event; the API a zero capacity', async () => {
       const { event, ticketType } = await publishedEvent();
       await expect(db.query('UPDATE ticket_types SET held = 101 WHERE id = $1', [ticketType.id])).rejects.toThrow(
         /ticket_types_inventory_check/,
@@ -442,9 +442,15 @@ describe('events (catalog)', () => {
       await expect(db.query('UPDATE ticket_types SET sold = -1 WHERE id = $1', [ticketType.id])).rejects.toThrow(
         /ticket_types_inventory_check/,
       );
-      await expect(db.query('UPDATE ticket_types SET capacity = 0 WHERE id = $1', [ticketType.id])).rejects.toThrow(
+      await expect(db.query('UPDATE ticket_types SET capacity = -1 WHERE id = $1', [ticketType.id])).rejects.toThrow(
         /ticket_types_(inventory|capacity)_check/,
       );
+      // Zero is allowed in the table (refunds after the start withdraw seats) but not through the API.
+      const zero = await call(t.url, 'PATCH', `/v1/events/${event.id}/ticket-types/${ticketType.id}`, {
+        token: owner.accessToken,
+        body: { capacity: 0 },
+      });
+      expectFieldError(zero, 'capacity');
       // The listing's index range relies on the longest event being 31 days.
       await expect(
         db.query(`UPDATE events SET ends_at = starts_at + interval '32 days' WHERE id = $1`, [event.id]),

@@ -47,8 +47,24 @@ describe('health and docs', () => {
         '/v1/events/{id}/cancel',
         '/v1/events/{id}/image',
         '/v1/organiser/events',
+        '/v1/orders',
+        '/v1/orders/{id}',
+        '/v1/orders/{id}/pay',
+        '/v1/orders/{id}/cancel',
+        '/v1/orders/{id}/refund',
+        '/v1/orders/{id}/tickets',
+        '/v1/events/{id}/sales',
       ]),
     );
+    // The orders' documented problems carry the contract's codes, and the key header is declared.
+    const place = doc.body.paths['/v1/orders'].post;
+    expect(place.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'Idempotency-Key', in: 'header', required: true })]));
+    expect(place.responses['409'].description).toContain('SOLD_OUT');
+    for (const code of ['QUANTITY_LIMIT', 'SALES_CLOSED', 'IDEMPOTENCY_KEY_REUSED']) expect(place.responses['422'].description).toContain(code);
+    const payOrder = doc.body.paths['/v1/orders/{id}/pay'].post;
+    expect(payOrder.responses['402'].description).toContain('PAYMENT_DECLINED');
+    for (const code of ['HOLD_EXPIRED', 'ORDER_NOT_PENDING']) expect(payOrder.responses['409'].description).toContain(code);
+    expect(doc.body.paths['/v1/orders/{id}/refund'].post.responses['409'].description).toContain('ORDER_NOT_PAID');
     // The catalog's documented problems carry the contract's codes.
     const patchTicketType = doc.body.paths['/v1/events/{id}/ticket-types/{ticketTypeId}'].patch;
     expect(patchTicketType.responses['409'].description).toContain('CAPACITY_BELOW_SOLD');

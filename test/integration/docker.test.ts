@@ -133,9 +133,10 @@ describe('container image and local stack', () => {
       expect(Object.keys(compose.services).sort()).toEqual(['app', 'localstack', 'migrate', 'postgres', 'redis']);
     });
 
-    it('runs the app in production mode, migrated beforehand rather than on start', () => {
+    it('runs the app production-like (staging: simulated payments), migrated beforehand rather than on start', () => {
       const env = envOf(compose.services.app);
-      expect(env.NODE_ENV).toBe('production');
+      // NODE_ENV=production refuses the simulated payment gateway; staging is production in every other respect.
+      expect(env.NODE_ENV).toBe('staging');
       expect(env.MIGRATE_ON_START).toBe('false');
       expect(env.TRUST_PROXY).toBe('false');
       expect(env.DATABASE_URL).toMatch(/^postgres(ql)?:\/\/[^@]+@postgres:5432\//);
@@ -147,7 +148,9 @@ describe('container image and local stack', () => {
 
     it('gives the app an environment its own configuration accepts, with every AWS driver on', () => {
       const config = AppConfig.fromEnv(envOf(compose.services.app));
-      expect(config.isProduction).toBe(true);
+      // Staging: production-like, simulated payments allowed (production refuses them).
+      expect(config.env).toBe('staging');
+      expect(config.drivers.payments).toBe('simulated');
       expect(config.database.migrateOnStart).toBe(false);
       expect(config.drivers).toMatchObject({ storage: 's3', email: 'ses', sms: 'sns', metrics: 'cloudwatch' });
       expect(config.storage.s3Bucket).toBe('tickr-images');

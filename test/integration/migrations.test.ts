@@ -6,7 +6,7 @@ import { createTestDatabase, TestDatabase } from '../support/database';
  * The template every test database is cloned from was migrated by the global setup.
  */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { runMigrations } = require('../../dist/database/migrate') as typeof import('../../src/database/migrate');
+const { runMigrations, revertLastMigration } = require('../../dist/database/migrate') as typeof import('../../src/database/migrate');
 
 describe('migrations', () => {
   let db: TestDatabase;
@@ -33,7 +33,7 @@ describe('migrations', () => {
     // …and in timestamp order (the number at the end of each name).
     const byTimestamp = (a: string, b: string) => Number(a.match(/\d+$/)![0]) - Number(b.match(/\d+$/)![0]);
     expect(rows.map((r) => r.name)).toEqual([...applied].sort(byTimestamp));
-    expect(applied).toEqual(expect.arrayContaining(['Users1763769600000', 'Catalog1763856000000']));
+    expect(applied).toEqual(expect.arrayContaining(['Users1763769600000', 'Catalog1763856000000', 'Orders1763942400000']));
   });
 
   it('a later start finds nothing to do', async () => {
@@ -49,5 +49,48 @@ describe('migrations', () => {
     await expect(insert('b@example.com', 'superuser')).rejects.toThrow(/users_role_check/);
     await expect(insert('c@example.com', 'buyer', '0612')).rejects.toThrow(/users_phone_e164_check/);
     await insert('d@example.com', 'buyer', '+21612345678');
+  });
+
+  it('the orders schema refuses a second successful charge, a second refund, and an oversold ticket type', async () => {
+    const [user] = (await empty.query(`INSERT INTO users (email, name, role, password_hash) VALUES ('o@example.com', 'n', 'organiser', 'h') RETURNING id`)).rows;
+    const [event] = (
+      await empty.query(
+        `INSERT INTO events (organiser_id, title, category, venue_name, venue_city, venue_address, starts_at, ends_at, timezone, currency)
+         VALUES ($1, 't', 'concert', 'v', 'c', 'a', now() + interval '1 day', now() + interval '2 days', 'UTC', 'EUR') RETURNING id`,
+        [user.id],
+      )
+    ).rows;
+    const [tt] = (await empty.query(`INSERT INTO ticket_types (event_id, name, price, capacity) VALUES ($1, 'GA', 100, 2) RETURNING id`, [event.id])).rows;
+    await expect(empty.query(`UPDATE ticket_types SET held = 3 WHERE id = $1`, [tt.id])).rejects.toThrow(/ticket_types_inventory_check/);
+    const order = '00000000-0000-4000-8000-000000000001';
+    await empty.query(
+      `INSERT INTO orders (id, buyer_id, event_id, total, currency, expires_at) VALUES ($1, $2, $3, 100, 'EUR', now() + interval '10 minutes')`,
+      [order, user.id, event.id],
+    );
+    await expect(empty.query(`UPDATE orders SET status = 'paid' WHERE id = $1`, [order])).rejects.toThrow(/orders_paid_at_check/);
+    await expect(empty.query(`UPDATE orders SET status = 'sold' WHERE id = $1`, [order])).rejects.toThrow(/orders_status_check/);
+    const payment = (id: string, kind: string, status: string) =>
+      empty.query(
+        `INSERT INTO payments (id, order_id, kind, status, amount, currency, provider, completed_at)
+         VALUES ($1, $2, $3, $4, 100, 'EUR', 'simulated', CASE WHEN $4 = 'pending' THEN NULL ELSE now() END)`,
+        [id, order, kind, status],
+      );
+    await payment('00000000-0000-4000-8000-0000000000a1', 'charge', 'declined');
+    await payment('00000000-0000-4000-8000-0000000000a2', 'charge', 'succeeded');
+    await expect(payment('00000000-0000-4000-8000-0000000000a3', 'charge', 'succeeded')).rejects.toThrow(/payments_one_charge_idx/);
+    await payment('00000000-0000-4000-8000-0000000000b1', 'refund', 'pending');
+    await expect(payment('00000000-0000-4000-8000-0000000000b2', 'refund', 'succeeded')).rejects.toThrow(/payments_one_refund_idx/);
+    const ticket = (code: string) =>
+      empty.query(`INSERT INTO tickets (order_id, ticket_type_id, event_id, code) VALUES ($1, $2, $3, $4)`, [order, tt.id, event.id, code]);
+    await ticket('same-code');
+    await expect(ticket('same-code')).rejects.toThrow(/tickets_code_key/);
+  });
+
+  it('the orders migration reverts and applies again', async () => {
+    await empty.query(`TRUNCATE users CASCADE`);
+    await revertLastMigration(db.url);
+    const { rows } = await empty.query(`SELECT to_regclass('orders') AS orders, to_regclass('payments') AS payments`);
+    expect(rows[0]).toEqual({ orders: null, payments: null });
+    expect(await runMigrations(db.url)).toEqual(['Orders1763942400000']);
   });
 });

@@ -93,6 +93,7 @@ const eventNotFound = () => new NotFoundError('No such event.');
 @Injectable()
 export class EventsService {
   private readonly logger = new Logger('EventsService');
+  private readonly cancelListeners: ((eventId: string) => void)[] = [];
 
   constructor(
     private readonly tx: Transactions,
@@ -226,8 +227,16 @@ export class EventsService {
   }
 
   /**
+   * Whoever settles a cancelled event's orders (the orders module) is told after the cancellation
+   * commits; it must also find unsettled events by itself, since a process can stop in between.
+   */
+  onCancelled(listener: (eventId: string) => void): void {
+    this.cancelListeners.push(listener);
+  }
+
+  /**
    * Stops sales at once (holds are refused for a cancelled event). Refunding paid orders and
-   * releasing pending ones is the orders module's part of cancelling.
+   * releasing pending ones is the orders module's part of cancelling, started through `onCancelled`.
    */
   async cancel(organiserId: string, id: string): Promise<EventView> {
     const now = this.clock.now();
@@ -239,6 +248,7 @@ export class EventsService {
       return { ...cancelled, ticketTypes };
     });
     await this.cache.invalidate(id);
+    for (const listener of this.cancelListeners) listener(id);
     return this.view(result);
   }
 
@@ -263,6 +273,13 @@ export class EventsService {
     if (replaced) await this.deleteObject(replaced);
     await this.cache.invalidate(id);
     return this.storage.publicUrl(key);
+  }
+
+  /** The event as its organiser sees it; anyone else gets the same 404 as for a missing event. */
+  async ownedEvent(organiserId: string, id: string): Promise<CatalogEvent> {
+    const event = await this.events.findWithTicketTypes(id);
+    if (!event || event.organiserId !== organiserId) throw eventNotFound();
+    return event;
   }
 
   /** Before reading an upload's body: a stranger learns nothing and uploads nothing. */

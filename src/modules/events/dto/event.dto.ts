@@ -18,6 +18,7 @@ import {
   ValidationOptions,
 } from 'class-validator';
 import { isCurrencyCode } from '../../../common/money';
+import { PageQueryDto } from '../../../common/page-query.dto';
 import { IsOmittable } from '../../../common/validation';
 import { canonicalTimeZone, CATEGORIES, Category, EVENT_STATUSES, EventStatus, LIMITS } from '../event.model';
 
@@ -288,25 +289,6 @@ export class UpdateTicketTypeDto {
   @ValidateIf((_, v) => v !== null && v !== undefined)
   @IsInstant()
   salesEndAt?: string | null;
-}
-
-const toInt = ({ value }: { value: unknown }) => (typeof value === 'string' && /^\d{1,6}$/.test(value) ? Number(value) : value);
-
-class PageQueryDto {
-  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
-  @IsOmittable()
-  @Transform(toInt)
-  @IsInt({ message: 'limit must be an integer from 1 to 100' })
-  @Min(1)
-  @Max(100)
-  limit?: number;
-
-  @ApiPropertyOptional({ description: 'nextCursor of the previous page' })
-  @IsOmittable()
-  @IsString()
-  @MinLength(1)
-  @MaxLength(512)
-  cursor?: string;
 }
 
 export class ListEventsQueryDto extends PageQueryDto {

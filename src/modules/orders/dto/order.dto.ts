@@ -1,0 +1,179 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  ArrayUnique,
+  IsArray,
+  IsDefined,
+  IsInt,
+  IsString,
+  IsUUID,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+  ValidateNested,
+} from 'class-validator';
+import { LIMITS } from '../../events/event.model';
+import { ORDER_STATUSES, OrderStatus, TICKET_STATUSES, TicketStatus } from '../order.model';
+
+export class OrderItemInputDto {
+  @ApiProperty({ format: 'uuid' })
+  @IsUUID('all', { message: 'ticketTypeId must be a UUID' })
+  ticketTypeId: string;
+
+  @ApiProperty({ minimum: 1, maximum: LIMITS.maxPerOrder, example: 2 })
+  @IsInt({ message: 'quantity must be an integer' })
+  @Min(1)
+  @Max(LIMITS.maxPerOrder)
+  quantity: number;
+}
+
+export class CreateOrderDto {
+  @ApiProperty({ format: 'uuid' })
+  @IsUUID('all', { message: 'eventId must be a UUID' })
+  eventId: string;
+
+  @ApiProperty({ type: [OrderItemInputDto], description: 'Each ticket type at most once; all are held or none' })
+  @IsDefined()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(LIMITS.maxTicketTypes)
+  @ArrayUnique((item: { ticketTypeId?: unknown } | null) => (typeof item?.ticketTypeId === 'string' ? item.ticketTypeId.toLowerCase() : item), {
+    message: 'items must name each ticket type once',
+  })
+  @ValidateNested({ each: true })
+  @Type(() => OrderItemInputDto)
+  items: OrderItemInputDto[];
+}
+
+export class PayOrderDto {
+  @ApiProperty({ example: 'tok_visa', description: 'From the payment provider; the simulated gateway accepts tok_visa' })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(255)
+  paymentToken: string;
+}
+
+export class OrderItemDto {
+  @ApiProperty({ format: 'uuid' })
+  ticketTypeId: string;
+
+  @ApiProperty()
+  quantity: number;
+
+  @ApiProperty({ description: 'Minor units of the currency, as held' })
+  unitPrice: number;
+}
+
+export class TicketDto {
+  @ApiProperty({ format: 'uuid' })
+  id: string;
+
+  @ApiProperty({ format: 'uuid' })
+  orderId: string;
+
+  @ApiProperty({ format: 'uuid' })
+  ticketTypeId: string;
+
+  @ApiProperty({ description: '144 random bits, base64url', example: 'q0u3hN1x5mC3b8lQp2v7Zr4T' })
+  code: string;
+
+  @ApiProperty({ enum: TICKET_STATUSES })
+  status: TicketStatus;
+
+  @ApiProperty({ format: 'date-time', nullable: true, type: String })
+  checkedInAt: string | null;
+}
+
+export class TicketWithQrDto extends TicketDto {
+  @ApiProperty({ description: 'SVG document of a QR code of `code`' })
+  qrSvg: string;
+}
+
+export class OrderDto {
+  @ApiProperty({ format: 'uuid' })
+  id: string;
+
+  @ApiProperty({ format: 'uuid' })
+  buyerId: string;
+
+  @ApiProperty({ format: 'uuid' })
+  eventId: string;
+
+  @ApiProperty({ enum: ORDER_STATUSES })
+  status: OrderStatus;
+
+  @ApiProperty({ type: [OrderItemDto] })
+  items: OrderItemDto[];
+
+  @ApiProperty({ description: 'Minor units of the currency' })
+  total: number;
+
+  @ApiProperty({ example: 'TND' })
+  currency: string;
+
+  @ApiProperty({ format: 'date-time' })
+  expiresAt: string;
+
+  @ApiProperty({ format: 'date-time' })
+  createdAt: string;
+
+  @ApiPropertyOptional({ format: 'date-time' })
+  paidAt?: string;
+
+  @ApiPropertyOptional({ type: [TicketDto], description: 'Once paid' })
+  tickets?: TicketDto[];
+}
+
+export class OrderPageDto {
+  @ApiProperty({ type: [OrderDto] })
+  items: OrderDto[];
+
+  @ApiProperty({ nullable: true, type: String })
+  nextCursor: string | null;
+}
+
+export class TicketTypeSalesDto {
+  @ApiProperty({ format: 'uuid' })
+  ticketTypeId: string;
+
+  @ApiProperty()
+  name: string;
+
+  @ApiProperty()
+  capacity: number;
+
+  @ApiProperty()
+  sold: number;
+
+  @ApiProperty()
+  held: number;
+
+  @ApiProperty()
+  available: number;
+
+  @ApiProperty({ description: 'Minor units: what the paid, unrefunded orders of this ticket type bring' })
+  revenue: number;
+}
+
+export class SalesReportDto {
+  @ApiProperty({ format: 'uuid' })
+  eventId: string;
+
+  @ApiProperty({ example: 'TND' })
+  currency: string;
+
+  @ApiProperty({ description: 'Tickets sold and not refunded' })
+  ticketsSold: number;
+
+  @ApiProperty({ description: 'Minor units: every successful charge' })
+  grossRevenue: number;
+
+  @ApiProperty({ description: 'Minor units: every successful refund' })
+  refundedAmount: number;
+
+  @ApiProperty({ type: [TicketTypeSalesDto] })
+  byTicketType: TicketTypeSalesDto[];
+}

@@ -1,0 +1,140 @@
+import { Body, Controller, Get, Headers, HttpCode, Post, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { ValidationFailedError } from '../../common/domain-error';
+import { ApiProblems } from '../../common/openapi';
+import { PageQueryDto } from '../../common/page-query.dto';
+import { UuidParam } from '../../common/validation';
+import { AuthenticatedUser, CurrentUser, Roles } from '../auth/auth.decorators';
+import { CreateOrderDto, OrderDto, OrderPageDto, PayOrderDto, SalesReportDto, TicketWithQrDto } from './dto/order.dto';
+import { OrdersService } from './orders.service';
+
+const MAX_KEY_LENGTH = 255;
+
+function idempotencyKeyOf(value: string | undefined): string {
+  if (value === undefined || value.length === 0 || value.length > MAX_KEY_LENGTH) {
+    throw new ValidationFailedError([
+      { field: 'Idempotency-Key', message: `the Idempotency-Key header is required, 1 to ${MAX_KEY_LENGTH} characters` },
+    ]);
+  }
+  return value;
+}
+
+@ApiTags('orders')
+@ApiBearerAuth()
+@Controller()
+export class OrdersController {
+  constructor(private readonly orders: OrdersService) {}
+
+  @Post('orders')
+  @Roles('buyer')
+  @ApiOperation({
+    summary: 'Hold seats: a pending order, all items or none',
+    description:
+      'Replays of the same Idempotency-Key and body answer the first answer again (with `Idempotent-Replayed: true`); ' +
+      'a replay that arrives while the first request runs waits for it.',
+  })
+  @ApiHeader({ name: 'Idempotency-Key', required: true, description: '1–255 characters, chosen by the client per order attempt' })
+  @ApiCreatedResponse({ type: OrderDto })
+  @ApiProblems(
+    400,
+    401,
+    403,
+    404,
+    [409, 'SOLD_OUT'],
+    [422, 'QUANTITY_LIMIT', 'SALES_CLOSED', 'IDEMPOTENCY_KEY_REUSED'],
+    429,
+  )
+  async place(
+    @CurrentUser() caller: AuthenticatedUser,
+    @Headers('idempotency-key') key: string | undefined,
+    @Body() body: CreateOrderDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<OrderDto> {
+    const placed = await this.orders.place(caller.id, idempotencyKeyOf(key), {
+      eventId: body.eventId,
+      items: body.items.map((i) => ({ ticketTypeId: i.ticketTypeId, quantity: i.quantity })),
+    });
+    if (placed.replayed) void reply.header('Idempotent-Replayed', 'true');
+    return placed.order;
+  }
+
+  @Get('orders')
+  @Roles('buyer')
+  @ApiOperation({ summary: "The caller's orders, newest first" })
+  @ApiOkResponse({ type: OrderPageDto })
+  @ApiProblems(400, 401, 403, 429)
+  async list(@CurrentUser() caller: AuthenticatedUser, @Query() query: PageQueryDto): Promise<OrderPageDto> {
+    return this.orders.list(caller.id, { limit: query.limit ?? 20, cursor: query.cursor });
+  }
+
+  @Get('orders/:id')
+  @Roles('buyer')
+  @ApiOperation({ summary: 'One of the caller\'s orders, with its tickets once paid' })
+  @ApiOkResponse({ type: OrderDto })
+  @ApiProblems(400, 401, 403, [404, 'NOT_FOUND'], 429)
+  async get(@CurrentUser() caller: AuthenticatedUser, @UuidParam('id') id: string): Promise<OrderDto> {
+    return this.orders.get(caller.id, id);
+  }
+
+  @Post('orders/:id/pay')
+  @Roles('buyer')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Pay a pending order; on success the seats are sold and tickets issued' })
+  @ApiOkResponse({ type: OrderDto })
+  @ApiProblems(
+    400,
+    401,
+    [402, 'PAYMENT_DECLINED'],
+    403,
+    404,
+    [409, 'HOLD_EXPIRED', 'ORDER_NOT_PENDING'],
+    429,
+    [503, 'PAYMENT_UNAVAILABLE'],
+  )
+  async pay(@CurrentUser() caller: AuthenticatedUser, @UuidParam('id') id: string, @Body() body: PayOrderDto): Promise<OrderDto> {
+    return this.orders.pay(caller.id, id, body.paymentToken);
+  }
+
+  @Post('orders/:id/cancel')
+  @Roles('buyer')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Cancel a pending order; its seats go back on sale' })
+  @ApiOkResponse({ type: OrderDto })
+  @ApiProblems(400, 401, 403, 404, [409, 'ORDER_NOT_PENDING'], 429)
+  async cancel(@CurrentUser() caller: AuthenticatedUser, @UuidParam('id') id: string): Promise<OrderDto> {
+    return this.orders.cancel(caller.id, id);
+  }
+
+  @Post('orders/:id/refund')
+  @Roles('buyer', 'organiser')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Refund a paid order: by its buyer before the event starts, or by the event\'s organiser',
+    description: 'Tickets become void. Before the event starts the seats go back on sale; after, they are withdrawn.',
+  })
+  @ApiOkResponse({ type: OrderDto })
+  @ApiProblems(400, 401, 403, 404, [409, 'ORDER_NOT_PAID'], [422, 'REFUND_WINDOW_CLOSED'], 429, [503, 'PAYMENT_UNAVAILABLE'])
+  async refund(@CurrentUser() caller: AuthenticatedUser, @UuidParam('id') id: string): Promise<OrderDto> {
+    return this.orders.refund(caller, id);
+  }
+
+  @Get('orders/:id/tickets')
+  @Roles('buyer')
+  @ApiOperation({ summary: 'The tickets of one of the caller\'s orders, each with an SVG QR code of its code' })
+  @ApiOkResponse({ type: [TicketWithQrDto] })
+  @ApiProblems(400, 401, 403, [404, 'NOT_FOUND'], 429)
+  async tickets(@CurrentUser() caller: AuthenticatedUser, @UuidParam('id') id: string): Promise<TicketWithQrDto[]> {
+    return this.orders.tickets(caller.id, id);
+  }
+
+  @Get('events/:id/sales')
+  @Roles('organiser')
+  @ApiTags('organiser')
+  @ApiOperation({ summary: 'Sales of one of the caller\'s events, from the inventory and the payments' })
+  @ApiOkResponse({ type: SalesReportDto })
+  @ApiProblems(400, 401, 403, [404, 'NOT_FOUND'], 429)
+  async sales(@CurrentUser() caller: AuthenticatedUser, @UuidParam('id') id: string): Promise<SalesReportDto> {
+    return this.orders.sales(caller.id, id);
+  }
+}

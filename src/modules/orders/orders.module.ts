@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { EventsModule } from '../events/events.module';
+import { OrdersController } from './orders.controller';
+import { OrdersRepository } from './orders.repository';
+import { OrdersService } from './orders.service';
+import { OrdersWorker } from './orders.worker';
+
+@Module({
+  imports: [EventsModule],
+  controllers: [OrdersController],
+  providers: [OrdersService, OrdersRepository, OrdersWorker],
+  exports: [OrdersService],
+})
+export class OrdersModule {}

@@ -1,0 +1,598 @@
+import { Injectable } from '@nestjs/common';
+import { Sql } from '../../database/transaction';
+import { Order, OrderItem, OrderStatus, Ticket, TicketStatus } from './order.model';
+
+/**
+ * Every statement that touches inventory, orders and the money trail, written out so that the
+ * locking is visible. Lock order, everywhere: an order row first, then ticket types sorted by id.
+ * A hold locks no order row (it has none yet) and takes its ticket types in id order too.
+ */
+
+export interface StoredAnswer {
+  requestHash: string;
+  status: number;
+  body: unknown;
+}
+
+export type KeyClaim = { claimed: true; now: Date } | { claimed: false; stored: StoredAnswer };
+
+export interface HoldOutcome {
+  ticketTypeId: string;
+  unitPrice: number;
+  currency: string;
+}
+
+/** Why a hold could not take its seats, read after the fact (no lock). */
+export interface HoldDiagnosis {
+  eventFound: boolean;
+  eventStatus: string | null;
+  now: Date;
+  items: {
+    ticketTypeId: string;
+    found: boolean;
+    onSale: boolean;
+    maxPerOrder: number;
+    available: number;
+  }[];
+}
+
+/** Signed changes to one ticket type's counters. */
+export interface InventoryDelta {
+  ticketTypeId: string;
+  held: number;
+  sold: number;
+  capacity: number;
+}
+
+export interface LockedOrder extends Order {
+  eventStatus: string;
+  eventStartsAt: Date;
+  organiserId: string;
+  /** The database's clock when the row was read: every instance decides expiry by the same clock. */
+  now: Date;
+}
+
+export interface PaymentRecord {
+  id: string;
+  orderId: string;
+  kind: 'charge' | 'refund';
+  status: 'pending' | 'succeeded' | 'declined' | 'abandoned';
+  amount: number;
+  currency: string;
+  providerReference: string | null;
+}
+
+export interface SalesFigures {
+  grossRevenue: number;
+  refundedAmount: number;
+  byTicketType: { ticketTypeId: string; name: string; capacity: number; sold: number; held: number; revenue: number }[];
+}
+
+interface OrderRow {
+  id: string;
+  buyer_id: string;
+  event_id: string;
+  status: OrderStatus;
+  total: string;
+  currency: string;
+  expires_at: Date;
+  created_at: Date;
+  paid_at: Date | null;
+  items: { ticketTypeId: string; quantity: number; unitPrice: number }[];
+}
+
+interface TicketRow {
+  id: string;
+  order_id: string;
+  ticket_type_id: string;
+  code: string;
+  status: TicketStatus;
+  checked_in_at: Date | null;
+}
+
+/**
+ * What decides a sale, for ticket type $2 of event $1 and $3 seats: the event is published, the
+ * ticket type is in its sales window (open from publication and until the event ends when unset),
+ * the per-order limit, and the seats left. Evaluated by the UPDATE that takes the row lock.
+ */
+const HOLDABLE = `t.id = $2 AND t.event_id = $1 AND e.id = t.event_id
+  AND e.status = 'published'
+  AND (t.sales_start_at IS NULL OR t.sales_start_at <= now())
+  AND coalesce(t.sales_end_at, e.ends_at) > now()
+  AND $3 <= t.max_per_order
+  AND t.sold + t.held + $3 <= t.capacity`;
+
+const ORDER_COLUMNS = `o.id, o.buyer_id, o.event_id, o.status, o.total, o.currency, o.expires_at, o.created_at, o.paid_at,
+  (SELECT json_agg(json_build_object('ticketTypeId', i.ticket_type_id, 'quantity', i.quantity, 'unitPrice', i.unit_price)
+          ORDER BY i.ticket_type_id)
+     FROM order_items i WHERE i.order_id = o.id) AS items`;
+
+function toOrder(row: OrderRow): Order {
+  return {
+    id: row.id,
+    buyerId: row.buyer_id,
+    eventId: row.event_id,
+    status: row.status,
+    items: (row.items ?? []).map((i) => ({ ticketTypeId: i.ticketTypeId, quantity: i.quantity, unitPrice: Number(i.unitPrice) })),
+    total: Number(row.total),
+    currency: row.currency.trim(),
+    expiresAt: row.expires_at,
+    createdAt: row.created_at,
+    paidAt: row.paid_at,
+  };
+}
+
+function toTicket(row: TicketRow): Ticket {
+  return {
+    id: row.id,
+    orderId: row.order_id,
+    ticketTypeId: row.ticket_type_id,
+    code: row.code,
+    status: row.status,
+    checkedInAt: row.checked_in_at,
+  };
+}
+
+function toPayment(row: Record<string, unknown>): PaymentRecord {
+  return {
+    id: row.id as string,
+    orderId: row.order_id as string,
+    kind: row.kind as PaymentRecord['kind'],
+    status: row.status as PaymentRecord['status'],
+    amount: Number(row.amount),
+    currency: (row.currency as string).trim(),
+    providerReference: (row.provider_reference as string | null) ?? null,
+  };
+}
+
+@Injectable()
+export class OrdersRepository {
+  // ---------------------------------------------------------------- idempotency
+
+  /**
+   * Inserts the key row first thing in the hold's transaction. A concurrent request with the same
+   * key blocks on the unique index until this transaction ends, then finds the stored answer.
+   */
+  async claimKey(sql: Sql, buyerId: string, key: string, requestHash: string): Promise<KeyClaim> {
+    const [claimed] = await sql.query<{ now: Date }>(
+      `INSERT INTO idempotency_keys (buyer_id, key, request_hash) VALUES ($1, $2, $3)
+       ON CONFLICT (buyer_id, key) DO NOTHING
+       RETURNING created_at AS now`,
+      [buyerId, key, requestHash],
+    );
+    if (claimed) return { claimed: true, now: claimed.now };
+    return { claimed: false, stored: await this.readKey(sql, buyerId, key) };
+  }
+
+  private async readKey(sql: Sql, buyerId: string, key: string): Promise<StoredAnswer> {
+    const [row] = await sql.query<{ request_hash: string; response_status: number | null; response_body: unknown }>(
+      `SELECT request_hash, response_status, response_body FROM idempotency_keys WHERE buyer_id = $1 AND key = $2`,
+      [buyerId, key],
+    );
+    // Only a purge in that very instant could remove it; an answer is always stored before commit.
+    if (!row || row.response_status === null) throw new Error('idempotency key vanished while being read');
+    return { requestHash: row.request_hash, status: row.response_status, body: row.response_body };
+  }
+
+  /** Stores the answer under a key claimed in this transaction (a refusal: nothing else was written). */
+  async storeAnswer(sql: Sql, buyerId: string, key: string, status: number, body: unknown): Promise<void> {
+    await sql.query(`UPDATE idempotency_keys SET response_status = $3, response_body = $4 WHERE buyer_id = $1 AND key = $2`, [
+      buyerId,
+      key,
+      status,
+      JSON.stringify(body),
+    ]);
+  }
+
+  /** Keys older than the retention, a bounded batch at a time. */
+  async purgeKeys(sql: Sql, olderThanSeconds: number, batch: number): Promise<number> {
+    const rows = await sql.query(
+      `DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY(
+         SELECT ctid FROM idempotency_keys WHERE created_at < now() - make_interval(secs => $1) LIMIT $2))
+       RETURNING 1`,
+      [olderThanSeconds, batch],
+    );
+    return rows.length;
+  }
+
+  // ---------------------------------------------------------------- holds
+
+  /**
+   * The hold itself: one conditional UPDATE that takes the ticket type's row lock and checks
+   * everything that decides a sale (event published, sales window, per-order limit, seats left).
+   * No row back means one of those failed; `diagnoseHold` says which, after the rollback.
+   */
+  async holdSeats(sql: Sql, eventId: string, ticketTypeId: string, quantity: number): Promise<HoldOutcome | undefined> {
+    const [row] = await sql.query<{ price: string; currency: string }>(
+      `UPDATE ticket_types t SET held = t.held + $3
+         FROM events e
+        WHERE ${HOLDABLE}
+      RETURNING t.price, e.currency`,
+      [eventId, ticketTypeId, quantity],
+    );
+    return row && { ticketTypeId, unitPrice: Number(row.price), currency: row.currency.trim() };
+  }
+
+  /**
+   * A one-item hold in a single statement: the conditional UPDATE, the order, its item and the
+   * stored answer (built from the price the UPDATE returns), so the ticket type's row lock is held
+   * for the rest of this statement and the COMMIT only. No row back: refused, nothing written.
+   * `answer` is the order's view without the figures that come from the price.
+   */
+  async holdOne(
+    sql: Sql,
+    order: Pick<Order, 'id' | 'buyerId' | 'eventId' | 'expiresAt' | 'createdAt'>,
+    item: { ticketTypeId: string; quantity: number },
+    key: string,
+    answer: Record<string, unknown>,
+  ): Promise<HoldOutcome | undefined> {
+    const [row] = await sql.query<{ price: string; currency: string }>(
+      `WITH hold AS (
+         UPDATE ticket_types t SET held = t.held + $3
+           FROM events e
+          WHERE ${HOLDABLE}
+         RETURNING t.price, e.currency
+       ), o AS (
+         INSERT INTO orders (id, buyer_id, event_id, total, currency, expires_at, created_at, updated_at)
+         SELECT $4, $5, $1, hold.price * $3, hold.currency, $6, $7, $7 FROM hold
+         RETURNING id
+       ), i AS (
+         INSERT INTO order_items (order_id, ticket_type_id, quantity, unit_price)
+         SELECT o.id, $2, $3, hold.price FROM o, hold
+       ), k AS (
+         UPDATE idempotency_keys
+            SET response_status = 201,
+                response_body = $9::jsonb || jsonb_build_object(
+                  'total', hold.price * $3,
+                  'currency', hold.currency::text,
+                  'items', jsonb_build_array(jsonb_build_object('ticketTypeId', $2::text, 'quantity', $3::int, 'unitPrice', hold.price)))
+           FROM hold
+          WHERE buyer_id = $5 AND key = $8
+       )
+       SELECT price, currency FROM hold`,
+      [order.eventId, item.ticketTypeId, item.quantity, order.id, order.buyerId, order.expiresAt, order.createdAt, key, JSON.stringify(answer)],
+    );
+    return row && { ticketTypeId: item.ticketTypeId, unitPrice: Number(row.price), currency: row.currency.trim() };
+  }
+
+  async diagnoseHold(sql: Sql, eventId: string, ticketTypeIds: string[]): Promise<HoldDiagnosis> {
+    const rows = await sql.query<{
+      status: string | null;
+      now: Date;
+      ticket_type_id: string;
+      found: boolean;
+      on_sale: boolean | null;
+      max_per_order: number | null;
+      available: number | null;
+    }>(
+      `SELECT e.status, now() AS now, x.id AS ticket_type_id, t.id IS NOT NULL AS found,
+              (t.sales_start_at IS NULL OR t.sales_start_at <= now()) AND coalesce(t.sales_end_at, e.ends_at) > now() AS on_sale,
+              t.max_per_order, t.capacity - t.sold - t.held AS available
+         FROM unnest($2::uuid[]) WITH ORDINALITY AS x(id, n)
+         LEFT JOIN events e ON e.id = $1
+         LEFT JOIN ticket_types t ON t.id = x.id AND t.event_id = e.id
+        ORDER BY x.n`,
+      [eventId, ticketTypeIds],
+    );
+    const first = rows[0];
+    return {
+      eventFound: Boolean(first?.status),
+      eventStatus: first?.status ?? null,
+      now: first?.now ?? new Date(),
+      items: rows.map((r) => ({
+        ticketTypeId: r.ticket_type_id,
+        found: r.found,
+        onSale: Boolean(r.on_sale),
+        maxPerOrder: r.max_per_order ?? 0,
+        available: r.available ?? 0,
+      })),
+    };
+  }
+
+  /**
+   * Writes the order, its items and the stored answer in one statement, so that the inventory
+   * lock taken by `holdSeats` is held for this round trip and the commit only.
+   */
+  async insertOrder(sql: Sql, order: Order, key: { buyerId: string; key: string }, answer: { status: number; body: unknown }): Promise<void> {
+    await sql.query(
+      `WITH o AS (
+         INSERT INTO orders (id, buyer_id, event_id, total, currency, expires_at, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+         RETURNING id
+       ), i AS (
+         INSERT INTO order_items (order_id, ticket_type_id, quantity, unit_price)
+         SELECT o.id, x.ticket_type_id, x.quantity, x.unit_price
+           FROM o, unnest($8::uuid[], $9::int[], $10::bigint[]) AS x(ticket_type_id, quantity, unit_price)
+       )
+       UPDATE idempotency_keys SET response_status = $13, response_body = $14
+        WHERE buyer_id = $11 AND key = $12`,
+      [
+        order.id,
+        order.buyerId,
+        order.eventId,
+        order.total,
+        order.currency,
+        order.expiresAt,
+        order.createdAt,
+        order.items.map((i) => i.ticketTypeId),
+        order.items.map((i) => i.quantity),
+        order.items.map((i) => i.unitPrice),
+        key.buyerId,
+        key.key,
+        answer.status,
+        JSON.stringify(answer.body),
+      ],
+    );
+  }
+
+  // ---------------------------------------------------------------- inventory
+
+  /**
+   * Applies counter changes to several ticket types. With more than one, their rows are locked in
+   * id order first (`ORDER BY … FOR UPDATE` locks as it returns rows, after the sort), so two
+   * transactions touching the same ticket types can never wait on each other in a circle.
+   */
+  async applyInventory(sql: Sql, deltas: InventoryDelta[]): Promise<void> {
+    const changes = deltas.filter((d) => d.held !== 0 || d.sold !== 0 || d.capacity !== 0);
+    if (changes.length === 0) return;
+    const ids = changes.map((d) => d.ticketTypeId);
+    if (changes.length > 1) {
+      await sql.query(`SELECT 1 FROM ticket_types WHERE id = ANY ($1::uuid[]) ORDER BY id FOR UPDATE`, [ids]);
+    }
+    await sql.query(
+      `UPDATE ticket_types t
+          SET held = t.held + d.held, sold = t.sold + d.sold, capacity = t.capacity + d.capacity
+         FROM unnest($1::uuid[], $2::int[], $3::int[], $4::int[]) AS d(id, held, sold, capacity)
+        WHERE t.id = d.id`,
+      [ids, changes.map((d) => d.held), changes.map((d) => d.sold), changes.map((d) => d.capacity)],
+    );
+  }
+
+  // ---------------------------------------------------------------- orders
+
+  async findForBuyer(sql: Sql, buyerId: string, orderId: string): Promise<Order | undefined> {
+    const [row] = await sql.query<OrderRow>(`SELECT ${ORDER_COLUMNS} FROM orders o WHERE o.id = $1 AND o.buyer_id = $2`, [
+      orderId,
+      buyerId,
+    ]);
+    return row && toOrder(row);
+  }
+
+  /**
+   * The order with what deciding about it needs. `wait` locks the row (`FOR NO KEY UPDATE`:
+   * payments and tickets referencing it can still be inserted by others), `skip` locks it unless
+   * someone else holds it (then nothing comes back), `none` only reads.
+   */
+  async loadOrder(sql: Sql, orderId: string, lock: 'none' | 'wait' | 'skip'): Promise<LockedOrder | undefined> {
+    const clause = { none: '', wait: 'FOR NO KEY UPDATE OF o', skip: 'FOR NO KEY UPDATE OF o SKIP LOCKED' }[lock];
+    const [row] = await sql.query<OrderRow & { event_status: string; starts_at: Date; organiser_id: string; now: Date }>(
+      `SELECT ${ORDER_COLUMNS}, e.status AS event_status, e.starts_at, e.organiser_id, now() AS now
+         FROM orders o JOIN events e ON e.id = o.event_id
+        WHERE o.id = $1
+        ${clause}`,
+      [orderId],
+    );
+    return row && { ...toOrder(row), eventStatus: row.event_status, eventStartsAt: row.starts_at, organiserId: row.organiser_id, now: row.now };
+  }
+
+  /** Who may see an order for a refund: its buyer, or the organiser of its event. */
+  async findForRefund(sql: Sql, orderId: string): Promise<{ buyerId: string; organiserId: string } | undefined> {
+    const [row] = await sql.query<{ buyer_id: string; organiser_id: string }>(
+      `SELECT o.buyer_id, e.organiser_id FROM orders o JOIN events e ON e.id = o.event_id WHERE o.id = $1`,
+      [orderId],
+    );
+    return row && { buyerId: row.buyer_id, organiserId: row.organiser_id };
+  }
+
+  async setStatus(sql: Sql, orderId: string, status: 'paid' | 'cancelled' | 'expired' | 'refunded'): Promise<Date> {
+    const [row] = await sql.query<{ at: Date }>(
+      `UPDATE orders SET status = $2, updated_at = now(),
+              paid_at = CASE WHEN $2 = 'paid' THEN now() ELSE paid_at END,
+              closed_at = CASE WHEN $2 = 'paid' THEN NULL ELSE now() END
+        WHERE id = $1
+        RETURNING updated_at AS at`,
+      [orderId, status],
+    );
+    return row.at;
+  }
+
+  /** Page of a buyer's orders, newest first, after the keyset cursor. */
+  async listForBuyer(sql: Sql, buyerId: string, limit: number, after?: { createdAt: string; id: string }): Promise<Order[]> {
+    const rows = await sql.query<OrderRow>(
+      `SELECT ${ORDER_COLUMNS} FROM orders o
+        WHERE o.buyer_id = $1 ${after ? 'AND (o.created_at, o.id) < ($3::timestamptz, $4::uuid)' : ''}
+        ORDER BY o.created_at DESC, o.id DESC
+        LIMIT $2`,
+      after ? [buyerId, limit, after.createdAt, after.id] : [buyerId, limit],
+    );
+    return rows.map(toOrder);
+  }
+
+  /**
+   * Due holds, a bounded batch, claimed with `SKIP LOCKED`: another instance's sweeper, or a
+   * payment holding the row, makes this one pass over them instead of waiting.
+   */
+  async expireDue(sql: Sql, batch: number): Promise<Order[]> {
+    const rows = await sql.query<OrderRow>(
+      `WITH due AS (
+         SELECT id FROM orders WHERE status = 'pending' AND expires_at <= now()
+          ORDER BY expires_at LIMIT $1
+            FOR NO KEY UPDATE SKIP LOCKED
+       )
+       UPDATE orders o SET status = 'expired', closed_at = now(), updated_at = now()
+         FROM due WHERE o.id = due.id
+       RETURNING ${ORDER_COLUMNS}`,
+      [batch],
+    );
+    return rows.map(toOrder);
+  }
+
+  /** The pending orders of cancelled events, claimed like due holds. */
+  async cancelPendingOfCancelledEvent(sql: Sql, eventId: string, batch: number): Promise<Order[]> {
+    const rows = await sql.query<OrderRow>(
+      `WITH open AS (
+         SELECT id FROM orders WHERE event_id = $1 AND status = 'pending'
+          LIMIT $2
+            FOR NO KEY UPDATE SKIP LOCKED
+       )
+       UPDATE orders o SET status = 'cancelled', closed_at = now(), updated_at = now()
+         FROM open WHERE o.id = open.id
+       RETURNING ${ORDER_COLUMNS}`,
+      [eventId, batch],
+    );
+    return rows.map(toOrder);
+  }
+
+  async paidOrderIds(sql: Sql, eventId: string, batch: number): Promise<string[]> {
+    const rows = await sql.query<{ id: string }>(
+      `SELECT id FROM orders WHERE event_id = $1 AND status = 'paid' ORDER BY created_at LIMIT $2`,
+      [eventId, batch],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  async unsettledCancelledEvents(sql: Sql, limit: number): Promise<string[]> {
+    const rows = await sql.query<{ id: string }>(
+      `SELECT id FROM events WHERE status = 'cancelled' AND orders_settled_at IS NULL ORDER BY cancelled_at LIMIT $1`,
+      [limit],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** Marks the event settled if nothing is left open; false when another pass is needed. */
+  async markSettled(sql: Sql, eventId: string): Promise<boolean> {
+    const rows = await sql.query(
+      `UPDATE events SET orders_settled_at = now()
+        WHERE id = $1 AND orders_settled_at IS NULL
+          AND NOT EXISTS (SELECT 1 FROM orders WHERE event_id = $1 AND status IN ('pending', 'paid'))
+       RETURNING 1`,
+      [eventId],
+    );
+    return rows.length > 0;
+  }
+
+  // ---------------------------------------------------------------- tickets
+
+  async insertTickets(sql: Sql, order: Order, codes: { ticketTypeId: string; code: string }[]): Promise<Ticket[]> {
+    const rows = await sql.query<TicketRow>(
+      `INSERT INTO tickets (order_id, ticket_type_id, event_id, code)
+       SELECT $1, x.ticket_type_id, $2, x.code FROM unnest($3::uuid[], $4::text[]) WITH ORDINALITY AS x(ticket_type_id, code, n)
+        ORDER BY x.n
+       RETURNING id, order_id, ticket_type_id, code, status, checked_in_at`,
+      [order.id, order.eventId, codes.map((c) => c.ticketTypeId), codes.map((c) => c.code)],
+    );
+    return rows.map(toTicket);
+  }
+
+  async ticketsOf(sql: Sql, orderId: string): Promise<Ticket[]> {
+    const rows = await sql.query<TicketRow>(
+      `SELECT id, order_id, ticket_type_id, code, status, checked_in_at FROM tickets WHERE order_id = $1
+        ORDER BY ticket_type_id, id`,
+      [orderId],
+    );
+    return rows.map(toTicket);
+  }
+
+  /** Voids the order's live tickets; returns how many per ticket type were live. */
+  async voidTickets(sql: Sql, orderId: string): Promise<Map<string, number>> {
+    const rows = await sql.query<{ ticket_type_id: string; n: number }>(
+      `WITH v AS (
+         UPDATE tickets SET status = 'void', voided_at = now() WHERE order_id = $1 AND status <> 'void'
+         RETURNING ticket_type_id
+       )
+       SELECT ticket_type_id, count(*)::int AS n FROM v GROUP BY ticket_type_id`,
+      [orderId],
+    );
+    return new Map(rows.map((r) => [r.ticket_type_id, r.n]));
+  }
+
+  // ---------------------------------------------------------------- payments
+
+  /**
+   * Records a charge before the gateway sees it, committed on its own, so a crash mid-charge
+   * leaves a trace to reconcile. Only for the buyer's own order while it can still be paid.
+   */
+  async recordCharge(sql: Sql, paymentId: string, orderId: string, buyerId: string, provider: string): Promise<PaymentRecord | undefined> {
+    const [row] = await sql.query(
+      `INSERT INTO payments (id, order_id, kind, amount, currency, provider)
+       SELECT $1, o.id, 'charge', o.total, o.currency, $4 FROM orders o
+        WHERE o.id = $2 AND o.buyer_id = $3 AND o.status = 'pending' AND o.expires_at > now()
+       RETURNING *`,
+      [paymentId, orderId, buyerId, provider],
+    );
+    return row && toPayment(row);
+  }
+
+  /**
+   * The refund of a paid order, recorded before the gateway sees it. If one is already recorded
+   * (an earlier attempt crashed, or a concurrent one runs), that one is returned: it is retried
+   * under the same id, which is the gateway's idempotency reference.
+   */
+  async recordRefund(sql: Sql, paymentId: string, orderId: string, provider: string): Promise<PaymentRecord | undefined> {
+    const [inserted] = await sql.query(
+      `INSERT INTO payments (id, order_id, kind, amount, currency, provider)
+       SELECT $1, o.id, 'refund', o.total, o.currency, $3 FROM orders o WHERE o.id = $2 AND o.status = 'paid'
+       ON CONFLICT (order_id) WHERE kind = 'refund' AND status IN ('pending', 'succeeded') DO NOTHING
+       RETURNING *`,
+      [paymentId, orderId, provider],
+    );
+    if (inserted) return toPayment(inserted);
+    const [existing] = await sql.query(
+      `SELECT * FROM payments WHERE order_id = $1 AND kind = 'refund' AND status IN ('pending', 'succeeded')`,
+      [orderId],
+    );
+    return existing && toPayment(existing);
+  }
+
+  async succeededCharge(sql: Sql, orderId: string): Promise<PaymentRecord | undefined> {
+    const [row] = await sql.query(`SELECT * FROM payments WHERE order_id = $1 AND kind = 'charge' AND status = 'succeeded'`, [
+      orderId,
+    ]);
+    return row && toPayment(row);
+  }
+
+  async completePayment(
+    sql: Sql,
+    paymentId: string,
+    outcome: { status: 'succeeded' | 'declined' | 'abandoned'; providerReference?: string; failureReason?: string },
+  ): Promise<void> {
+    await sql.query(
+      `UPDATE payments SET status = $2, provider_reference = coalesce($3, provider_reference), failure_reason = $4,
+              completed_at = now()
+        WHERE id = $1 AND status = 'pending'`,
+      [paymentId, outcome.status, outcome.providerReference ?? null, outcome.failureReason ?? null],
+    );
+  }
+
+  // ---------------------------------------------------------------- sales
+
+  async salesOf(sql: Sql, eventId: string): Promise<SalesFigures> {
+    const [money] = await sql.query<{ gross: string; refunded: string }>(
+      `SELECT coalesce(sum(p.amount) FILTER (WHERE p.kind = 'charge'), 0) AS gross,
+              coalesce(sum(p.amount) FILTER (WHERE p.kind = 'refund'), 0) AS refunded
+         FROM orders o JOIN payments p ON p.order_id = o.id
+        WHERE o.event_id = $1 AND p.status = 'succeeded'`,
+      [eventId],
+    );
+    const types = await sql.query<{ id: string; name: string; capacity: number; sold: number; held: number; revenue: string }>(
+      `SELECT t.id, t.name, t.capacity, t.sold, t.held,
+              coalesce((SELECT sum(i.quantity * i.unit_price) FROM order_items i JOIN orders o ON o.id = i.order_id
+                         WHERE i.ticket_type_id = t.id AND o.status = 'paid'), 0) AS revenue
+         FROM ticket_types t WHERE t.event_id = $1
+        ORDER BY t.created_at, t.id`,
+      [eventId],
+    );
+    return {
+      grossRevenue: Number(money.gross),
+      refundedAmount: Number(money.refunded),
+      byTicketType: types.map((t) => ({
+        ticketTypeId: t.id,
+        name: t.name,
+        capacity: t.capacity,
+        sold: t.sold,
+        held: t.held,
+        revenue: Number(t.revenue),
+      })),
+    };
+  }
+}

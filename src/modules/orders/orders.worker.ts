@@ -1,0 +1,164 @@
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { AppConfig } from '../../config/app-config';
+import { Transactions } from '../../database/transaction';
+import { Metrics } from '../../ports/metrics.port';
+import { EventCache } from '../events/event-cache';
+import { EventsService } from '../events/events.service';
+import { OrdersRepository } from './orders.repository';
+import { OrdersService, releaseDeltas } from './orders.service';
+
+/** Orders per transaction when releasing holds: short transactions, bounded lock time. */
+export const SWEEP_BATCH = 200;
+/** Batches per pass, so one pass cannot run unbounded; the next tick continues. */
+const MAX_BATCHES_PER_PASS = 50;
+/** Paid orders of a cancelled event refunded at once (each is a gateway call). */
+const REFUND_CONCURRENCY = 4;
+const PURGE_BATCH = 5_000;
+const PURGE_EVERY_MS = 10 * 60_000;
+
+/**
+ * The background half of orders, run by every instance with WORKER_ENABLED (the default):
+ * releases expired holds, settles cancelled events (refund every paid order, release every hold),
+ * and purges old idempotency keys. Everything it does is claimed with `SKIP LOCKED` or guarded by
+ * the order row lock, so any number of instances can run it at once; and everything it does is
+ * found again from the database, so a crash halfway is finished by the next pass.
+ */
+@Injectable()
+export class OrdersWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('OrdersWorker');
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private again = false;
+  private stopped = false;
+  private lastPurge = 0;
+
+  constructor(
+    private readonly tx: Transactions,
+    private readonly orders: OrdersRepository,
+    private readonly service: OrdersService,
+    private readonly events: EventsService,
+    private readonly eventCache: EventCache,
+    private readonly metrics: Metrics,
+    private readonly config: AppConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (!this.config.workerEnabled) return;
+    this.events.onCancelled(() => this.kick());
+    this.timer = setInterval(() => this.kick(), this.config.orders.sweepIntervalMs);
+    this.timer.unref();
+    this.kick();
+  }
+
+  /** Before any pool closes: the pass in progress finishes its current batch, no new one starts. */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+  }
+
+  /** Runs a pass now, or right after the one in progress. */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.pass()
+      .catch((error: unknown) => this.logger.error({ err: error }, 'orders worker pass failed; the next one retries'))
+      .finally(() => {
+        this.running = undefined;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+        }
+      });
+  }
+
+  /** One full pass; exposed for tests that want to run it deterministically. */
+  async pass(): Promise<void> {
+    await this.releaseExpiredHolds();
+    await this.settleCancelledEvents();
+    if (Date.now() - this.lastPurge > PURGE_EVERY_MS) {
+      this.lastPurge = Date.now();
+      await this.purgeIdempotencyKeys();
+    }
+  }
+
+  async releaseExpiredHolds(): Promise<number> {
+    let released = 0;
+    for (let batch = 0; batch < MAX_BATCHES_PER_PASS && !this.stopped; batch++) {
+      const expired = await this.tx.run(async (sql) => {
+        const due = await this.orders.expireDue(sql, SWEEP_BATCH);
+        await this.orders.applyInventory(sql, releaseDeltas(due));
+        return due;
+      });
+      released += expired.length;
+      await this.countsChanged(expired.map((o) => o.eventId));
+      if (expired.length < SWEEP_BATCH) break;
+    }
+    if (released > 0) {
+      this.metrics.count('HoldsExpired', released);
+      this.logger.log(`released ${released} expired hold(s)`);
+    }
+    return released;
+  }
+
+  async settleCancelledEvents(): Promise<void> {
+    const events = await this.orders.unsettledCancelledEvents(this.tx.sql, 10);
+    for (const eventId of events) {
+      if (this.stopped) return;
+      await this.settle(eventId);
+    }
+  }
+
+  /** Releases the event's holds, refunds its paid orders, and marks it settled once nothing is open. */
+  private async settle(eventId: string): Promise<void> {
+    for (let batch = 0; batch < MAX_BATCHES_PER_PASS && !this.stopped; batch++) {
+      const cancelled = await this.tx.run(async (sql) => {
+        const open = await this.orders.cancelPendingOfCancelledEvent(sql, eventId, SWEEP_BATCH);
+        await this.orders.applyInventory(sql, releaseDeltas(open));
+        return open;
+      });
+      if (cancelled.length < SWEEP_BATCH) break;
+    }
+    let refunded = 0;
+    for (let batch = 0; batch < MAX_BATCHES_PER_PASS && !this.stopped; batch++) {
+      const paid = await this.orders.paidOrderIds(this.tx.sql, eventId, SWEEP_BATCH);
+      if (paid.length === 0) break;
+      let progressed = 0;
+      for (let i = 0; i < paid.length && !this.stopped; i += REFUND_CONCURRENCY) {
+        const results = await Promise.allSettled(
+          paid.slice(i, i + REFUND_CONCURRENCY).map((id) => this.service.refundAs(id, 'system', { skipLocked: true })),
+        );
+        for (const [k, result] of results.entries()) {
+          if (result.status === 'fulfilled' && result.value) progressed++;
+          if (result.status === 'rejected') {
+            this.logger.warn({ err: result.reason, orderId: paid[i + k], eventId }, 'refund of a cancelled event\'s order failed; retried next pass');
+          }
+        }
+      }
+      refunded += progressed;
+      // Everything left is locked by someone else or failing: leave it to the next pass.
+      if (progressed === 0) break;
+    }
+    if (refunded > 0) this.logger.log(`refunded ${refunded} order(s) of cancelled event ${eventId}`);
+    await this.eventCache.countsChanged(eventId);
+    if (await this.orders.markSettled(this.tx.sql, eventId)) this.logger.log(`cancelled event ${eventId} is settled`);
+  }
+
+  async purgeIdempotencyKeys(): Promise<number> {
+    let purged = 0;
+    for (let batch = 0; batch < MAX_BATCHES_PER_PASS && !this.stopped; batch++) {
+      const n = await this.orders.purgeKeys(this.tx.sql, this.config.orders.idempotencyKeyTtlSeconds, PURGE_BATCH);
+      purged += n;
+      if (n < PURGE_BATCH) break;
+    }
+    if (purged > 0) this.logger.log(`purged ${purged} idempotency key(s)`);
+    return purged;
+  }
+
+  private async countsChanged(eventIds: string[]): Promise<void> {
+    for (const id of new Set(eventIds)) await this.eventCache.countsChanged(id);
+  }
+}
