@@ -123,28 +123,15 @@ export function orderTotal(items: readonly Pick<OrderItem, 'quantity' | 'unitPri
   return total;
 }
 
-export interface OrderView {
-  id: string;
-  buyerId: string;
-  eventId: string;
-  status: OrderStatus;
-  items: OrderItem[];
-  total: number;
-  currency: string;
+/** The API's order: the domain order with its times as ISO strings, `paidAt` only once paid. */
+export type OrderView = Omit<Order, 'expiresAt' | 'createdAt' | 'paidAt' | 'tickets'> & {
   expiresAt: string;
   createdAt: string;
   paidAt?: string;
   tickets?: TicketView[];
-}
+};
 
-export interface TicketView {
-  id: string;
-  orderId: string;
-  ticketTypeId: string;
-  code: string;
-  status: TicketStatus;
-  checkedInAt: string | null;
-}
+export type TicketView = Omit<Ticket, 'checkedInAt'> & { checkedInAt: string | null };
 
 export function toTicketView(ticket: Ticket): TicketView {
   return {

@@ -44,7 +44,8 @@ export interface InventoryDelta {
   capacity: number;
 }
 
-export interface LockedOrder extends Order {
+/** An order with what deciding about it needs: its event's state and the database clock. */
+export interface OrderInContext extends Order {
   eventStatus: string;
   eventStartsAt: Date;
   organiserId: string;
@@ -363,7 +364,7 @@ export class OrdersRepository {
    * payments and tickets referencing it can still be inserted by others), `skip` locks it unless
    * someone else holds it (then nothing comes back), `none` only reads.
    */
-  async loadOrder(sql: Sql, orderId: string, lock: 'none' | 'wait' | 'skip'): Promise<LockedOrder | undefined> {
+  async loadOrder(sql: Sql, orderId: string, lock: 'none' | 'wait' | 'skip'): Promise<OrderInContext | undefined> {
     const clause = { none: '', wait: 'FOR NO KEY UPDATE OF o', skip: 'FOR NO KEY UPDATE OF o SKIP LOCKED' }[lock];
     const [row] = await sql.query<OrderRow & { event_status: string; starts_at: Date; organiser_id: string; now: Date }>(
       `SELECT ${ORDER_COLUMNS}, e.status AS event_status, e.starts_at, e.organiser_id, now() AS now
@@ -373,15 +374,6 @@ export class OrdersRepository {
       [orderId],
     );
     return row && { ...toOrder(row), eventStatus: row.event_status, eventStartsAt: row.starts_at, organiserId: row.organiser_id, now: row.now };
-  }
-
-  /** Who may see an order for a refund: its buyer, or the organiser of its event. */
-  async findForRefund(sql: Sql, orderId: string): Promise<{ buyerId: string; organiserId: string } | undefined> {
-    const [row] = await sql.query<{ buyer_id: string; organiser_id: string }>(
-      `SELECT o.buyer_id, e.organiser_id FROM orders o JOIN events e ON e.id = o.event_id WHERE o.id = $1`,
-      [orderId],
-    );
-    return row && { buyerId: row.buyer_id, organiserId: row.organiser_id };
   }
 
   async setStatus(sql: Sql, orderId: string, status: 'paid' | 'cancelled' | 'expired' | 'refunded'): Promise<Date> {

@@ -28,7 +28,7 @@ import {
   toOrderView,
   toTicketView,
 } from './order.model';
-import { HoldDiagnosis, InventoryDelta, LockedOrder, OrdersRepository, StoredAnswer } from './orders.repository';
+import { HoldDiagnosis, InventoryDelta, OrderInContext, OrdersRepository, StoredAnswer } from './orders.repository';
 
 export interface PlaceOrderInput {
   eventId: string;
@@ -303,7 +303,7 @@ export class OrdersService {
    * Under the order's lock, the reasons a charge must not be sent. A pending order of a cancelled
    * event is cancelled right here rather than charged and refunded moments later.
    */
-  private async refusePayment(sql: Sql, order: LockedOrder): Promise<DomainError | undefined> {
+  private async refusePayment(sql: Sql, order: OrderInContext): Promise<DomainError | undefined> {
     if (order.status === 'pending' && order.eventStatus === 'cancelled') {
       await this.orders.applyInventory(sql, releaseDeltas([order]));
       await this.orders.setStatus(sql, order.id, 'cancelled');
@@ -336,12 +336,12 @@ export class OrdersService {
 
   /** The buyer (before the event starts) or the event's organiser; anyone else gets a 404. */
   async refund(caller: { id: string; role: string }, orderId: string): Promise<OrderView> {
-    const parties = await this.orders.findForRefund(this.tx.sql, orderId);
+    const current = await this.orders.loadOrder(this.tx.sql, orderId, 'none');
     let by: Refunder | undefined;
-    if (parties && caller.role === 'buyer' && parties.buyerId === caller.id) by = 'buyer';
-    if (parties && caller.role === 'organiser' && parties.organiserId === caller.id) by = 'organiser';
-    if (!by) throw orderNotFound();
-    const refunded = await this.refundAs(orderId, by);
+    if (current && caller.role === 'buyer' && current.buyerId === caller.id) by = 'buyer';
+    if (current && caller.role === 'organiser' && current.organiserId === caller.id) by = 'organiser';
+    if (!current || !by) throw orderNotFound();
+    const refunded = await this.refundAs(orderId, by, { current });
     if (!refunded) throw orderNotFound();
     return toOrderView(refunded);
   }
@@ -352,9 +352,13 @@ export class OrdersService {
    * never refunds twice. `skipLocked` lets a worker pass over an order someone else is working on
    * (then nothing happens and `undefined` is returned).
    */
-  async refundAs(orderId: string, by: Refunder, options: { skipLocked?: boolean } = {}): Promise<(Order & { tickets: Ticket[] }) | undefined> {
+  async refundAs(
+    orderId: string,
+    by: Refunder,
+    options: { skipLocked?: boolean; current?: OrderInContext } = {},
+  ): Promise<(Order & { tickets: Ticket[] }) | undefined> {
     // The window and the status are checked before anything is recorded, and again under the lock.
-    const current = await this.orders.loadOrder(this.tx.sql, orderId, 'none');
+    const current = options.current ?? (await this.orders.loadOrder(this.tx.sql, orderId, 'none'));
     if (!current) return undefined;
     assertRefundable(current, by, current.eventStartsAt, current.now);
 
