@@ -40,7 +40,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import { call, register, RegisteredUser } from './support/api';
+import { call, publishedBenchEvent, register, RegisteredUser } from './support/api';
 import { Cleanup } from './support/cleanup';
 import { DriverRequest, runClosedLoop } from './support/closed-loop';
 import { watchCpu } from './support/cpu';
@@ -62,7 +62,6 @@ function intEnv(name: string, fallback: number, min = 1, max = Number.MAX_SAFE_I
 }
 
 const PRICE = 45_000; // 45.000 TND
-const DAY = 86_400_000;
 
 // ---------------------------------------------------------------------------------------- seeding
 
@@ -92,27 +91,18 @@ async function mapConcurrent<T>(count: number, concurrency: number, work: (i: nu
 async function seed(base: string, buyers: number, capacity: number): Promise<Seeded> {
   const organiser = await register(base, 'organiser');
   const token = organiser.accessToken;
-  const startsAt = new Date(Math.ceil((Date.now() + 30 * DAY) / 3_600_000) * 3_600_000);
-  const event = await call<{ id: string }>(base, 'POST', '/v1/events', {
+  const names = ['Flash (app)', 'Flash (pgbench lean)', 'Flash (pgbench full)'];
+  const { eventId, ticketTypeIds } = await publishedBenchEvent(
+    base,
     token,
-    expect: 201,
-    body: {
+    {
       title: 'Flash Sale — Bench Night',
       description: 'Seeded by the flash-sale benchmark through the public API.',
-      category: 'concert',
       venue: { name: 'Stade olympique', city: 'Tunis', address: 'Radès' },
-      startsAt: startsAt.toISOString(),
-      endsAt: new Date(startsAt.getTime() + 3 * 3_600_000).toISOString(),
-      timezone: 'Africa/Tunis',
-      currency: 'TND',
     },
-  });
-  const eventId = event.json.id;
-  const ticketType = async (name: string) =>
-    (await call<{ id: string }>(base, 'POST', `/v1/events/${eventId}/ticket-types`, { token, expect: 201, body: { name, price: PRICE, capacity } }))
-      .json.id;
-  const ticketTypes = { app: await ticketType('Flash (app)'), lean: await ticketType('Flash (pgbench lean)'), full: await ticketType('Flash (pgbench full)') };
-  await call(base, 'POST', `/v1/events/${eventId}/publish`, { token, expect: 200 });
+    names.map((name) => ({ name, price: PRICE, capacity })),
+  );
+  const ticketTypes = { app: ticketTypeIds[0], lean: ticketTypeIds[1], full: ticketTypeIds[2] };
 
   log(`registering ${buyers} buyers through POST /v1/auth/register…`);
   const t0 = Date.now();

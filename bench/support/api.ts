@@ -60,3 +60,37 @@ export async function register(
   });
   return res.json;
 }
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * A published event for a benchmark, through the public API: starts on the hour 30 days ahead,
+ * lasts three hours, in Tunis (TND); `ticketTypes` are added before it is published.
+ */
+export async function publishedBenchEvent(
+  base: string,
+  token: string,
+  event: { title: string; description: string; venue: { name: string; city: string; address: string } },
+  ticketTypes: { name: string; price: number; capacity: number }[],
+): Promise<{ eventId: string; ticketTypeIds: string[] }> {
+  const startsAt = new Date(Math.ceil((Date.now() + 30 * 24 * HOUR_MS) / HOUR_MS) * HOUR_MS);
+  const created = await call<{ id: string }>(base, 'POST', '/v1/events', {
+    token,
+    expect: 201,
+    body: {
+      ...event,
+      category: 'concert',
+      startsAt: startsAt.toISOString(),
+      endsAt: new Date(startsAt.getTime() + 3 * HOUR_MS).toISOString(),
+      timezone: 'Africa/Tunis',
+      currency: 'TND',
+    },
+  });
+  const eventId = created.json.id;
+  const ticketTypeIds: string[] = [];
+  for (const body of ticketTypes) {
+    ticketTypeIds.push((await call<{ id: string }>(base, 'POST', `/v1/events/${eventId}/ticket-types`, { token, expect: 201, body })).json.id);
+  }
+  await call(base, 'POST', `/v1/events/${eventId}/publish`, { token, expect: 200 });
+  return { eventId, ticketTypeIds };
+}

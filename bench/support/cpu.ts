@@ -18,7 +18,11 @@ function clockTicks(): number {
 
 interface ProcStat {
   ppid: number;
-  /** utime + stime, in clock ticks. */
+  /**
+   * utime + stime + cutime + cstime, in clock ticks: its own CPU and that of the children it has reaped,
+   * so a process that exits (a Postgres backend whose pool closed it) keeps counting in its parent's
+   * figure instead of taking its CPU history out of the tree's total.
+   */
   ticks: number;
 }
 
@@ -36,8 +40,9 @@ function readStats(): Map<number, ProcStat> | undefined {
       const raw = readFileSync(`/proc/${entry}/stat`, 'utf8');
       // The command name (field 2) may hold spaces and parentheses: split after its closing one.
       const fields = raw.slice(raw.lastIndexOf(')') + 2).split(' ');
-      // fields[0] is field 3 (state): ppid is field 4, utime 14, stime 15.
-      stats.set(Number(entry), { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
+      // fields[0] is field 3 (state): ppid is field 4, utime 14, stime 15, cutime 16, cstime 17.
+      const [utime, stime, cutime, cstime] = fields.slice(11, 15).map(Number);
+      stats.set(Number(entry), { ppid: Number(fields[1]), ticks: utime + stime + cutime + cstime });
     } catch {
       // gone meanwhile
     }
@@ -92,7 +97,8 @@ export interface CpuWatch {
 
 /**
  * Starts watching the named process trees plus this process's own CPU (`bench` — the load generator).
- * Descendants that start and exit between the two samples are not counted.
+ * Descendants that exit are counted once their parent has reaped them (the parent's cutime/cstime),
+ * so a backend closing between the two samples neither vanishes nor takes its earlier CPU with it.
  */
 export function watchCpu(pids: Record<string, number | undefined>): CpuWatch {
   const names = Object.keys(pids).filter((n) => pids[n] !== undefined);

@@ -98,6 +98,8 @@ export interface AppProcess {
   env: Record<string, string>;
   /** The last lines the app wrote (stdout and stderr). */
   output(): string;
+  /** Stops it now (SIGTERM, then SIGKILL after 20 s) rather than at cleanup; resolves with the exit code. */
+  stop(): Promise<number | null>;
 }
 
 /**
@@ -107,7 +109,15 @@ export interface AppProcess {
 export async function startApp(
   cleanup: Cleanup,
   log: Log,
-  options: { databaseUrl: string; redisUrl: string; env?: Record<string, string> },
+  options: {
+    databaseUrl: string;
+    redisUrl: string;
+    env?: Record<string, string>;
+    /** Called as soon as the process exists, before it is ready (to watch it from its very start). */
+    onSpawn?: (pid: number) => void;
+    /** Every line the app writes (stdout and stderr), as it comes; `output()` keeps the last 200 only. */
+    onLine?: (line: string) => void;
+  },
 ): Promise<AppProcess> {
   const root = repoRoot();
   if (!existsSync(join(root, 'dist/main.js'))) throw new Error('dist/ is missing: run `npm run build` first');
@@ -141,19 +151,26 @@ export async function startApp(
   });
   const lines: string[] = [];
   const keep = (chunk: Buffer) => {
-    lines.push(...chunk.toString().split('\n').filter(Boolean));
+    const fresh = chunk.toString().split('\n').filter(Boolean);
+    if (options.onLine) fresh.forEach(options.onLine);
+    lines.push(...fresh);
     if (lines.length > 200) lines.splice(0, lines.length - 200);
   };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   const output = () => lines.join('\n');
-  cleanup.add(
-    'app',
-    async () => {
+  if (child.pid !== undefined) options.onSpawn?.(child.pid);
+  let stopping: Promise<number | null> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
       const code = await stopChild(child, 20_000);
       rmSync(storageDir, { recursive: true, force: true });
       if (code !== 0 && code !== null) log(`app exited with ${code}:\n${output()}`);
-    },
+      return code;
+    })());
+  cleanup.add(
+    'app',
+    async () => void (await stop()),
     () => {
       child.kill('SIGKILL');
       rmSync(storageDir, { recursive: true, force: true });
@@ -174,7 +191,7 @@ export async function startApp(
     throw new Error(`${(error as Error).message}\n--- app output ---\n${output()}`);
   }
   log(`app (node dist/main.js, pid ${child.pid}) ready on ${url} in ${Date.now() - started} ms`);
-  return { url, pid: child.pid!, env: { ...env, JWT_SECRET: '[redacted]' }, output };
+  return { url, pid: child.pid!, env: { ...env, JWT_SECRET: '[redacted]' }, output, stop };
 }
 
 /** SIGTERM, then SIGKILL if it has not exited within `graceMs`; resolves with the exit code. */

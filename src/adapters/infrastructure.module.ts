@@ -12,8 +12,12 @@ import { PaymentGateway } from '../ports/payment-gateway.port';
 import { RateLimiter } from '../ports/rate-limiter.port';
 import { SmsSender } from '../ports/sms-sender.port';
 import { TokenBlacklist } from '../ports/token-blacklist.port';
+import { CloudWatchMetrics } from './aws/cloudwatch-metrics.adapter';
 import { S3ObjectStorage } from './aws/s3-object-storage.adapter';
+import { SesEmailSender } from './aws/ses-email-sender.adapter';
+import { SnsSmsSender } from './aws/sns-sms-sender.adapter';
 import { DiskObjectStorage } from './local/disk-object-storage.adapter';
+import { FaultInjectingEmailSender } from './local/fault-injecting-email-sender.adapter';
 import { FileEmailSender } from './local/file-email-sender.adapter';
 import { InMemoryCache } from './local/in-memory-cache.adapter';
 import { InMemoryRateLimiter } from './local/in-memory-rate-limiter.adapter';
@@ -21,6 +25,7 @@ import { InMemoryTokenBlacklist } from './local/in-memory-token-blacklist.adapte
 import { LogEmailSender } from './local/log-email-sender.adapter';
 import { LogMetrics } from './local/log-metrics.adapter';
 import { LogSmsSender } from './local/log-sms-sender.adapter';
+import { NoMetrics } from './local/no-metrics.adapter';
 import { SystemClock } from './local/system-clock.adapter';
 import { SimulatedPaymentGateway } from './payments/simulated-payment-gateway.adapter';
 import { RedisCache } from './redis/redis-cache.adapter';
@@ -46,10 +51,6 @@ class ClosingRedisConnection extends RedisConnection implements OnApplicationShu
   async onApplicationShutdown(): Promise<void> {
     await this.client?.quit().catch(() => this.client?.disconnect());
   }
-}
-
-function unsupported(port: string, driver: string): never {
-  throw new Error(`${port}: driver "${driver}" is not available yet in this build`);
 }
 
 /**
@@ -98,13 +99,21 @@ export class InfrastructureModule {
         provide: EmailSender,
         inject: [AppConfig],
         useFactory: (config: AppConfig) => {
+          const { failureRate, latencyMs } = config.email.faults;
+          const local = (sender: EmailSender) =>
+            failureRate > 0 || latencyMs > 0 ? new FaultInjectingEmailSender(sender, { failureRate, latencyMs }) : sender;
           switch (config.drivers.email) {
             case 'file':
-              return new FileEmailSender(config.email.fileDir);
+              return local(new FileEmailSender(config.email.fileDir));
             case 'log':
-              return new LogEmailSender();
-            default:
-              return unsupported('EmailSender', config.drivers.email);
+              return local(new LogEmailSender());
+            case 'ses':
+              return new SesEmailSender({
+                region: config.aws.region,
+                endpoint: config.aws.endpointUrl,
+                from: config.email.from,
+                configurationSetName: config.email.sesConfigurationSet,
+              });
           }
         },
       },
@@ -112,13 +121,34 @@ export class InfrastructureModule {
         provide: SmsSender,
         inject: [AppConfig],
         useFactory: (config: AppConfig) =>
-          config.drivers.sms === 'log' ? new LogSmsSender() : unsupported('SmsSender', config.drivers.sms),
+          config.drivers.sms === 'sns'
+            ? new SnsSmsSender({
+                region: config.aws.region,
+                endpoint: config.aws.endpointUrl,
+                senderId: config.sms.senderId,
+                requestTimeoutMs: config.outbox.sendTimeoutMs,
+              })
+            : new LogSmsSender(),
       },
       {
         provide: Metrics,
-        inject: [AppConfig],
-        useFactory: (config: AppConfig) =>
-          config.drivers.metrics === 'log' ? new LogMetrics() : unsupported('Metrics', config.drivers.metrics),
+        inject: [AppConfig, Clock],
+        useFactory: (config: AppConfig, clock: Clock) => {
+          switch (config.drivers.metrics) {
+            case 'cloudwatch':
+              return new CloudWatchMetrics({
+                region: config.aws.region,
+                endpoint: config.aws.endpointUrl,
+                namespace: config.metrics.namespace,
+                flushIntervalMs: config.metrics.flushIntervalMs,
+                clock,
+              });
+            case 'log':
+              return new LogMetrics({ flushIntervalMs: config.metrics.flushIntervalMs });
+            case 'none':
+              return new NoMetrics();
+          }
+        },
       },
       {
         provide: PaymentGateway,

@@ -133,4 +133,31 @@ describe('AppConfig.fromEnv', () => {
     expect(AppConfig.fromEnv({}).http.trustProxy).toBe(false);
     expect(AppConfig.fromEnv({ TRUST_PROXY: '10.0.0.0/8, 172.16.0.0/12' }).http.trustProxy).toEqual(['10.0.0.0/8', '172.16.0.0/12']);
   });
+
+  it('has outbox and metrics defaults, and reads their knobs', () => {
+    const config = AppConfig.fromEnv({});
+    expect(config.outbox).toEqual({
+      pollIntervalMs: 1000,
+      batchSize: 50,
+      maxAttempts: 10,
+      retryBaseMs: 2000,
+      retryMaxMs: 600_000,
+      sendTimeoutMs: 15_000,
+    });
+    expect(config.metrics).toEqual({ flushIntervalMs: 60_000, namespace: 'Tickr' });
+    expect(AppConfig.fromEnv({ METRICS_DRIVER: 'none' }).drivers.metrics).toBe('none');
+    expect(AppConfig.fromEnv({ SMS_SENDER_ID: 'Tickr' }).sms.senderId).toBe('Tickr');
+    for (const bad of [{ SMS_SENDER_ID: 'Tickr-Tunis!' }, { METRICS_NAMESPACE: 'AWS/ECS' }, { OUTBOX_BATCH_SIZE: '0' }]) {
+      expect(() => AppConfig.fromEnv(bad)).toThrow(new RegExp(`${Object.keys(bad)[0]}:`));
+    }
+  });
+
+  it('injects e-mail faults into the local drivers only, never into SES', () => {
+    expect(AppConfig.fromEnv({ EMAIL_DRIVER: 'file', EMAIL_FAULT_RATE: '0.3', EMAIL_FAULT_LATENCY_MS: '50' }).email.faults).toEqual({
+      failureRate: 0.3,
+      latencyMs: 50,
+    });
+    expect(() => AppConfig.fromEnv({ EMAIL_DRIVER: 'ses', EMAIL_FAULT_RATE: '0.3' })).toThrow(/EMAIL_FAULT_RATE: fault injection applies to the local e-mail drivers/);
+    expect(() => AppConfig.fromEnv({ ...staging, EMAIL_FAULT_LATENCY_MS: '10' })).toThrow(/EMAIL_FAULT_RATE:/);
+  });
 });

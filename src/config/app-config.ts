@@ -101,7 +101,15 @@ const envSchema = z
     EMAIL_FROM: z.string().min(3).default('Tickr <no-reply@tickr.local>'),
     SES_CONFIGURATION_SET: z.string().min(1).optional(),
     SMS_DRIVER: z.enum(['sns', 'log']).optional(),
-    METRICS_DRIVER: z.enum(['cloudwatch', 'log']).optional(),
+    /** Alphanumeric sender id for SMS where carriers allow one (1–11 letters and digits). */
+    SMS_SENDER_ID: z.string().regex(/^(?=.*[A-Za-z])[A-Za-z0-9]{1,11}$/, 'must be 1–11 letters and digits, at least one letter').optional(),
+    METRICS_DRIVER: z.enum(['cloudwatch', 'log', 'none']).optional(),
+    /** Metrics are buffered in memory and sent in batches this often (and at shutdown). */
+    METRICS_FLUSH_INTERVAL_MS: int(60_000, 1_000, 3_600_000),
+    METRICS_NAMESPACE: z.string().regex(/^(?!AWS\/)[\x20-\x7e]{1,255}$/, 'printable ASCII, at most 255 characters, not AWS/…').default('Tickr'),
+    /** Local e-mail drivers only (file, log): injected latency and failure share, for fault and load tests. */
+    EMAIL_FAULT_RATE: z.coerce.number().min(0).max(1).default(0),
+    EMAIL_FAULT_LATENCY_MS: int(0, 0, 60_000),
     PAYMENT_GATEWAY: z.enum(['simulated']).optional(),
     /** Simulated gateway only: added latency per call, and a share of good charges declined (load tests). */
     PAYMENT_SIM_LATENCY_MS: int(0, 0, 30_000),
@@ -110,12 +118,22 @@ const envSchema = z
     /** Points every AWS adapter at LocalStack (or another stand-in) instead of AWS. */
     AWS_ENDPOINT_URL: optionalUrl(['http:', 'https:']),
     WORKER_ENABLED: bool(true),
+    /** The outbox relay: how often it looks for due messages, how many it sends per transaction, retries. */
+    OUTBOX_POLL_INTERVAL_MS: int(1_000, 10, 60_000),
+    OUTBOX_BATCH_SIZE: int(50, 1, 500),
+    OUTBOX_MAX_ATTEMPTS: int(10, 1, 50),
+    OUTBOX_RETRY_BASE_MS: int(2_000, 1, 3_600_000),
+    OUTBOX_RETRY_MAX_MS: int(600_000, 1, 86_400_000),
+    OUTBOX_SEND_TIMEOUT_MS: int(15_000, 100, 120_000),
 
     DEMO_DATA: bool(true),
   })
   .superRefine((env, ctx) => {
     if (storageDriverOf(env) === 's3' && !env.S3_BUCKET) {
       ctx.addIssue({ code: 'custom', path: ['S3_BUCKET'], message: 'is required when the storage driver is s3' });
+    }
+    if ((env.EMAIL_FAULT_RATE > 0 || env.EMAIL_FAULT_LATENCY_MS > 0) && (env.EMAIL_DRIVER ?? (isDeployed(env.NODE_ENV) ? 'ses' : 'log')) === 'ses') {
+      ctx.addIssue({ code: 'custom', path: ['EMAIL_FAULT_RATE'], message: 'fault injection applies to the local e-mail drivers (file, log) only' });
     }
     if (env.NODE_ENV === 'production' && (env.PAYMENT_GATEWAY ?? 'simulated') === 'simulated') {
       ctx.addIssue({
@@ -186,7 +204,7 @@ export class AppConfig {
     storage: 's3' | 'local';
     email: 'ses' | 'file' | 'log';
     sms: 'sns' | 'log';
-    metrics: 'cloudwatch' | 'log';
+    metrics: 'cloudwatch' | 'log' | 'none';
     payments: 'simulated';
   };
   readonly payments!: { simulatedLatencyMs: number; simulatedDeclineRate: number };
@@ -198,9 +216,24 @@ export class AppConfig {
     presignTtlSeconds: number;
     kmsKeyId?: string;
   };
-  readonly email!: { fileDir: string; from: string; sesConfigurationSet?: string };
+  readonly email!: {
+    fileDir: string;
+    from: string;
+    sesConfigurationSet?: string;
+    faults: { failureRate: number; latencyMs: number };
+  };
   readonly aws!: { region: string; endpointUrl?: string };
+  readonly sms!: { senderId?: string };
+  readonly metrics!: { flushIntervalMs: number; namespace: string };
   readonly workerEnabled!: boolean;
+  readonly outbox!: {
+    pollIntervalMs: number;
+    batchSize: number;
+    maxAttempts: number;
+    retryBaseMs: number;
+    retryMaxMs: number;
+    sendTimeoutMs: number;
+  };
   readonly demoData!: boolean;
 
   constructor(values: Omit<AppConfig, never>) {
@@ -272,9 +305,24 @@ export class AppConfig {
         presignTtlSeconds: e.S3_PRESIGN_TTL_SECONDS,
         kmsKeyId: e.S3_KMS_KEY_ID,
       },
-      email: { fileDir: e.EMAIL_FILE_DIR, from: e.EMAIL_FROM, sesConfigurationSet: e.SES_CONFIGURATION_SET },
+      email: {
+        fileDir: e.EMAIL_FILE_DIR,
+        from: e.EMAIL_FROM,
+        sesConfigurationSet: e.SES_CONFIGURATION_SET,
+        faults: { failureRate: e.EMAIL_FAULT_RATE, latencyMs: e.EMAIL_FAULT_LATENCY_MS },
+      },
       aws: { region: e.AWS_REGION, endpointUrl: e.AWS_ENDPOINT_URL },
+      sms: { senderId: e.SMS_SENDER_ID },
+      metrics: { flushIntervalMs: e.METRICS_FLUSH_INTERVAL_MS, namespace: e.METRICS_NAMESPACE },
       workerEnabled: e.WORKER_ENABLED,
+      outbox: {
+        pollIntervalMs: e.OUTBOX_POLL_INTERVAL_MS,
+        batchSize: e.OUTBOX_BATCH_SIZE,
+        maxAttempts: e.OUTBOX_MAX_ATTEMPTS,
+        retryBaseMs: e.OUTBOX_RETRY_BASE_MS,
+        retryMaxMs: e.OUTBOX_RETRY_MAX_MS,
+        sendTimeoutMs: e.OUTBOX_SEND_TIMEOUT_MS,
+      },
       demoData: e.DEMO_DATA && !prod,
     });
   }

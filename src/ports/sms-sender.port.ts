@@ -1,3 +1,5 @@
+import type { SendOptions } from './email-sender.port';
+
 export interface SmsMessage {
   id: string;
   /** E.164 phone number. */
@@ -6,5 +8,6 @@ export interface SmsMessage {
 }
 
 export abstract class SmsSender {
-  abstract send(message: SmsMessage): Promise<void>;
+  /** Honours `options.signal` as `EmailSender.send` does. */
+  abstract send(message: SmsMessage, options?: SendOptions): Promise<void>;
 }

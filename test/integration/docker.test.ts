@@ -130,7 +130,7 @@ describe('container image and local stack', () => {
     });
 
     it('is valid for docker-compose and has the app, its dependencies and the one-shot migration', () => {
-      expect(Object.keys(compose.services).sort()).toEqual(['app', 'localstack', 'migrate', 'postgres', 'redis']);
+      expect(Object.keys(compose.services).sort()).toEqual(['app', 'localstack', 'migrate', 'postgres', 'redis', 'ses-templates']);
     });
 
     it('runs the app production-like (staging: simulated payments), migrated beforehand rather than on start', () => {
@@ -165,6 +165,7 @@ describe('container image and local stack', () => {
         redis: { condition: 'service_healthy' },
         localstack: { condition: 'service_healthy' },
         migrate: { condition: 'service_completed_successfully' },
+        'ses-templates': { condition: 'service_completed_successfully' },
       });
       for (const name of ['postgres', 'redis', 'localstack']) {
         expect(compose.services[name].healthcheck?.test).toBeDefined();
@@ -179,6 +180,15 @@ describe('container image and local stack', () => {
       expect(migrate.depends_on).toMatchObject({ postgres: { condition: 'service_healthy' } });
       expect(() => AppConfig.fromEnv(envOf(migrate))).not.toThrow();
       expect(existsSync(join(ROOT, 'dist/cli/migrate.js'))).toBe(true);
+    });
+
+    it('publishes the SES templates with the same image before the app starts', () => {
+      const { app, 'ses-templates': templates } = compose.services;
+      expect(templates.image).toBe(app.image);
+      expect(templates.command).toEqual(['node', 'dist/cli/ses-templates.js']);
+      expect(templates.depends_on).toMatchObject({ localstack: { condition: 'service_healthy' } });
+      expect(() => AppConfig.fromEnv(envOf(templates))).not.toThrow();
+      expect(existsSync(join(ROOT, 'dist/cli/ses-templates.js'))).toBe(true);
     });
 
     it('keeps Redis from evicting keys', () => {

@@ -33,7 +33,9 @@ describe('migrations', () => {
     // …and in timestamp order (the number at the end of each name).
     const byTimestamp = (a: string, b: string) => Number(a.match(/\d+$/)![0]) - Number(b.match(/\d+$/)![0]);
     expect(rows.map((r) => r.name)).toEqual([...applied].sort(byTimestamp));
-    expect(applied).toEqual(expect.arrayContaining(['Users1763769600000', 'Catalog1763856000000', 'Orders1763942400000']));
+    expect(applied).toEqual(
+      expect.arrayContaining(['Users1763769600000', 'Catalog1763856000000', 'Orders1763942400000', 'Outbox1764028800000']),
+    );
   });
 
   it('a later start finds nothing to do', async () => {
@@ -86,11 +88,24 @@ describe('migrations', () => {
     await expect(ticket('same-code')).rejects.toThrow(/tickets_code_key/);
   });
 
-  it('the orders migration reverts and applies again', async () => {
-    await empty.query(`TRUNCATE users CASCADE`);
+  it('the outbox refuses a second message of one cause on one channel', async () => {
+    const insert = (id: string, channel: string) =>
+      empty.query(
+        `INSERT INTO outbox (id, channel, template, recipient, payload, cause) VALUES ($1, $2, 'ticket-confirmation', 'a@example.com', '{}', 'order-paid:x')`,
+        [id, channel],
+      );
+    await insert('00000000-0000-4000-8000-0000000000c1', 'email');
+    await insert('00000000-0000-4000-8000-0000000000c2', 'sms');
+    await expect(insert('00000000-0000-4000-8000-0000000000c3', 'email')).rejects.toThrow(/outbox_cause_key/);
+    await expect(insert('00000000-0000-4000-8000-0000000000c4', 'pigeon')).rejects.toThrow(/outbox_channel_check/);
+  });
+
+  it('the orders and outbox migrations revert and apply again', async () => {
+    await empty.query(`TRUNCATE users, outbox CASCADE`);
     await revertLastMigration(db.url);
-    const { rows } = await empty.query(`SELECT to_regclass('orders') AS orders, to_regclass('payments') AS payments`);
-    expect(rows[0]).toEqual({ orders: null, payments: null });
-    expect(await runMigrations(db.url)).toEqual(['Orders1763942400000']);
+    await revertLastMigration(db.url);
+    const { rows } = await empty.query(`SELECT to_regclass('orders') AS orders, to_regclass('payments') AS payments, to_regclass('outbox') AS outbox`);
+    expect(rows[0]).toEqual({ orders: null, payments: null, outbox: null });
+    expect(await runMigrations(db.url)).toEqual(['Orders1763942400000', 'Outbox1764028800000']);
   });
 });

@@ -226,7 +226,7 @@ export class EventsRepository {
   /** The ticket type's row lock: the one `POST /v1/orders` takes with its conditional UPDATE. */
   async lockTicketType(sql: Sql, eventId: string, id: string): Promise<TicketType | undefined> {
     const [row] = await sql.query<TicketTypeRow>(
-      `SELECT ${TICKET_TYPE_COLUMNS} FROM ticket_types t WHERE t.id = $1 AND t.event_id = $2 FOR UPDATE`,
+      `SELECT ${TICKET_TYPE_COLUMNS} FROM ticket_types t WHERE t.id = $1 AND t.event_id = $2 FOR NO KEY UPDATE`,
       [id, eventId],
     );
     return row && toTicketType(row);

@@ -6,6 +6,7 @@ import { decodeCursor, encodeCursor, Page } from '../../common/pagination';
 import { Sql, Transactions } from '../../database/transaction';
 import { Clock } from '../../ports/clock.port';
 import { ObjectStorage } from '../../ports/object-storage.port';
+import { NotificationsService } from '../notifications/notifications.service';
 import { EventCache } from './event-cache';
 import { IMAGE_TYPES, ImageType } from './event-image';
 import {
@@ -101,6 +102,7 @@ export class EventsService {
     private readonly cache: EventCache,
     private readonly storage: ObjectStorage,
     private readonly clock: Clock,
+    private readonly notifications: NotificationsService,
   ) {}
 
   async create(organiserId: string, input: CreateEventInput): Promise<EventView> {
@@ -220,8 +222,10 @@ export class EventsService {
       if (!ticketTypes.length) throw new NotPublishableError('Add at least one ticket type before publishing.');
       if (event.startsAt <= now) throw new NotPublishableError('The event starts in the past; move startsAt first.');
       const published = await this.events.updateEvent(sql, id, { status: 'published' }, now);
+      await this.notifications.eventPublished(sql, id);
       return { ...published, ticketTypes };
     });
+    this.notifications.sendSoon();
     await this.cache.invalidate(id);
     return this.view(result);
   }

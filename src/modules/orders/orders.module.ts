@@ -1,12 +1,13 @@
 import { Module } from '@nestjs/common';
 import { EventsModule } from '../events/events.module';
+import { NotificationsModule } from '../notifications/notifications.module';
 import { OrdersController } from './orders.controller';
 import { OrdersRepository } from './orders.repository';
 import { OrdersService } from './orders.service';
 import { OrdersWorker } from './orders.worker';
 
 @Module({
-  imports: [EventsModule],
+  imports: [EventsModule, NotificationsModule],
   controllers: [OrdersController],
   providers: [OrdersService, OrdersRepository, OrdersWorker],
   exports: [OrdersService],

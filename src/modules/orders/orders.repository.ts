@@ -330,15 +330,18 @@ export class OrdersRepository {
 
   /**
    * Applies counter changes to several ticket types. With more than one, their rows are locked in
-   * id order first (`ORDER BY … FOR UPDATE` locks as it returns rows, after the sort), so two
-   * transactions touching the same ticket types can never wait on each other in a circle.
+   * id order first (`ORDER BY … FOR NO KEY UPDATE` locks as it returns rows, after the sort), so
+   * two transactions touching the same ticket types can never wait on each other in a circle. The
+   * lock is the one an UPDATE of these columns takes: `FOR UPDATE` would also wait on the key-share
+   * locks that inserting tickets and items takes (foreign keys), and two payments each holding one
+   * would deadlock.
    */
   async applyInventory(sql: Sql, deltas: InventoryDelta[]): Promise<void> {
     const changes = deltas.filter((d) => d.held !== 0 || d.sold !== 0 || d.capacity !== 0);
     if (changes.length === 0) return;
     const ids = changes.map((d) => d.ticketTypeId);
     if (changes.length > 1) {
-      await sql.query(`SELECT 1 FROM ticket_types WHERE id = ANY ($1::uuid[]) ORDER BY id FOR UPDATE`, [ids]);
+      await sql.query(`SELECT 1 FROM ticket_types WHERE id = ANY ($1::uuid[]) ORDER BY id FOR NO KEY UPDATE`, [ids]);
     }
     await sql.query(
       `UPDATE ticket_types t

@@ -10,6 +10,7 @@ import { Metrics } from '../../ports/metrics.port';
 import { PaymentGateway } from '../../ports/payment-gateway.port';
 import { EventCache } from '../events/event-cache';
 import { EventsService } from '../events/events.service';
+import { NotificationsService } from '../notifications/notifications.service';
 import {
   assertCancellable,
   assertPayable,
@@ -102,6 +103,8 @@ export class PaymentUnavailableError extends DomainError {
 const byTicketOrder = (a: Ticket, b: Ticket) =>
   a.ticketTypeId === b.ticketTypeId ? (a.id < b.id ? -1 : 1) : a.ticketTypeId < b.ticketTypeId ? -1 : 1;
 
+const REFUND_REASON = { buyer: 'buyer', organiser: 'organiser', system: 'event-cancelled' } as const;
+
 const orderNotFound = () => new NotFoundError('No such order.');
 
 /** 144 random bits, URL-safe: a ticket code nobody can guess or enumerate. */
@@ -147,6 +150,7 @@ export class OrdersService {
     private readonly events: EventsService,
     private readonly eventCache: EventCache,
     private readonly gateway: PaymentGateway,
+    private readonly notifications: NotificationsService,
     private readonly metrics: Metrics,
     private readonly config: AppConfig,
   ) {}
@@ -280,10 +284,12 @@ export class OrdersService {
         return { declined: result.reason };
       }
       await this.orders.completePayment(sql, paymentId, { status: 'succeeded', providerReference: result.providerReference });
-      await this.orders.applyInventory(sql, sellDeltas(order.items));
       const codes = order.items.flatMap((i) => Array.from({ length: i.quantity }, () => ({ ticketTypeId: i.ticketTypeId, code: newTicketCode() })));
       const tickets = (await this.orders.insertTickets(sql, order, codes)).sort(byTicketOrder);
       const paidAt = await this.orders.setStatus(sql, orderId, 'paid');
+      await this.notifications.orderPaid(sql, order, codes);
+      // Last: the ticket type's row lock is held for this statement and the commit only.
+      await this.orders.applyInventory(sql, sellDeltas(order.items));
       return { paid: { ...order, status: 'paid', paidAt, tickets } };
     });
 
@@ -293,6 +299,7 @@ export class OrdersService {
       throw new PaymentDeclinedError(outcome.declined);
     }
     const order = outcome.paid;
+    this.notifications.sendSoon();
     this.metrics.count('PaymentSucceeded');
     this.metrics.count('TicketsSold', order.tickets.length);
     this.metrics.count('Revenue', order.total / 10 ** (minorUnitDigits(order.currency) ?? 0), { Currency: order.currency });
@@ -397,18 +404,21 @@ export class OrdersService {
       }
       await this.orders.completePayment(sql, payment.id, { status: 'succeeded', providerReference: result.providerReference });
       const voided = await this.orders.voidTickets(sql, orderId);
+      await this.orders.setStatus(sql, orderId, 'refunded');
+      const tickets = await this.orders.ticketsOf(sql, orderId);
+      await this.notifications.orderRefunded(sql, order, REFUND_REASON[by]);
       // Before the start the seats go back on sale; after it they are withdrawn with the capacity.
+      // Last, so that the ticket type's row lock lives for this statement and the commit only.
       const started = order.now.getTime() >= order.eventStartsAt.getTime();
       await this.orders.applyInventory(
         sql,
         [...voided].map(([ticketTypeId, n]) => ({ ticketTypeId, held: 0, sold: -n, capacity: started ? -n : 0 })),
       );
-      await this.orders.setStatus(sql, orderId, 'refunded');
-      const tickets = await this.orders.ticketsOf(sql, orderId);
       return { refunded: { ...order, status: 'refunded', tickets }, capacityChanged: started && voided.size > 0 };
     });
     if ('skipped' in outcome) return undefined;
     if ('refused' in outcome) throw outcome.refused;
+    this.notifications.sendSoon();
     // Withdrawn seats change the capacity, which the cached snapshot carries: that needs a new generation.
     if (outcome.capacityChanged) await this.eventCache.invalidate(outcome.refunded.eventId);
     else await this.eventCache.countsChanged(outcome.refunded.eventId);

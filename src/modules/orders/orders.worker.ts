@@ -1,6 +1,7 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config';
 import { Transactions } from '../../database/transaction';
+import { BackgroundLoop } from '../../common/background-loop';
 import { Metrics } from '../../ports/metrics.port';
 import { EventCache } from '../events/event-cache';
 import { EventsService } from '../events/events.service';
@@ -26,10 +27,7 @@ const PURGE_EVERY_MS = 10 * 60_000;
 @Injectable()
 export class OrdersWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('OrdersWorker');
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
-  private again = false;
-  private stopped = false;
+  private readonly loop: BackgroundLoop;
   private lastPurge = 0;
 
   constructor(
@@ -40,39 +38,19 @@ export class OrdersWorker implements OnApplicationBootstrap, BeforeApplicationSh
     private readonly eventCache: EventCache,
     private readonly metrics: Metrics,
     private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.loop = new BackgroundLoop('orders worker', config.orders.sweepIntervalMs, () => this.pass(), this.logger);
+  }
 
   onApplicationBootstrap(): void {
     if (!this.config.workerEnabled) return;
-    this.events.onCancelled(() => this.kick());
-    this.timer = setInterval(() => this.kick(), this.config.orders.sweepIntervalMs);
-    this.timer.unref();
-    this.kick();
+    this.events.onCancelled(() => this.loop.kick());
+    this.loop.start();
   }
 
   /** Before any pool closes: the pass in progress finishes its current batch, no new one starts. */
   async beforeApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    await this.running;
-  }
-
-  /** Runs a pass now, or right after the one in progress. */
-  kick(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.pass()
-      .catch((error: unknown) => this.logger.error({ err: error }, 'orders worker pass failed; the next one retries'))
-      .finally(() => {
-        this.running = undefined;
-        if (this.again) {
-          this.again = false;
-          this.kick();
-        }
-      });
+    await this.loop.stop();
   }
 
   /** One full pass; exposed for tests that want to run it deterministically. */
@@ -87,7 +65,7 @@ export class OrdersWorker implements OnApplicationBootstrap, BeforeApplicationSh
 
   async releaseExpiredHolds(): Promise<number> {
     let released = 0;
-    for (let batch = 0; batch < MAX_BATCHES_PER_PASS && !this.stopped; batch++) {
+    for (let batch = 0; batch < MAX_BATCHES_PER_PASS && !this.loop.stopped; batch++) {
       const expired = await this.tx.run(async (sql) => {
         const due = await this.orders.expireDue(sql, SWEEP_BATCH);
         await this.orders.applyInventory(sql, releaseDeltas(due));
@@ -107,14 +85,14 @@ export class OrdersWorker implements OnApplicationBootstrap, BeforeApplicationSh
   async settleCancelledEvents(): Promise<void> {
     const events = await this.orders.unsettledCancelledEvents(this.tx.sql, 10);
     for (const eventId of events) {
-      if (this.stopped) return;
+      if (this.loop.stopped) return;
       await this.settle(eventId);
     }
   }
 
   /** Releases the event's holds, refunds its paid orders, and marks it settled once nothing is open. */
   private async settle(eventId: string): Promise<void> {
-    for (let batch = 0; batch < MAX_BATCHES_PER_PASS && !this.stopped; batch++) {
+    for (let batch = 0; batch < MAX_BATCHES_PER_PASS && !this.loop.stopped; batch++) {
       const cancelled = await this.tx.run(async (sql) => {
         const open = await this.orders.cancelPendingOfCancelledEvent(sql, eventId, SWEEP_BATCH);
         await this.orders.applyInventory(sql, releaseDeltas(open));
@@ -123,11 +101,11 @@ export class OrdersWorker implements OnApplicationBootstrap, BeforeApplicationSh
       if (cancelled.length < SWEEP_BATCH) break;
     }
     let refunded = 0;
-    for (let batch = 0; batch < MAX_BATCHES_PER_PASS && !this.stopped; batch++) {
+    for (let batch = 0; batch < MAX_BATCHES_PER_PASS && !this.loop.stopped; batch++) {
       const paid = await this.orders.paidOrderIds(this.tx.sql, eventId, SWEEP_BATCH);
       if (paid.length === 0) break;
       let progressed = 0;
-      for (let i = 0; i < paid.length && !this.stopped; i += REFUND_CONCURRENCY) {
+      for (let i = 0; i < paid.length && !this.loop.stopped; i += REFUND_CONCURRENCY) {
         const results = await Promise.allSettled(
           paid.slice(i, i + REFUND_CONCURRENCY).map((id) => this.service.refundAs(id, 'system', { skipLocked: true })),
         );
@@ -149,7 +127,7 @@ export class OrdersWorker implements OnApplicationBootstrap, BeforeApplicationSh
 
   async purgeIdempotencyKeys(): Promise<number> {
     let purged = 0;
-    for (let batch = 0; batch < MAX_BATCHES_PER_PASS && !this.stopped; batch++) {
+    for (let batch = 0; batch < MAX_BATCHES_PER_PASS && !this.loop.stopped; batch++) {
       const n = await this.orders.purgeKeys(this.tx.sql, this.config.orders.idempotencyKeyTtlSeconds, PURGE_BATCH);
       purged += n;
       if (n < PURGE_BATCH) break;
