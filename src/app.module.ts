@@ -15,6 +15,7 @@ import { RolesGuard } from './modules/auth/roles.guard';
 import { DemoDataService } from './modules/demo/demo-data.service';
 import { EventsModule } from './modules/events/events.module';
 import { OrdersModule } from './modules/orders/orders.module';
+import { CheckInModule } from './modules/check-in/check-in.module';
 import { HealthModule } from './modules/health/health.module';
 import { UsersModule } from './modules/users/users.module';
 
@@ -48,6 +49,7 @@ export class AppModule {
         AuthModule,
         EventsModule,
         OrdersModule,
+        CheckInModule,
       ],
       providers: [
         // Order matters: limit every caller first (bad tokens included), then authenticate, then check roles.

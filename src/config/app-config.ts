@@ -82,6 +82,11 @@ const envSchema = z
     LOGIN_FAILURE_WINDOW_SECONDS: int(900, 1, 86_400),
 
     HOLD_TTL_SECONDS: int(600, 10, 86_400),
+    /** Unknown codes one scanner may scan per window before 429: guessing codes stops there. */
+    CHECKIN_MISS_LIMIT: int(30, 1, 100_000),
+    CHECKIN_MISS_WINDOW_SECONDS: int(60, 1, 3_600),
+    /** Heartbeat comment on the check-in stream, so proxies and clients keep an idle stream open. */
+    CHECKIN_STREAM_HEARTBEAT_MS: int(15_000, 100, 120_000),
     /** How often each worker looks for due holds and cancelled events to settle; holds go within 30 s. */
     ORDERS_SWEEP_INTERVAL_MS: int(5_000, 100, 25_000),
     /** Idempotency keys are kept at least this long (the contract says 24 hours), then purged. */
@@ -225,6 +230,7 @@ export class AppConfig {
   readonly aws!: { region: string; endpointUrl?: string };
   readonly sms!: { senderId?: string };
   readonly metrics!: { flushIntervalMs: number; namespace: string };
+  readonly checkIn!: { missLimit: number; missWindowSeconds: number; streamHeartbeatMs: number };
   readonly workerEnabled!: boolean;
   readonly outbox!: {
     pollIntervalMs: number;
@@ -314,6 +320,11 @@ export class AppConfig {
       aws: { region: e.AWS_REGION, endpointUrl: e.AWS_ENDPOINT_URL },
       sms: { senderId: e.SMS_SENDER_ID },
       metrics: { flushIntervalMs: e.METRICS_FLUSH_INTERVAL_MS, namespace: e.METRICS_NAMESPACE },
+      checkIn: {
+        missLimit: e.CHECKIN_MISS_LIMIT,
+        missWindowSeconds: e.CHECKIN_MISS_WINDOW_SECONDS,
+        streamHeartbeatMs: e.CHECKIN_STREAM_HEARTBEAT_MS,
+      },
       workerEnabled: e.WORKER_ENABLED,
       outbox: {
         pollIntervalMs: e.OUTBOX_POLL_INTERVAL_MS,

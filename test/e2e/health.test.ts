@@ -54,6 +54,11 @@ describe('health and docs', () => {
         '/v1/orders/{id}/refund',
         '/v1/orders/{id}/tickets',
         '/v1/events/{id}/sales',
+        '/v1/events/{id}/staff',
+        '/v1/events/{id}/staff/{userId}',
+        '/v1/events/{id}/check-ins',
+        '/v1/events/{id}/check-ins/stats',
+        '/v1/events/{id}/check-ins/stream',
       ]),
     );
     // The orders' documented problems carry the contract's codes, and the key header is declared.
@@ -65,6 +70,10 @@ describe('health and docs', () => {
     expect(payOrder.responses['402'].description).toContain('PAYMENT_DECLINED');
     for (const code of ['HOLD_EXPIRED', 'ORDER_NOT_PENDING']) expect(payOrder.responses['409'].description).toContain(code);
     expect(doc.body.paths['/v1/orders/{id}/refund'].post.responses['409'].description).toContain('ORDER_NOT_PAID');
+    const scan = doc.body.paths['/v1/events/{id}/check-ins'].post;
+    for (const code of ['ALREADY_CHECKED_IN', 'TICKET_VOID']) expect(scan.responses['409'].description).toContain(code);
+    expect(scan.responses['404'].description).toContain('TICKET_NOT_FOUND');
+    expect(Object.keys(doc.body.paths['/v1/events/{id}/check-ins/stream'].get.responses['200'].content)).toContain('text/event-stream');
     // The catalog's documented problems carry the contract's codes.
     const patchTicketType = doc.body.paths['/v1/events/{id}/ticket-types/{ticketTypeId}'].patch;
     expect(patchTicketType.responses['409'].description).toContain('CAPACITY_BELOW_SOLD');

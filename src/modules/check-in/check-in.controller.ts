@@ -1,0 +1,118 @@
+import { Body, Controller, Delete, Get, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ApiProblems } from '../../common/openapi';
+import { UuidParam } from '../../common/validation';
+import { AppConfig } from '../../config/app-config';
+import { AuthenticatedUser, CurrentUser, Roles } from '../auth/auth.decorators';
+import { CheckInFeed } from './check-in-feed';
+import { CheckInService } from './check-in.service';
+import { CheckInResultDto, CheckInStatsDto, GrantStaffDto, ScanDto, StaffMemberDto } from './dto/check-in.dto';
+
+@ApiTags('check-in')
+@ApiBearerAuth()
+@Controller('events/:id')
+export class CheckInController {
+  constructor(
+    private readonly checkIn: CheckInService,
+    private readonly feed: CheckInFeed,
+    private readonly config: AppConfig,
+  ) {}
+
+  @Post('staff')
+  @Roles('organiser')
+  @ApiOperation({ summary: 'Give a registered user check-in rights for this event (owner only)' })
+  @ApiCreatedResponse({ type: StaffMemberDto })
+  @ApiProblems(400, 401, 403, [404, 'NOT_FOUND'], 429)
+  async grant(@CurrentUser() caller: AuthenticatedUser, @UuidParam('id') id: string, @Body() body: GrantStaffDto): Promise<StaffMemberDto> {
+    const member = await this.checkIn.grant(caller.id, id, body.email);
+    return { ...member, createdAt: member.createdAt.toISOString() };
+  }
+
+  @Get('staff')
+  @Roles('organiser')
+  @ApiOperation({ summary: "The event's door staff (owner only)" })
+  @ApiOkResponse({ type: [StaffMemberDto] })
+  @ApiProblems(400, 401, 403, [404, 'NOT_FOUND'], 429)
+  async staff(@CurrentUser() caller: AuthenticatedUser, @UuidParam('id') id: string): Promise<StaffMemberDto[]> {
+    return (await this.checkIn.staff(caller.id, id)).map((m) => ({ ...m, createdAt: m.createdAt.toISOString() }));
+  }
+
+  @Delete('staff/:userId')
+  @Roles('organiser')
+  @HttpCode(204)
+  @ApiOperation({ summary: "End a user's check-in rights for this event (owner only)" })
+  @ApiNoContentResponse()
+  @ApiProblems(400, 401, 403, [404, 'NOT_FOUND'], 429)
+  async revoke(@CurrentUser() caller: AuthenticatedUser, @UuidParam('id') id: string, @UuidParam('userId') userId: string): Promise<void> {
+    await this.checkIn.revoke(caller.id, id, userId);
+  }
+
+  @Post('check-ins')
+  @Roles('organiser', 'buyer', 'admin')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Scan a ticket code at the door (owner or staff): a ticket counts once' })
+  @ApiOkResponse({ type: CheckInResultDto })
+  @ApiProblems(400, 401, [404, 'NOT_FOUND', 'TICKET_NOT_FOUND'], [409, 'ALREADY_CHECKED_IN', 'TICKET_VOID'], 429)
+  async scan(@CurrentUser() caller: AuthenticatedUser, @UuidParam('id') id: string, @Body() body: ScanDto): Promise<CheckInResultDto> {
+    return this.checkIn.scan(caller.id, id, body.code);
+  }
+
+  @Get('check-ins/stats')
+  @Roles('organiser', 'buyer', 'admin')
+  @ApiOperation({ summary: 'Checked-in and issued tickets (owner or staff)' })
+  @ApiOkResponse({ type: CheckInStatsDto })
+  @ApiProblems(400, 401, [404, 'NOT_FOUND'], 429)
+  async stats(@CurrentUser() caller: AuthenticatedUser, @UuidParam('id') id: string): Promise<CheckInStatsDto> {
+    return this.checkIn.stats(caller.id, id);
+  }
+
+  @Get('check-ins/attempts')
+  @Roles('organiser')
+  @ApiOperation({ summary: "The door's audit trail: the latest 100 scan attempts, with scanner and result (owner only)" })
+  @ApiProblems(400, 401, 403, [404, 'NOT_FOUND'], 429)
+  async attempts(@CurrentUser() caller: AuthenticatedUser, @UuidParam('id') id: string) {
+    return this.checkIn.attempts(caller.id, id, 100);
+  }
+
+  /**
+   * Server-sent events: one `check-in` event per successful scan on any instance, a heartbeat
+   * comment so idle proxies keep the stream, no buffering by proxies, and the subscription dropped
+   * when the client goes away or the server shuts down.
+   */
+  @Get('check-ins/stream')
+  @Roles('organiser', 'buyer', 'admin')
+  @ApiOperation({ summary: 'Live check-ins of this event as server-sent events (owner or staff)' })
+  @ApiOkResponse({
+    description: '`event: check-in` with `data: {eventId, ticketId, ticketTypeId, checkedInAt, scannedBy}`; `: heartbeat` comments',
+    content: { 'text/event-stream': { schema: { type: 'string' } } },
+  })
+  @ApiProblems(400, 401, [404, 'NOT_FOUND'], 429)
+  async stream(
+    @CurrentUser() caller: AuthenticatedUser,
+    @UuidParam('id') id: string,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    await this.checkIn.assertDoor(caller.id, id);
+    reply.hijack();
+    const raw = reply.raw;
+    raw.writeHead(200, {
+      ...(reply.getHeaders() as Record<string, string>),
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    raw.write(`retry: 3000\n: connected\n\n`);
+    let stop = () => {};
+    const heartbeat = setInterval(() => raw.write(`: heartbeat ${new Date().toISOString()}\n\n`), this.config.checkIn.streamHeartbeatMs);
+    const end = () => {
+      clearInterval(heartbeat);
+      stop();
+      if (!raw.writableEnded) raw.end();
+    };
+    stop = this.feed.listen(id, (update) => raw.write(`event: check-in\nid: ${update.ticketId}\ndata: ${JSON.stringify(update)}\n\n`), end);
+    request.raw.on('close', end);
+  }
+}

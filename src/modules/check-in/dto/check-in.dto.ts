@@ -1,0 +1,54 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { IsEmail, IsString, MaxLength, MinLength } from 'class-validator';
+import { TicketDto } from '../../orders/dto/order.dto';
+
+export class GrantStaffDto {
+  @ApiProperty({ example: 'door@example.com', description: 'A registered user' })
+  @IsEmail({}, { message: 'email must be an e-mail address' })
+  @MaxLength(254)
+  email: string;
+}
+
+export class StaffMemberDto {
+  @ApiProperty({ format: 'uuid' })
+  eventId: string;
+
+  @ApiProperty({ format: 'uuid' })
+  userId: string;
+
+  @ApiProperty()
+  email: string;
+
+  @ApiProperty()
+  name: string;
+
+  @ApiProperty({ format: 'date-time' })
+  createdAt: string;
+}
+
+export class ScanDto {
+  @ApiProperty({ description: 'The ticket code read from its QR code', example: 'q0u3hN1x5mC3b8lQp2v7Zr4T' })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(256)
+  code: string;
+}
+
+export class CheckInResultDto {
+  @ApiProperty({ enum: ['checked_in'] })
+  result: 'checked_in';
+
+  @ApiProperty({ type: TicketDto })
+  ticket: TicketDto;
+
+  @ApiProperty({ format: 'date-time' })
+  checkedInAt: string;
+}
+
+export class CheckInStatsDto {
+  @ApiProperty()
+  checkedIn: number;
+
+  @ApiProperty({ description: 'Tickets issued and not void' })
+  issued: number;
+}
