@@ -18,10 +18,10 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { call, register } from './support/api';
-import { Cleanup } from './support/cleanup';
+import { Cleanup, stopEverything } from './support/cleanup';
 import { LoadSettings, loadSettingsFromEnv, measure, Scenario, ScenarioResult } from './support/load';
 import { startPlainServer } from './support/plain-server';
-import { environment, fmt, resultsTable, table, writeResult, runBenchmark } from './support/report';
+import { environment, fmt, resultsTable, table, writeResult, runBenchmark, printVerdict } from './support/report';
 import { startStack } from './support/stack';
 
 const CITIES = [
@@ -393,13 +393,9 @@ async function main(): Promise<number> {
       },
       startedAt,
     );
-    out.push(`results: ${path}`);
-    process.stdout.write(`${out.join('\n')}\n`);
-    return verdict === 'PASS' ? 0 : 1;
+    return printVerdict(out, path, verdict);
   } finally {
-    log('stopping app, Redis and Postgres…');
-    await cleanup.run();
-    log('done');
+    await stopEverything(cleanup, log);
   }
 }
 

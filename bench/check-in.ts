@@ -39,11 +39,11 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
 import { call, publishedBenchEvent, register, RegisteredUser } from './support/api';
-import { Cleanup } from './support/cleanup';
+import { Cleanup, stopEverything } from './support/cleanup';
 import { DriverRequest, runClosedLoop } from './support/closed-loop';
 import { watchCpu } from './support/cpu';
 import { latencySummary, loadSettingsFromEnv, Samples } from './support/load';
-import { environment, fmt, runBenchmark, table, writeResult } from './support/report';
+import { environment, fmt, runBenchmark, table, writeResult, printVerdict } from './support/report';
 import { startStack } from './support/stack';
 
 const started = Date.now();
@@ -605,13 +605,9 @@ async function main(): Promise<number> {
       },
       startedAt,
     );
-    out.push(`results: ${path}`);
-    process.stdout.write(`${out.join('\n')}\n`);
-    return verdict === 'PASS' ? 0 : 1;
+    return printVerdict(out, path, verdict);
   } finally {
-    log('stopping app, Redis and Postgres…');
-    await cleanup.run();
-    log('done');
+    await stopEverything(cleanup, log);
   }
 }
 

@@ -41,13 +41,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { call, publishedBenchEvent, register, RegisteredUser } from './support/api';
-import { Cleanup } from './support/cleanup';
+import { Cleanup, stopEverything } from './support/cleanup';
 import { DriverRequest, runClosedLoop } from './support/closed-loop';
 import { watchCpu } from './support/cpu';
 import { loadSettingsFromEnv, latencySummary, percentile, Samples } from './support/load';
 import { ActivitySummary, watchActivity } from './support/pg-activity';
 import { PgbenchProtocol, PgbenchResult, pgbenchPath, pgbenchVersion, runPgbench } from './support/pgbench';
-import { environment, fmt, table, writeResult, runBenchmark } from './support/report';
+import { environment, fmt, table, writeResult, runBenchmark, printVerdict } from './support/report';
 import { startStack } from './support/stack';
 
 const started = Date.now();
@@ -733,13 +733,9 @@ async function main(): Promise<number> {
       },
       startedAt,
     );
-    out.push(`results: ${path}`);
-    process.stdout.write(`${out.join('\n')}\n`);
-    return verdict === 'PASS' ? 0 : 1;
+    return printVerdict(out, path, verdict);
   } finally {
-    log('stopping app, Redis and Postgres…');
-    await cleanup.run();
-    log('done');
+    await stopEverything(cleanup, log);
   }
 }
 

@@ -59,12 +59,12 @@ import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { AppConfig } from '../src/config/app-config';
 import { call, publishedBenchEvent, register, RegisteredUser } from './support/api';
-import { Cleanup } from './support/cleanup';
+import { Cleanup, stopEverything } from './support/cleanup';
 import { CloudWatchStub, startCloudWatchStub, StubCall } from './support/cloudwatch-stub';
 import { watchCpu } from './support/cpu';
 import { KeepAliveClient } from './support/http-client';
 import { latencySummary, percentile, Samples } from './support/load';
-import { environment, fmt, runBenchmark, table, writeResult } from './support/report';
+import { environment, fmt, runBenchmark, table, writeResult, printVerdict } from './support/report';
 import { AppProcess, migrate, startApp, startPostgres, startRedis } from './support/stack';
 
 const started = Date.now();
@@ -1171,13 +1171,9 @@ async function main(): Promise<number> {
       },
       startedAt,
     );
-    out.push(`results: ${path}`);
-    process.stdout.write(`${out.join('\n')}\n`);
-    return verdict === 'PASS' ? 0 : 1;
+    return printVerdict(out, path, verdict);
   } finally {
-    log('stopping the apps, the stub, Redis and Postgres…');
-    await cleanup.run();
-    log('done');
+    await stopEverything(cleanup, log, 'the apps, the stub, Redis and Postgres');
   }
 }
 

@@ -73,3 +73,10 @@ export function withTimeout<T>(work: Promise<T>, ms: number, what: string): Prom
   });
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
+
+/** Stops everything a benchmark started, saying so: the last step of every run, failed or not. */
+export async function stopEverything(cleanup: Cleanup, log: (line: string) => void, what = 'app, Redis and Postgres'): Promise<void> {
+  log(`stopping ${what}…`);
+  await cleanup.run();
+  log('done');
+}

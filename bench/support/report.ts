@@ -78,3 +78,10 @@ export function runBenchmark(name: string, main: () => Promise<number>): void {
     },
   );
 }
+
+/** Prints a benchmark's output with where its results went; the exit code is 0 for PASS. */
+export function printVerdict(out: string[], resultsPath: string, verdict: string): number {
+  out.push(`results: ${resultsPath}`);
+  process.stdout.write(`${out.join('\n')}\n`);
+  return verdict === 'PASS' ? 0 : 1;
+}
