@@ -7,6 +7,14 @@
 # The same image runs the service (`node dist/main.js`, the default) and the one-off migration
 # step of a deploy (`node dist/cli/migrate.js run`), with MIGRATE_ON_START=false on the service.
 #
+# Amazon RDS CA bundle: with DATABASE_SSL=true pg verifies the server (rejectUnauthorized: true), and
+# RDS certificates chain to Amazon's RDS CAs, which are not in Node's built-in store. The runtime stage
+# downloads the global bundle (RDS_CA_BUNDLE_URL, a build arg) to /app/certs/rds-global-bundle.pem,
+# root-owned and world-readable, and fails the build if it holds no valid certificate. The image does
+# not set NODE_EXTRA_CA_CERTS: the ECS task does (NODE_EXTRA_CA_CERTS=/app/certs/rds-global-bundle.pem),
+# so local runs against a plain Postgres are unaffected. The bundle is as fresh as this layer's cache:
+# build with --no-cache (or a changed RDS_CA_BUNDLE_URL) to pick up a rotated bundle.
+#
 # Dependency install scripts: npm on our workstations and CI honours package.json "allowScripts",
 # the stock npm in node images does not and would run every script (including @scarf/scarf's
 # analytics). Neither the build (tsc) nor the production runtime needs any of them, so both
@@ -46,6 +54,30 @@ ENV NODE_ENV=production \
     PORT=3000 \
     NPM_CONFIG_UPDATE_NOTIFIER=false
 WORKDIR /app
+
+# The Amazon RDS CA bundle (see the header). Node's fetch, since slim images have no curl; a RUN rather
+# than `ADD --chmod` so the classic builder works too. Every certificate is parsed: an error page, an
+# empty or truncated download fails the build instead of shipping a bundle that trusts nothing.
+ARG RDS_CA_BUNDLE_URL=https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
+RUN mkdir -p /app/certs \
+ && node -e " \
+      const { X509Certificate } = require('node:crypto'); \
+      const { writeFileSync } = require('node:fs'); \
+      const url = process.argv[1]; \
+      fetch(url, { signal: AbortSignal.timeout(60000) }) \
+        .then((res) => { if (!res.ok) throw new Error(url + ' answered ' + res.status); return res.text(); }) \
+        .then((pem) => { \
+          const certs = pem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) || []; \
+          if (certs.length === 0) throw new Error('no certificate in ' + url); \
+          certs.forEach((c) => new X509Certificate(c)); \
+          writeFileSync('/app/certs/rds-global-bundle.pem', pem); \
+          console.log('RDS CA bundle: ' + certs.length + ' certificates'); \
+        }) \
+        .catch((e) => { console.error('RDS CA bundle download failed: ' + e.message); process.exit(1); }); \
+    " "$RDS_CA_BUNDLE_URL" \
+ && chmod 0755 /app/certs \
+ && chmod 0644 /app/certs/rds-global-bundle.pem \
+ && test -s /app/certs/rds-global-bundle.pem
 
 # Code and dependencies stay owned by root: the `node` user can read them but not change them.
 COPY package.json ./

@@ -1,4 +1,4 @@
-/** Three layers (see ARCHITECTURE.md): unit beside the code, integration and e2e under test/. */
+/** Three layers (see ARCHITECTURE.md): unit beside the code, integration and e2e under test/; plus infra/. */
 const transform = {
   '^.+\\.ts$': [
     '@swc/jest',
@@ -35,5 +35,7 @@ module.exports = {
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
     { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'] },
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'] },
+    // The CDK app's own jest project (infra/jest.config.js): template assertions, deploy scripts.
+    '<rootDir>/infra',
   ],
 };

@@ -160,4 +160,171 @@ describe('AppConfig.fromEnv', () => {
     expect(() => AppConfig.fromEnv({ EMAIL_DRIVER: 'ses', EMAIL_FAULT_RATE: '0.3' })).toThrow(/EMAIL_FAULT_RATE: fault injection applies to the local e-mail drivers/);
     expect(() => AppConfig.fromEnv({ ...staging, EMAIL_FAULT_LATENCY_MS: '10' })).toThrow(/EMAIL_FAULT_RATE:/);
   });
+
+  describe('DATABASE_PASSWORD and REDIS_PASSWORD (ECS secrets injected beside URLs without a password)', () => {
+    /** Everything a URL could choke on, as a generated secret may hold. */
+    const SECRET = "p@ss:w/rd?#[]%41 +&='ü";
+
+    const messageOf = (env: Record<string, string | undefined>, parse = AppConfig.fromEnv): string => {
+      try {
+        parse(env);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return (error as Error).message;
+      }
+      throw new Error('expected a ConfigError');
+    };
+
+    it('puts the password into DATABASE_URL, percent-encoded, keeping its user, host, database and parameters', () => {
+      const config = AppConfig.fromEnv({ ...staging, DATABASE_URL: 'postgres://tickr@db:5432/tickr?application_name=api', DATABASE_PASSWORD: SECRET });
+      const url = new URL(config.database.url!);
+      expect(url.username).toBe('tickr');
+      expect(decodeURIComponent(url.password)).toBe(SECRET);
+      expect(url.host).toBe('db:5432');
+      expect(url.pathname).toBe('/tickr');
+      expect(url.searchParams.get('application_name')).toBe('api');
+    });
+
+    it('replaces a password DATABASE_URL already has', () => {
+      const { database } = AppConfig.fromEnv({ ...staging, DATABASE_PASSWORD: 'fresh' });
+      expect(database.url).toBe('postgres://tickr:fresh@db:5432/tickr');
+    });
+
+    it('leaves the URLs as they are without them', () => {
+      const config = AppConfig.fromEnv(staging);
+      expect(config.database.url).toBe(staging.DATABASE_URL);
+      expect(config.redis.url).toBe(staging.REDIS_URL);
+    });
+
+    it('gives ioredis rediss://:<token>@host:6379 (default user, AUTH <token>) for an ElastiCache URL without a user', () => {
+      const { redis } = AppConfig.fromEnv({ ...staging, REDIS_URL: 'rediss://host:6379', REDIS_PASSWORD: 'tok' });
+      expect(redis.url).toBe('rediss://:tok@host:6379');
+    });
+
+    it("keeps REDIS_URL's user (an ElastiCache RBAC user) and encodes the token", () => {
+      const { redis } = AppConfig.fromEnv({ ...staging, REDIS_URL: 'rediss://app@host:6379/0', REDIS_PASSWORD: SECRET });
+      const url = new URL(redis.url!);
+      expect(url.username).toBe('app');
+      expect(decodeURIComponent(url.password)).toBe(SECRET);
+      expect(`${url.host}${url.pathname}`).toBe('host:6379/0');
+    });
+
+    it.each([
+      ['DATABASE_PASSWORD', 'DATABASE_URL'],
+      ['REDIS_PASSWORD', 'REDIS_URL'],
+    ])('refuses %s without %s, naming it and never quoting it', (password, url) => {
+      const message = messageOf({ [password]: SECRET });
+      expect(message).toContain(`${password}: is set but ${url} is not`);
+      expect(message).not.toContain(SECRET);
+    });
+
+    it('refuses an empty password rather than connecting without one', () => {
+      expect(messageOf({ ...staging, DATABASE_PASSWORD: '' })).toMatch(/DATABASE_PASSWORD: must not be empty/);
+      expect(messageOf({ ...staging, REDIS_PASSWORD: '' })).toMatch(/REDIS_PASSWORD: must not be empty/);
+    });
+
+    it('refuses DATABASE_PASSWORD with a DATABASE_URL naming no user (the user is kept, never invented)', () => {
+      const message = messageOf({ ...staging, DATABASE_URL: 'postgres://db:5432/tickr', DATABASE_PASSWORD: SECRET });
+      expect(message).toMatch(/DATABASE_URL: must name the user/);
+      expect(message).not.toContain(SECRET);
+    });
+
+    it('never puts a password into a configuration error, whatever else is wrong', () => {
+      const message = messageOf({
+        ...staging,
+        DATABASE_URL: 'not a url',
+        DATABASE_PASSWORD: SECRET,
+        REDIS_URL: 'http://cache:6379',
+        REDIS_PASSWORD: SECRET,
+        PORT: '-1',
+      });
+      expect(message).toMatch(/DATABASE_URL:/);
+      expect(message).toMatch(/REDIS_URL:/);
+      expect(message).not.toContain(SECRET);
+      expect(message).not.toContain(encodeURIComponent(SECRET));
+    });
+  });
+
+  describe('DATABASE_SSL=true and the TLS parameters of DATABASE_URL', () => {
+    it('keeps a URL without sslmode, and sslmode=verify-full (both mean verified TLS to pg)', () => {
+      expect(AppConfig.fromEnv({ ...staging, DATABASE_SSL: 'true' }).database.ssl).toBe(true);
+      expect(AppConfig.fromEnv({ ...staging, DATABASE_SSL: 'true', DATABASE_URL: `${staging.DATABASE_URL}?sslmode=verify-full` }).database.ssl).toBe(true);
+    });
+
+    it.each(['sslmode=disable', 'sslmode=no-verify', 'sslmode=require', 'sslmode=prefer', 'ssl=0', 'uselibpqcompat=true&sslmode=verify-full'])(
+      'refuses ?%s, which pg would let replace the verified TLS',
+      (query) => {
+        expect(() => AppConfig.fromEnv({ ...staging, DATABASE_SSL: 'true', DATABASE_URL: `${staging.DATABASE_URL}?${query}` })).toThrow(
+          /DATABASE_URL: .* would replace the verified TLS of DATABASE_SSL=true/,
+        );
+      },
+    );
+
+    it('leaves the URL in charge when DATABASE_SSL is off (local stacks, sslmode=require against a TLS Postgres)', () => {
+      expect(AppConfig.fromEnv({ ...staging, DATABASE_URL: `${staging.DATABASE_URL}?sslmode=require` }).database.ssl).toBe(false);
+    });
+  });
+});
+
+describe('AppConfig.databaseFromEnv (the migration CLI)', () => {
+  /** What the one-off ECS migration task gets: the database settings and secret, nothing else. */
+  const migrationTask = {
+    NODE_ENV: 'production',
+    DATABASE_URL: 'postgres://tickr@db.rds.amazonaws.com:5432/tickr',
+    DATABASE_PASSWORD: 'from-secrets-manager',
+    DATABASE_SSL: 'true',
+  };
+
+  it('accepts the database settings alone in production, where the full configuration refuses them', () => {
+    expect(AppConfig.databaseFromEnv(migrationTask)).toEqual({
+      env: 'production',
+      database: {
+        url: 'postgres://tickr:from-secrets-manager@db.rds.amazonaws.com:5432/tickr',
+        ssl: true,
+        embeddedDir: '.data/postgres',
+        embeddedPort: 54329,
+      },
+    });
+    expect(() => AppConfig.fromEnv(migrationTask)).toThrow(/REDIS_URL: is required/);
+  });
+
+  it.each(['staging', 'production'])('still requires DATABASE_URL when NODE_ENV=%s, and only that', (env) => {
+    let message = '';
+    try {
+      AppConfig.databaseFromEnv({ NODE_ENV: env, DATABASE_PASSWORD: 'x' });
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      message = (error as Error).message;
+    }
+    expect(message.split('\n').slice(1)).toEqual([
+      `  DATABASE_URL: is required when NODE_ENV=${env}`,
+      '  DATABASE_PASSWORD: is set but DATABASE_URL is not: it replaces the password of DATABASE_URL',
+    ]);
+  });
+
+  it('uses the embedded database outside production, with its settings', () => {
+    expect(AppConfig.databaseFromEnv({ EMBEDDED_PG_DIR: '/tmp/pg', EMBEDDED_PG_PORT: '5999' })).toEqual({
+      env: 'development',
+      database: { url: undefined, ssl: false, embeddedDir: '/tmp/pg', embeddedPort: 5999 },
+    });
+  });
+
+  it('refuses invalid values of what it reads, by the same rules as the app', () => {
+    for (const [key, value] of [
+      ['NODE_ENV', 'prod'],
+      ['DATABASE_URL', 'mysql://db/tickr'],
+      ['DATABASE_SSL', 'yes'],
+      ['EMBEDDED_PG_PORT', '70000'],
+      ['DATABASE_PASSWORD', ''],
+    ]) {
+      expect(() => AppConfig.databaseFromEnv({ ...migrationTask, [key]: value })).toThrow(new RegExp(`${key}:`));
+    }
+    expect(() => AppConfig.databaseFromEnv({ ...migrationTask, DATABASE_URL: `${migrationTask.DATABASE_URL}?sslmode=disable` })).toThrow(
+      /DATABASE_URL: sslmode=disable would replace the verified TLS/,
+    );
+  });
+
+  it('ignores the service-only variables, however wrong they are', () => {
+    expect(() => AppConfig.databaseFromEnv({ ...migrationTask, PORT: 'abc', JWT_SECRET: 'short', PAYMENT_GATEWAY: 'simulated', REDIS_URL: 'http://x' })).not.toThrow();
+  });
 });

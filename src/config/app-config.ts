@@ -28,6 +28,12 @@ const optionalUrl = (protocols: string[]) =>
     }, `must be a URL starting with ${protocols.join(' or ')}//`)
     .optional();
 
+/**
+ * Passwords injected as their own variables (ECS secrets from Secrets Manager): optional, never empty
+ * when set, never trimmed, and never part of a message (zod's messages do not quote the input).
+ */
+const secret = () => z.string().min(1, 'must not be empty when set').optional();
+
 /** Production stores images in S3 unless told otherwise; everywhere else a local folder serves. */
 function storageDriverOf(env: { STORAGE_DRIVER?: 's3' | 'local'; NODE_ENV: string }): 's3' | 'local' {
   return env.STORAGE_DRIVER ?? (isDeployed(env.NODE_ENV) ? 's3' : 'local');
@@ -41,120 +47,216 @@ function isDeployed(nodeEnv: string): boolean {
   return nodeEnv === 'production' || nodeEnv === 'staging';
 }
 
-const envSchema = z
-  .object({
-    NODE_ENV: z.enum(['development', 'test', 'staging', 'production']).default('development'),
-    HOST: z.string().min(1).default('0.0.0.0'),
-    PORT: int(3000, 0, 65535),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    /** Fastify `trustProxy`: `false`, `true`, a hop count, or a comma-separated list of proxy CIDRs. */
-    TRUST_PROXY: z.string().default('false'),
-    /** Above the ALB's 60 s idle timeout, so the balancer never reuses a socket we just closed. */
-    KEEP_ALIVE_TIMEOUT_MS: int(65_000, 1_000, 600_000),
-    /** How long readiness answers 503 before the server stops accepting, so the balancer can drain us. */
-    SHUTDOWN_DRAIN_DELAY_MS: int(0, 0, 120_000),
-    /** Upper bound for in-flight requests to finish once draining is over. */
-    SHUTDOWN_TIMEOUT_MS: int(25_000, 1_000, 300_000),
+/** Every variable, unrefined: the app's schema and the migration CLI's `.pick()` of it share this one. */
+const envObject = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'staging', 'production']).default('development'),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: int(3000, 0, 65535),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Fastify `trustProxy`: `false`, `true`, a hop count, or a comma-separated list of proxy CIDRs. */
+  TRUST_PROXY: z.string().default('false'),
+  /** Above the ALB's 60 s idle timeout, so the balancer never reuses a socket we just closed. */
+  KEEP_ALIVE_TIMEOUT_MS: int(65_000, 1_000, 600_000),
+  /** How long readiness answers 503 before the server stops accepting, so the balancer can drain us. */
+  SHUTDOWN_DRAIN_DELAY_MS: int(0, 0, 120_000),
+  /** Upper bound for in-flight requests to finish once draining is over. */
+  SHUTDOWN_TIMEOUT_MS: int(25_000, 1_000, 300_000),
 
-    DATABASE_URL: optionalUrl(['postgres:', 'postgresql:']),
-    DATABASE_POOL_SIZE: int(20, 1, 500),
-    /** Longest a request waits for a pooled connection (queueing included) before a 503. */
-    DATABASE_ACQUIRE_TIMEOUT_MS: int(10_000, 100, 60_000),
-    DATABASE_SSL: bool(false),
-    MIGRATE_ON_START: bool(true),
-    EMBEDDED_PG_DIR: z.string().min(1).default('.data/postgres'),
-    EMBEDDED_PG_PORT: int(54329, 1, 65535),
+  DATABASE_URL: optionalUrl(['postgres:', 'postgresql:']),
+  /** Replaces the password of DATABASE_URL (ECS secrets injection: the RDS secret's `password`). */
+  DATABASE_PASSWORD: secret(),
+  DATABASE_POOL_SIZE: int(20, 1, 500),
+  /** Longest a request waits for a pooled connection (queueing included) before a 503. */
+  DATABASE_ACQUIRE_TIMEOUT_MS: int(10_000, 100, 60_000),
+  DATABASE_SSL: bool(false),
+  MIGRATE_ON_START: bool(true),
+  EMBEDDED_PG_DIR: z.string().min(1).default('.data/postgres'),
+  EMBEDDED_PG_PORT: int(54329, 1, 65535),
 
-    REDIS_URL: optionalUrl(['redis:', 'rediss:']),
-    REDIS_KEY_PREFIX: z.string().default('tickr:'),
+  REDIS_URL: optionalUrl(['redis:', 'rediss:']),
+  /** Replaces the password of REDIS_URL (ECS secrets injection: the ElastiCache auth token). */
+  REDIS_PASSWORD: secret(),
+  REDIS_KEY_PREFIX: z.string().default('tickr:'),
 
-    JWT_SECRET: z.string().optional(),
-    JWT_ISSUER: z.string().min(1).default('tickr'),
-    JWT_AUDIENCE: z.string().min(1).default('tickr-api'),
-    ACCESS_TOKEN_TTL_SECONDS: int(900, 30, 86_400),
-    REFRESH_TOKEN_TTL_SECONDS: int(30 * 86_400, 60, 365 * 86_400),
-    /** argon2id cost; OWASP's minimum (19 MiB, t=2, p=1) by default. */
-    ARGON2_MEMORY_KIB: int(19_456, 1_024, 1_048_576),
-    ARGON2_TIME_COST: int(2, 1, 10),
+  JWT_SECRET: z.string().optional(),
+  JWT_ISSUER: z.string().min(1).default('tickr'),
+  JWT_AUDIENCE: z.string().min(1).default('tickr-api'),
+  ACCESS_TOKEN_TTL_SECONDS: int(900, 30, 86_400),
+  REFRESH_TOKEN_TTL_SECONDS: int(30 * 86_400, 60, 365 * 86_400),
+  /** argon2id cost; OWASP's minimum (19 MiB, t=2, p=1) by default. */
+  ARGON2_MEMORY_KIB: int(19_456, 1_024, 1_048_576),
+  ARGON2_TIME_COST: int(2, 1, 10),
 
-    RATE_LIMIT_PER_MINUTE: int(100, 1, 1_000_000),
-    LOGIN_FAILURE_LIMIT: int(10, 1, 10_000),
-    LOGIN_FAILURE_WINDOW_SECONDS: int(900, 1, 86_400),
+  RATE_LIMIT_PER_MINUTE: int(100, 1, 1_000_000),
+  LOGIN_FAILURE_LIMIT: int(10, 1, 10_000),
+  LOGIN_FAILURE_WINDOW_SECONDS: int(900, 1, 86_400),
 
-    HOLD_TTL_SECONDS: int(600, 10, 86_400),
-    /** Unknown codes one scanner may scan per window before 429: guessing codes stops there. */
-    CHECKIN_MISS_LIMIT: int(30, 1, 100_000),
-    CHECKIN_MISS_WINDOW_SECONDS: int(60, 1, 3_600),
-    /** Heartbeat comment on the check-in stream, so proxies and clients keep an idle stream open. */
-    CHECKIN_STREAM_HEARTBEAT_MS: int(15_000, 100, 120_000),
-    /** How often each worker looks for due holds and cancelled events to settle; holds go within 30 s. */
-    ORDERS_SWEEP_INTERVAL_MS: int(5_000, 100, 25_000),
-    /** Idempotency keys are kept at least this long (the contract says 24 hours), then purged. */
-    IDEMPOTENCY_KEY_TTL_HOURS: int(24, 24, 24 * 30),
+  HOLD_TTL_SECONDS: int(600, 10, 86_400),
+  /** Unknown codes one scanner may scan per window before 429: guessing codes stops there. */
+  CHECKIN_MISS_LIMIT: int(30, 1, 100_000),
+  CHECKIN_MISS_WINDOW_SECONDS: int(60, 1, 3_600),
+  /** Heartbeat comment on the check-in stream, so proxies and clients keep an idle stream open. */
+  CHECKIN_STREAM_HEARTBEAT_MS: int(15_000, 100, 120_000),
+  /** How often each worker looks for due holds and cancelled events to settle; holds go within 30 s. */
+  ORDERS_SWEEP_INTERVAL_MS: int(5_000, 100, 25_000),
+  /** Idempotency keys are kept at least this long (the contract says 24 hours), then purged. */
+  IDEMPOTENCY_KEY_TTL_HOURS: int(24, 24, 24 * 30),
 
-    STORAGE_DRIVER: z.enum(['s3', 'local']).optional(),
-    STORAGE_LOCAL_DIR: z.string().min(1).default('.data/uploads'),
-    PUBLIC_BASE_URL: optionalUrl(['http:', 'https:']),
-    S3_BUCKET: z.string().min(3).optional(),
-    CDN_BASE_URL: optionalUrl(['http:', 'https:']),
-    /** Without a CDN, images are served by presigned GET URLs valid this long (SigV4 allows a week at most). */
-    S3_PRESIGN_TTL_SECONDS: int(3600, 60, 604_800),
-    /** SSE-KMS with this key for stored images; SSE-S3 (AES256) without one. */
-    S3_KMS_KEY_ID: z.string().trim().min(1).optional(),
-    EMAIL_DRIVER: z.enum(['ses', 'file', 'log']).optional(),
-    EMAIL_FILE_DIR: z.string().min(1).default('.data/emails'),
-    EMAIL_FROM: z.string().min(3).default('Tickr <no-reply@tickr.local>'),
-    SES_CONFIGURATION_SET: z.string().min(1).optional(),
-    SMS_DRIVER: z.enum(['sns', 'log']).optional(),
-    /** Alphanumeric sender id for SMS where carriers allow one (1–11 letters and digits). */
-    SMS_SENDER_ID: z.string().regex(/^(?=.*[A-Za-z])[A-Za-z0-9]{1,11}$/, 'must be 1–11 letters and digits, at least one letter').optional(),
-    METRICS_DRIVER: z.enum(['cloudwatch', 'log', 'none']).optional(),
-    /** Metrics are buffered in memory and sent in batches this often (and at shutdown). */
-    METRICS_FLUSH_INTERVAL_MS: int(60_000, 1_000, 3_600_000),
-    METRICS_NAMESPACE: z.string().regex(/^(?!AWS\/)[\x20-\x7e]{1,255}$/, 'printable ASCII, at most 255 characters, not AWS/…').default('Tickr'),
-    /** Local e-mail drivers only (file, log): injected latency and failure share, for fault and load tests. */
-    EMAIL_FAULT_RATE: z.coerce.number().min(0).max(1).default(0),
-    EMAIL_FAULT_LATENCY_MS: int(0, 0, 60_000),
-    PAYMENT_GATEWAY: z.enum(['simulated']).optional(),
-    /** Simulated gateway only: added latency per call, and a share of good charges declined (load tests). */
-    PAYMENT_SIM_LATENCY_MS: int(0, 0, 30_000),
-    PAYMENT_SIM_DECLINE_RATE: z.coerce.number().min(0).max(1).default(0),
-    AWS_REGION: z.string().min(1).default('eu-west-1'),
-    /** Points every AWS adapter at LocalStack (or another stand-in) instead of AWS. */
-    AWS_ENDPOINT_URL: optionalUrl(['http:', 'https:']),
-    WORKER_ENABLED: bool(true),
-    /** The outbox relay: how often it looks for due messages, how many it sends per transaction, retries. */
-    OUTBOX_POLL_INTERVAL_MS: int(1_000, 10, 60_000),
-    OUTBOX_BATCH_SIZE: int(50, 1, 500),
-    OUTBOX_MAX_ATTEMPTS: int(10, 1, 50),
-    OUTBOX_RETRY_BASE_MS: int(2_000, 1, 3_600_000),
-    OUTBOX_RETRY_MAX_MS: int(600_000, 1, 86_400_000),
-    OUTBOX_SEND_TIMEOUT_MS: int(15_000, 100, 120_000),
+  STORAGE_DRIVER: z.enum(['s3', 'local']).optional(),
+  STORAGE_LOCAL_DIR: z.string().min(1).default('.data/uploads'),
+  PUBLIC_BASE_URL: optionalUrl(['http:', 'https:']),
+  S3_BUCKET: z.string().min(3).optional(),
+  CDN_BASE_URL: optionalUrl(['http:', 'https:']),
+  /** Without a CDN, images are served by presigned GET URLs valid this long (SigV4 allows a week at most). */
+  S3_PRESIGN_TTL_SECONDS: int(3600, 60, 604_800),
+  /** SSE-KMS with this key for stored images; SSE-S3 (AES256) without one. */
+  S3_KMS_KEY_ID: z.string().trim().min(1).optional(),
+  EMAIL_DRIVER: z.enum(['ses', 'file', 'log']).optional(),
+  EMAIL_FILE_DIR: z.string().min(1).default('.data/emails'),
+  EMAIL_FROM: z.string().min(3).default('Tickr <no-reply@tickr.local>'),
+  SES_CONFIGURATION_SET: z.string().min(1).optional(),
+  SMS_DRIVER: z.enum(['sns', 'log']).optional(),
+  /** Alphanumeric sender id for SMS where carriers allow one (1–11 letters and digits). */
+  SMS_SENDER_ID: z.string().regex(/^(?=.*[A-Za-z])[A-Za-z0-9]{1,11}$/, 'must be 1–11 letters and digits, at least one letter').optional(),
+  METRICS_DRIVER: z.enum(['cloudwatch', 'log', 'none']).optional(),
+  /** Metrics are buffered in memory and sent in batches this often (and at shutdown). */
+  METRICS_FLUSH_INTERVAL_MS: int(60_000, 1_000, 3_600_000),
+  METRICS_NAMESPACE: z.string().regex(/^(?!AWS\/)[\x20-\x7e]{1,255}$/, 'printable ASCII, at most 255 characters, not AWS/…').default('Tickr'),
+  /** Local e-mail drivers only (file, log): injected latency and failure share, for fault and load tests. */
+  EMAIL_FAULT_RATE: z.coerce.number().min(0).max(1).default(0),
+  EMAIL_FAULT_LATENCY_MS: int(0, 0, 60_000),
+  PAYMENT_GATEWAY: z.enum(['simulated']).optional(),
+  /** Simulated gateway only: added latency per call, and a share of good charges declined (load tests). */
+  PAYMENT_SIM_LATENCY_MS: int(0, 0, 30_000),
+  PAYMENT_SIM_DECLINE_RATE: z.coerce.number().min(0).max(1).default(0),
+  AWS_REGION: z.string().min(1).default('eu-west-1'),
+  /** Points every AWS adapter at LocalStack (or another stand-in) instead of AWS. */
+  AWS_ENDPOINT_URL: optionalUrl(['http:', 'https:']),
+  WORKER_ENABLED: bool(true),
+  /** The outbox relay: how often it looks for due messages, how many it sends per transaction, retries. */
+  OUTBOX_POLL_INTERVAL_MS: int(1_000, 10, 60_000),
+  OUTBOX_BATCH_SIZE: int(50, 1, 500),
+  OUTBOX_MAX_ATTEMPTS: int(10, 1, 50),
+  OUTBOX_RETRY_BASE_MS: int(2_000, 1, 3_600_000),
+  OUTBOX_RETRY_MAX_MS: int(600_000, 1, 86_400_000),
+  OUTBOX_SEND_TIMEOUT_MS: int(15_000, 100, 120_000),
 
-    DEMO_DATA: bool(true),
-  })
-  .superRefine((env, ctx) => {
-    if (storageDriverOf(env) === 's3' && !env.S3_BUCKET) {
-      ctx.addIssue({ code: 'custom', path: ['S3_BUCKET'], message: 'is required when the storage driver is s3' });
-    }
-    if ((env.EMAIL_FAULT_RATE > 0 || env.EMAIL_FAULT_LATENCY_MS > 0) && (env.EMAIL_DRIVER ?? (isDeployed(env.NODE_ENV) ? 'ses' : 'log')) === 'ses') {
-      ctx.addIssue({ code: 'custom', path: ['EMAIL_FAULT_RATE'], message: 'fault injection applies to the local e-mail drivers (file, log) only' });
-    }
-    if (env.NODE_ENV === 'production' && (env.PAYMENT_GATEWAY ?? 'simulated') === 'simulated') {
+  DEMO_DATA: bool(true),
+});
+
+type FullEnv = z.infer<typeof envObject>;
+type Check<K extends keyof FullEnv> = (env: Pick<FullEnv, K>, ctx: z.core.$RefinementCtx<Pick<FullEnv, K>>) => void;
+
+/**
+ * pg lets a connection string's TLS parameters replace the `ssl` object DATABASE_SSL=true sets
+ * (`{ rejectUnauthorized: true }`): `sslmode=disable` turns TLS off, `sslmode=no-verify` (or
+ * `uselibpqcompat=true` with `sslmode=require`) turns verification off, silently. With DATABASE_SSL=true
+ * the URL may only say what DATABASE_SSL already means: nothing, or `sslmode=verify-full`.
+ */
+const SSLMODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'];
+function tlsOverridesOf(url: URL): string[] {
+  const params = url.searchParams;
+  const overrides: string[] = [];
+  const sslmode = params.get('sslmode');
+  if (sslmode !== null && sslmode !== 'verify-full') overrides.push(SSLMODES.includes(sslmode) ? `sslmode=${sslmode}` : 'sslmode');
+  for (const name of ['ssl', 'uselibpqcompat']) if (params.has(name)) overrides.push(name);
+  return overrides;
+}
+
+/**
+ * zod runs these checks even when a URL failed its own check (that issue already names it), so a
+ * malformed URL is skipped here rather than thrown (a TypeError would also carry the URL as `input`).
+ */
+function urlOrUndefined(url: string | undefined): URL | undefined {
+  if (!url) return undefined;
+  try {
+    return new URL(url);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A password variable replaces the password of its URL, so it needs a URL that can carry one
+ * (a host; for Postgres a user too: the URL's user is kept).
+ */
+function checkPassword(
+  ctx: z.core.$RefinementCtx<unknown>,
+  names: { password: string; url: string },
+  password: string | undefined,
+  url: string | undefined,
+  needsUser: boolean,
+): void {
+  if (password === undefined) return;
+  if (!url) {
+    ctx.addIssue({ code: 'custom', path: [names.password], message: `is set but ${names.url} is not: it replaces the password of ${names.url}` });
+    return;
+  }
+  const parsed = urlOrUndefined(url);
+  if (!parsed) return;
+  if (!parsed.host) {
+    ctx.addIssue({ code: 'custom', path: [names.url], message: `must name a host when ${names.password} is set` });
+  } else if (needsUser && !parsed.username) {
+    ctx.addIssue({ code: 'custom', path: [names.url], message: `must name the user (postgres://user@host/db) when ${names.password} is set` });
+  }
+}
+
+/** What the database settings must satisfy: the app's and the migration CLI's one rule set. */
+const checkDatabase: Check<'NODE_ENV' | 'DATABASE_URL' | 'DATABASE_PASSWORD' | 'DATABASE_SSL'> = (env, ctx) => {
+  if (isDeployed(env.NODE_ENV) && !env.DATABASE_URL) {
+    ctx.addIssue({ code: 'custom', path: ['DATABASE_URL'], message: `is required when NODE_ENV=${env.NODE_ENV}` });
+  }
+  checkPassword(ctx, { password: 'DATABASE_PASSWORD', url: 'DATABASE_URL' }, env.DATABASE_PASSWORD, env.DATABASE_URL, true);
+  const url = urlOrUndefined(env.DATABASE_URL);
+  if (env.DATABASE_SSL && url) {
+    const overrides = tlsOverridesOf(url);
+    if (overrides.length) {
       ctx.addIssue({
         code: 'custom',
-        path: ['PAYMENT_GATEWAY'],
-        message: 'the simulated gateway takes no money and is refused when NODE_ENV=production; this build has no other (use NODE_ENV=staging for a production-like stack with simulated payments)',
+        path: ['DATABASE_URL'],
+        message: `${overrides.join(', ')} would replace the verified TLS of DATABASE_SSL=true (pg lets the URL's TLS parameters win); drop it, or use sslmode=verify-full`,
       });
     }
-    if (!isDeployed(env.NODE_ENV)) return;
-    for (const key of ['DATABASE_URL', 'REDIS_URL', 'JWT_SECRET'] as const) {
-      if (!env[key]) ctx.addIssue({ code: 'custom', path: [key], message: `is required when NODE_ENV=${env.NODE_ENV}` });
-    }
-    if (env.JWT_SECRET && Buffer.byteLength(env.JWT_SECRET) < 32) {
-      ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'must be at least 32 bytes' });
-    }
-  });
+  }
+};
+
+/** Everything but the database. */
+const checkRest: Check<Exclude<keyof FullEnv, 'DATABASE_PASSWORD' | 'DATABASE_SSL'>> = (env, ctx) => {
+  if (storageDriverOf(env) === 's3' && !env.S3_BUCKET) {
+    ctx.addIssue({ code: 'custom', path: ['S3_BUCKET'], message: 'is required when the storage driver is s3' });
+  }
+  if ((env.EMAIL_FAULT_RATE > 0 || env.EMAIL_FAULT_LATENCY_MS > 0) && (env.EMAIL_DRIVER ?? (isDeployed(env.NODE_ENV) ? 'ses' : 'log')) === 'ses') {
+    ctx.addIssue({ code: 'custom', path: ['EMAIL_FAULT_RATE'], message: 'fault injection applies to the local e-mail drivers (file, log) only' });
+  }
+  if (env.NODE_ENV === 'production' && (env.PAYMENT_GATEWAY ?? 'simulated') === 'simulated') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['PAYMENT_GATEWAY'],
+      message: 'the simulated gateway takes no money and is refused when NODE_ENV=production; this build has no other (use NODE_ENV=staging for a production-like stack with simulated payments)',
+    });
+  }
+  checkPassword(ctx, { password: 'REDIS_PASSWORD', url: 'REDIS_URL' }, env.REDIS_PASSWORD, env.REDIS_URL, false);
+  if (!isDeployed(env.NODE_ENV)) return;
+  for (const key of ['REDIS_URL', 'JWT_SECRET'] as const) {
+    if (!env[key]) ctx.addIssue({ code: 'custom', path: [key], message: `is required when NODE_ENV=${env.NODE_ENV}` });
+  }
+  if (env.JWT_SECRET && Buffer.byteLength(env.JWT_SECRET) < 32) {
+    ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'must be at least 32 bytes' });
+  }
+};
+
+const envSchema = envObject.superRefine((env, ctx) => {
+  checkDatabase(env, ctx);
+  checkRest(env, ctx);
+});
+
+/**
+ * The migration CLI's schema: the one-off ECS task gets the database settings and secrets only, so it
+ * must not demand REDIS_URL, JWT_SECRET or a bucket. Same fields, same rules, picked from the app's.
+ */
+const databaseEnvSchema = envObject
+  .pick({ NODE_ENV: true, DATABASE_URL: true, DATABASE_PASSWORD: true, DATABASE_SSL: true, EMBEDDED_PG_DIR: true, EMBEDDED_PG_PORT: true })
+  .superRefine(checkDatabase);
 
 export type Env = z.infer<typeof envSchema>;
 
@@ -169,6 +271,44 @@ function parseTrustProxy(raw: string): boolean | number | string[] {
   if (value === 'false' || value === '') return false;
   if (/^\d+$/.test(value)) return Number(value);
   return value.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+/** A variable's parse, or a ConfigError naming every bad variable (never quoting a value). */
+function parseEnv<S extends z.ZodType>(schema: S, source: NodeJS.ProcessEnv): z.output<S> {
+  const parsed = schema.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}
+
+/**
+ * The URL with its password replaced, percent-encoded (pg and ioredis decode it); its user and the
+ * rest kept. `rediss://host:6379` + `tok` gives `rediss://:tok@host:6379`: the default user, AUTH tok.
+ */
+export function withPassword(url: string | undefined, password: string | undefined): string | undefined {
+  if (!url || password === undefined) return url;
+  const parsed = new URL(url);
+  parsed.password = encodeURIComponent(password);
+  return parsed.toString();
+}
+
+type DatabaseSettings = Pick<AppConfig['database'], 'url' | 'ssl' | 'embeddedDir' | 'embeddedPort'>;
+
+function databaseSettingsOf(e: z.output<typeof databaseEnvSchema>): DatabaseSettings {
+  return {
+    url: withPassword(e.DATABASE_URL, e.DATABASE_PASSWORD),
+    ssl: e.DATABASE_SSL,
+    embeddedDir: e.EMBEDDED_PG_DIR,
+    embeddedPort: e.EMBEDDED_PG_PORT,
+  };
+}
+
+/** What the migration CLI needs: where the database is (or where the embedded one lives) and how to reach it. */
+export interface DatabaseConfig {
+  env: Env['NODE_ENV'];
+  database: DatabaseSettings;
 }
 
 /** Typed configuration injected everywhere; its class is its own DI token. */
@@ -247,12 +387,7 @@ export class AppConfig {
   }
 
   static fromEnv(source: NodeJS.ProcessEnv = process.env): AppConfig {
-    const parsed = envSchema.safeParse(source);
-    if (!parsed.success) {
-      const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`);
-      throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
-    }
-    const e = parsed.data;
+    const e = parseEnv(envSchema, source);
     const prod = isDeployed(e.NODE_ENV);
     return new AppConfig({
       env: e.NODE_ENV,
@@ -267,15 +402,12 @@ export class AppConfig {
       },
       logLevel: e.LOG_LEVEL,
       database: {
-        url: e.DATABASE_URL,
+        ...databaseSettingsOf(e),
         poolSize: e.DATABASE_POOL_SIZE,
         acquireTimeoutMs: e.DATABASE_ACQUIRE_TIMEOUT_MS,
-        ssl: e.DATABASE_SSL,
         migrateOnStart: e.MIGRATE_ON_START,
-        embeddedDir: e.EMBEDDED_PG_DIR,
-        embeddedPort: e.EMBEDDED_PG_PORT,
       },
-      redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
+      redis: { url: withPassword(e.REDIS_URL, e.REDIS_PASSWORD), keyPrefix: e.REDIS_KEY_PREFIX },
       auth: {
         jwtSecret: e.JWT_SECRET ?? DEV_JWT_SECRET,
         issuer: e.JWT_ISSUER,
@@ -336,5 +468,15 @@ export class AppConfig {
       },
       demoData: e.DEMO_DATA && !prod,
     });
+  }
+
+  /**
+   * The database settings alone, for the migration CLI (a one-off task that gets nothing else):
+   * NODE_ENV, DATABASE_URL (required when deployed), DATABASE_PASSWORD, DATABASE_SSL and the
+   * embedded-Postgres settings, checked by the same rules as `fromEnv`.
+   */
+  static databaseFromEnv(source: NodeJS.ProcessEnv = process.env): DatabaseConfig {
+    const e = parseEnv(databaseEnvSchema, source);
+    return { env: e.NODE_ENV, database: databaseSettingsOf(e) };
   }
 }

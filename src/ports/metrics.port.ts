@@ -3,6 +3,8 @@ export type MetricName =
   | 'Revenue'
   | 'PaymentSucceeded'
   | 'PaymentDeclined'
+  /** The gateway failed (outcome unknown, answered 503 PAYMENT_UNAVAILABLE): neither succeeded nor declined. */
+  | 'PaymentFailed'
   | 'HoldsExpired'
   | 'OutboxDead';
 

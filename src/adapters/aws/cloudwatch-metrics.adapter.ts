@@ -51,6 +51,7 @@ const UNITS: Record<MetricName, StandardUnit> = {
   Revenue: 'None',
   PaymentSucceeded: 'Count',
   PaymentDeclined: 'Count',
+  PaymentFailed: 'Count',
   HoldsExpired: 'Count',
   OutboxDead: 'Count',
 };

@@ -259,7 +259,7 @@ export class OrdersService {
       throw new OrderNotPendingError(order.status);
     }
 
-    type Outcome = { paid: Order & { tickets: Ticket[] } } | { declined: string } | { refused: DomainError };
+    type Outcome = { paid: Order & { tickets: Ticket[] } } | { declined: string } | { refused: DomainError } | { unavailable: true };
     const outcome: Outcome = await this.tx.run(async (sql): Promise<Outcome> => {
       const order = (await this.orders.loadOrder(sql, orderId, 'wait'))!;
       const refusal = await this.refusePayment(sql, order);
@@ -272,8 +272,9 @@ export class OrdersService {
         result = await this.gateway.charge({ reference: paymentId, amount: payment.amount, currency: payment.currency, paymentToken });
       } catch (error) {
         // Outcome unknown: the payment row stays pending for reconciliation; the hold stays too.
+        // Nothing was written in this transaction, so committing it changes nothing.
         this.logger.error({ err: error, orderId, paymentId }, 'payment gateway failed during a charge');
-        throw new PaymentUnavailableError();
+        return { unavailable: true };
       }
       if (result.status === 'declined') {
         await this.orders.completePayment(sql, paymentId, {
@@ -294,6 +295,11 @@ export class OrdersService {
     });
 
     if ('refused' in outcome) throw outcome.refused;
+    if ('unavailable' in outcome) {
+      // The third term of the payment success rate: Succeeded / (Succeeded + Declined + Failed).
+      this.metrics.count('PaymentFailed');
+      throw new PaymentUnavailableError();
+    }
     if ('declined' in outcome) {
       this.metrics.count('PaymentDeclined');
       throw new PaymentDeclinedError(outcome.declined);

@@ -1,0 +1,36 @@
+/**
+ * What the stack relies on about the app (../src, ../Dockerfile). test/app-contract.test.ts reads
+ * the app's sources and fails when one of these drifts from them.
+ */
+
+/** The port the container listens on (PORT). */
+export const APP_PORT = 3000;
+export const POSTGRES_PORT = 5432;
+export const REDIS_PORT = 6379;
+export const DATABASE_NAME = 'tickr';
+export const DATABASE_USER = 'tickr';
+
+/** Readiness (503 while draining or when Postgres is unreachable) and liveness routes. */
+export const READINESS_PATH = '/health/ready';
+export const LIVENESS_PATH = '/health';
+
+/** Every image key starts with this (`events/<eventId>/<uuid>.<ext>`): the task role's S3 scope. */
+export const IMAGES_PREFIX = 'events/';
+
+/** The Amazon RDS CA bundle baked into the image; the tasks point NODE_EXTRA_CA_CERTS at it. */
+export const RDS_CA_BUNDLE = '/app/certs/rds-global-bundle.pem';
+
+/** CloudWatch namespace of the app's business metrics, and the metric names the alarms use. */
+export const METRICS_NAMESPACE = 'Tickr';
+export const PAYMENT_METRICS = { succeeded: 'PaymentSucceeded', declined: 'PaymentDeclined', failed: 'PaymentFailed' } as const;
+export const OUTBOX_DEAD_METRIC = 'OutboxDead';
+export const TICKETS_SOLD_METRIC = 'TicketsSold';
+
+/**
+ * Graceful shutdown on SIGTERM (src/main.ts): readiness answers 503 for the drain delay, then
+ * in-flight requests get up to the shutdown timeout, then pools and Redis close.
+ */
+export const SHUTDOWN_DRAIN_DELAY_SECONDS = 5;
+export const SHUTDOWN_TIMEOUT_SECONDS = 25;
+/** Above the ALB's 60 s idle timeout, so the ALB never reuses a connection the app just closed. */
+export const KEEP_ALIVE_TIMEOUT_MS = 65_000;

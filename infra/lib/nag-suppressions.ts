@@ -1,0 +1,114 @@
+import { CfnElement, Stack, Validations } from 'aws-cdk-lib';
+import { IConstruct } from 'constructs';
+import { IMAGES_PREFIX } from './app-contract';
+import type { BaseStack } from './base-stack';
+import type { ServiceStack } from './service-stack';
+
+/**
+ * Every cdk-nag AWS Solutions finding we accept, on the construct it concerns, with the reason.
+ * Anything not acknowledged here fails `cdk synth` (and test/nag.test.ts).
+ */
+function acknowledge(construct: IConstruct, id: string, reason: string): void {
+  Validations.of(construct).acknowledge({ id, reason });
+}
+
+const ref = (element: IConstruct) => Stack.of(element).getLogicalId(element.node.defaultChild as CfnElement);
+
+export function suppressBaseStackFindings(stack: BaseStack): void {
+  const { config } = stack;
+
+  acknowledge(
+    stack.albSecurityGroup,
+    'AwsSolutions-EC23',
+    'The internet-facing ALB admits 0.0.0.0/0 on 443 (and on 80, only to redirect to HTTPS); every other security group admits only its caller.',
+  );
+
+  // ----- secrets
+  const rotation =
+    'ECS injects secrets when a task starts, so a rotation needs a rolling restart of the service ' +
+    '(README, Deploy: "Rotating a secret"); unattended rotation would leave running tasks with a stale value.';
+  // The generated secret sits under the instance (Database/Secret).
+  acknowledge(stack.database, 'AwsSolutions-SMG4', `Database password: ${rotation}`);
+  acknowledge(stack.cacheAuthToken, 'AwsSolutions-SMG4', `Redis AUTH token (rotated with ElastiCache's ROTATE strategy): ${rotation}`);
+  acknowledge(stack.jwtSecret, 'AwsSolutions-SMG4', `JWT signing key (rotating it signs everyone out): ${rotation}`);
+
+  // ----- database
+  acknowledge(
+    stack.database,
+    'AwsSolutions-RDS11',
+    'Default port 5432: only the tasks security group can reach it, and TLS plus a password are required; a non-default port would hide nothing from a peer that can connect.',
+  );
+  acknowledge(
+    stack.database,
+    'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]',
+    "Enhanced Monitoring's role uses AWS's managed policy, which only lets RDS write its OS metrics to CloudWatch Logs.",
+  );
+  if (!config.database.multiAz) {
+    acknowledge(stack.database, 'AwsSolutions-RDS3', `${config.name}: single-AZ to save cost; production is Multi-AZ.`);
+  }
+  if (!config.database.deletionProtection) {
+    acknowledge(stack.database, 'AwsSolutions-RDS10', `${config.name}: disposable; production has deletion protection on.`);
+  }
+
+  // ----- cache
+  acknowledge(
+    stack.cache,
+    'AwsSolutions-AEC5',
+    'Default port 6379: only the tasks security group can reach it, and TLS plus the AUTH token are required.',
+  );
+  if (config.cache.replicas === 0) {
+    acknowledge(
+      stack.cache,
+      'AwsSolutions-AEC4',
+      `${config.name}: one node to save cost (rate limits, the token blacklist and the cache are short-lived); production has a replica and Multi-AZ failover.`,
+    );
+  }
+
+  // ----- images CDN
+  acknowledge(
+    stack.imagesCdn,
+    'AwsSolutions-CFR4',
+    'Public event images on the default *.cloudfront.net certificate, whose minimum protocol CloudFront fixes; an alias with a us-east-1 certificate would allow TLSv1.2_2021.',
+  );
+  acknowledge(stack.imagesCdn, 'AwsSolutions-CFR1', 'Event images are public worldwide; ticket sales decide who may buy, not geography.');
+  acknowledge(
+    stack.imagesCdn,
+    'AwsSolutions-CFR2',
+    'Static, public, immutable images behind CloudFront caching; a WAF web ACL would belong in front of the API, not the images.',
+  );
+
+  // ----- task roles
+  acknowledge(
+    stack.taskRole,
+    `AwsSolutions-IAM5[Resource::<${ref(stack.imagesBucket)}.Arn>/${IMAGES_PREFIX}*]`,
+    'The API reads, writes and deletes objects it names itself (events/<event id>/<uuid>.<ext>) under this one prefix of the images bucket.',
+  );
+  acknowledge(
+    stack.taskRole,
+    'AwsSolutions-IAM5[Resource::*]',
+    'sns:Publish to a phone number and cloudwatch:PutMetricData have no resource ARN: topics are denied in the same policy, and metrics are limited to the Tickr namespace by condition.',
+  );
+  acknowledge(
+    stack.migrationTask.executionRole!,
+    'AwsSolutions-IAM5[Resource::*]',
+    'ecr:GetAuthorizationToken has no resource ARN; every other statement of the execution role is scoped to the repository, log group and secret.',
+  );
+  acknowledge(
+    stack.migrationTask,
+    'AwsSolutions-ECS2',
+    'Only the database URL (without password), TLS settings and NODE_ENV are in the environment; the password is an ECS secret.',
+  );
+}
+
+export function suppressServiceStackFindings(stack: ServiceStack): void {
+  acknowledge(
+    stack.taskDefinition.executionRole!,
+    'AwsSolutions-IAM5[Resource::*]',
+    'ecr:GetAuthorizationToken has no resource ARN; every other statement of the execution role is scoped to the repository, log group and secrets.',
+  );
+  const environment =
+    'Only non-secret configuration (endpoints, drivers, timeouts) is in the environment; the database password, ' +
+    'Redis AUTH token and JWT key come from Secrets Manager as ECS secrets.';
+  acknowledge(stack.taskDefinition, 'AwsSolutions-ECS2', environment);
+}
+

@@ -1,0 +1,232 @@
+import { CfnOutput, Duration, Size, Stack, StackProps } from 'aws-cdk-lib';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import * as targets from 'aws-cdk-lib/aws-route53-targets';
+import { Construct } from 'constructs';
+import {
+  APP_PORT,
+  KEEP_ALIVE_TIMEOUT_MS,
+  LIVENESS_PATH,
+  METRICS_NAMESPACE,
+  READINESS_PATH,
+  SHUTDOWN_DRAIN_DELAY_SECONDS,
+  SHUTDOWN_TIMEOUT_SECONDS,
+} from './app-contract';
+import { BaseStack } from './base-stack';
+import { EnvironmentConfig, SERVICE_OUTPUTS } from './environments';
+import { suppressServiceStackFindings } from './nag-suppressions';
+import { Observability } from './observability';
+
+export interface ServiceStackProps extends StackProps {
+  readonly base: BaseStack;
+  /** The image tag (the git commit) to roll out. */
+  readonly imageTag: string;
+}
+
+/** ECS stops a task this long after SIGTERM with SIGKILL: the drain and shutdown bounds, plus closing pools. */
+export const CONTAINER_STOP_TIMEOUT = Duration.seconds(SHUTDOWN_DRAIN_DELAY_SECONDS + SHUTDOWN_TIMEOUT_SECONDS + 15);
+/** The ALB lets in-flight requests of a deregistered target finish for this long; shorter than the stop timeout. */
+export const DEREGISTRATION_DELAY = Duration.seconds(30);
+
+/**
+ * The API: an internet-facing ALB (HTTPS, HTTP redirects) in front of a Fargate service in the
+ * private subnets, rolling deploys with a circuit breaker, target-tracking scaling, and the alarms
+ * and dashboard.
+ */
+export class ServiceStack extends Stack {
+  readonly service: ecs.FargateService;
+  readonly taskDefinition: ecs.FargateTaskDefinition;
+  readonly loadBalancer: elbv2.ApplicationLoadBalancer;
+  readonly targetGroup: elbv2.ApplicationTargetGroup;
+
+  constructor(scope: Construct, id: string, props: ServiceStackProps) {
+    super(scope, id, props);
+    const { base } = props;
+    const config: EnvironmentConfig = base.config;
+
+    // ----- load balancer: HTTPS with an ACM certificate validated in the hosted zone
+    this.loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'LoadBalancer', {
+      vpc: base.vpc,
+      internetFacing: true,
+      vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+      securityGroup: base.albSecurityGroup,
+      dropInvalidHeaderFields: true,
+      idleTimeout: Duration.seconds(60),
+      deletionProtection: config.database.deletionProtection,
+    });
+    this.loadBalancer.logAccessLogs(base.logsBucket, 'alb');
+    const certificate = new acm.Certificate(this, 'Certificate', {
+      domainName: config.apiDomain,
+      validation: acm.CertificateValidation.fromDns(base.hostedZone),
+    });
+    new route53.ARecord(this, 'ApiAlias', {
+      zone: base.hostedZone,
+      recordName: config.apiDomain,
+      target: route53.RecordTarget.fromAlias(new targets.LoadBalancerTarget(this.loadBalancer)),
+    });
+
+    this.targetGroup = new elbv2.ApplicationTargetGroup(this, 'Targets', {
+      vpc: base.vpc,
+      targetType: elbv2.TargetType.IP,
+      protocol: elbv2.ApplicationProtocol.HTTP,
+      port: APP_PORT,
+      // Readiness turns 503 as soon as a task receives SIGTERM or loses Postgres: the ALB stops
+      // sending it new requests after two failed checks (20 s at most) while in-flight ones finish.
+      healthCheck: {
+        path: READINESS_PATH,
+        healthyHttpCodes: '200',
+        interval: Duration.seconds(10),
+        timeout: Duration.seconds(5),
+        healthyThresholdCount: 2,
+        unhealthyThresholdCount: 2,
+      },
+      deregistrationDelay: DEREGISTRATION_DELAY,
+    });
+    this.loadBalancer.addListener('Https', {
+      port: 443,
+      protocol: elbv2.ApplicationProtocol.HTTPS,
+      certificates: [certificate],
+      sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS,
+      open: false, // the ALB security group (base stack) already admits 443 from anywhere
+      defaultTargetGroups: [this.targetGroup],
+    });
+    this.loadBalancer.addListener('Http', {
+      port: 80,
+      protocol: elbv2.ApplicationProtocol.HTTP,
+      open: false,
+      defaultAction: elbv2.ListenerAction.redirect({ protocol: 'HTTPS', port: '443', permanent: true }),
+    });
+
+    // ----- the task: 0.5 vCPU / 1 GiB, configuration in the environment, secrets from Secrets Manager
+    this.taskDefinition = new ecs.FargateTaskDefinition(this, 'Task', {
+      family: `tickr-${config.name}-api`,
+      cpu: config.service.cpu,
+      memoryLimitMiB: config.service.memoryMiB,
+      runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
+      // Stable across deploys, and scoped to exactly what the adapters call (see BaseStack.taskRole).
+      taskRole: base.taskRole,
+    });
+    const container = this.taskDefinition.addContainer('api', {
+      containerName: 'api',
+      image: ecs.ContainerImage.fromEcrRepository(base.repository, props.imageTag),
+      portMappings: [{ containerPort: APP_PORT, name: 'http', protocol: ecs.Protocol.TCP }],
+      environment: {
+        NODE_ENV: config.appNodeEnv,
+        PORT: String(APP_PORT),
+        LOG_LEVEL: 'info',
+        // The ALB's addresses are in the VPC: believe X-Forwarded-For from there only.
+        TRUST_PROXY: config.vpcCidr,
+        KEEP_ALIVE_TIMEOUT_MS: String(KEEP_ALIVE_TIMEOUT_MS),
+        SHUTDOWN_DRAIN_DELAY_MS: String(SHUTDOWN_DRAIN_DELAY_SECONDS * 1000),
+        SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_SECONDS * 1000),
+        MIGRATE_ON_START: 'false',
+        ...base.databaseEnvironment(),
+        DATABASE_POOL_SIZE: String(config.service.databasePoolSize),
+        REDIS_URL: base.redisUrl(),
+        STORAGE_DRIVER: 's3',
+        S3_BUCKET: base.imagesBucket.bucketName,
+        CDN_BASE_URL: `https://${base.imagesCdn.distributionDomainName}`,
+        EMAIL_DRIVER: 'ses',
+        EMAIL_FROM: config.emailFrom,
+        SES_CONFIGURATION_SET: base.mailConfigurationSet.configurationSetName,
+        SMS_DRIVER: 'sns',
+        METRICS_DRIVER: 'cloudwatch',
+        METRICS_NAMESPACE,
+        AWS_REGION: this.region,
+        WORKER_ENABLED: 'true',
+        DEMO_DATA: 'false',
+      },
+      secrets: {
+        DATABASE_PASSWORD: ecs.Secret.fromSecretsManager(base.databaseSecret, 'password'),
+        REDIS_PASSWORD: ecs.Secret.fromSecretsManager(base.cacheAuthToken),
+        JWT_SECRET: ecs.Secret.fromSecretsManager(base.jwtSecret),
+      },
+      logging: ecs.LogDrivers.awsLogs({
+        logGroup: base.appLogGroup,
+        streamPrefix: 'api',
+        // A slow log pipeline must not block the event loop: buffer, and drop beyond the buffer.
+        mode: ecs.AwsLogDriverMode.NON_BLOCKING,
+        maxBufferSize: Size.mebibytes(25),
+      }),
+      stopTimeout: CONTAINER_STOP_TIMEOUT,
+      readonlyRootFilesystem: true,
+      // Liveness only: a wedged process is replaced; readiness is the ALB's business.
+      healthCheck: {
+        command: [
+          'CMD',
+          'node',
+          '-e',
+          `fetch('http://127.0.0.1:${APP_PORT}${LIVENESS_PATH}',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`,
+        ],
+        interval: Duration.seconds(15),
+        timeout: Duration.seconds(5),
+        retries: 3,
+        startPeriod: Duration.seconds(30),
+      },
+      ulimits: [{ name: ecs.UlimitName.NOFILE, softLimit: 65_536, hardLimit: 65_536 }],
+    });
+    // Node and the AWS SDK may write temporary files; the root filesystem is read-only.
+    this.taskDefinition.addVolume({ name: 'tmp' });
+    container.addMountPoints({ sourceVolume: 'tmp', containerPath: '/tmp', readOnly: false });
+
+    // ----- the service: rolling deploys that never drop below the running count, rolled back on failure
+    this.service = new ecs.FargateService(this, 'Service', {
+      cluster: base.cluster,
+      serviceName: `tickr-${config.name}-api`,
+      taskDefinition: this.taskDefinition,
+      desiredCount: config.service.desiredCount,
+      minHealthyPercent: 100,
+      maxHealthyPercent: 200,
+      circuitBreaker: { enable: true, rollback: true },
+      deploymentController: { type: ecs.DeploymentControllerType.ECS },
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+      securityGroups: [base.taskSecurityGroup],
+      assignPublicIp: false,
+      healthCheckGracePeriod: Duration.seconds(60),
+      platformVersion: ecs.FargatePlatformVersion.LATEST,
+      propagateTags: ecs.PropagatedTagSource.SERVICE,
+      availabilityZoneRebalancing: ecs.AvailabilityZoneRebalancing.ENABLED,
+    });
+    this.service.attachToApplicationTargetGroup(this.targetGroup);
+
+    // ----- scaling: 2–10 tasks, on CPU, memory and requests per target
+    const scaling = this.service.autoScaleTaskCount({ minCapacity: config.service.minCount, maxCapacity: config.service.maxCount });
+    scaling.scaleOnCpuUtilization('CpuScaling', {
+      targetUtilizationPercent: 70,
+      scaleOutCooldown: Duration.seconds(60),
+      scaleInCooldown: Duration.seconds(300),
+    });
+    scaling.scaleOnMemoryUtilization('MemoryScaling', {
+      targetUtilizationPercent: 80,
+      scaleOutCooldown: Duration.seconds(60),
+      scaleInCooldown: Duration.seconds(300),
+    });
+    scaling.scaleOnRequestCount('RequestScaling', {
+      requestsPerTarget: config.service.requestsPerTarget,
+      targetGroup: this.targetGroup,
+      scaleOutCooldown: Duration.seconds(60),
+      scaleInCooldown: Duration.seconds(300),
+    });
+
+    const observability = new Observability(this, 'Observability', {
+      config,
+      base,
+      service: this.service,
+      loadBalancer: this.loadBalancer,
+      targetGroup: this.targetGroup,
+    });
+
+    const output = (key: keyof typeof SERVICE_OUTPUTS, value: string, description: string) =>
+      new CfnOutput(this, SERVICE_OUTPUTS[key], { value, description });
+    output('clusterName', base.cluster.clusterName, 'ECS cluster');
+    output('serviceName', this.service.serviceName, 'ECS service');
+    output('apiUrl', `https://${config.apiDomain}`, 'public URL of the API');
+    output('loadBalancerDnsName', this.loadBalancer.loadBalancerDnsName, 'ALB DNS name');
+    output('dashboardName', observability.dashboard.dashboardName, 'CloudWatch dashboard');
+
+    suppressServiceStackFindings(this);
+  }
+}

@@ -1,0 +1,137 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  APP_PORT,
+  IMAGES_PREFIX,
+  KEEP_ALIVE_TIMEOUT_MS,
+  LIVENESS_PATH,
+  METRICS_NAMESPACE,
+  OUTBOX_DEAD_METRIC,
+  PAYMENT_METRICS,
+  RDS_CA_BUNDLE,
+  READINESS_PATH,
+  TICKETS_SOLD_METRIC,
+} from '../lib/app-contract';
+import { ENVIRONMENTS, EnvironmentName } from '../lib/environments';
+import { resourcesOf, synthesize, Synthesized } from './support/synth';
+
+/**
+ * What the stack assumes about the app, checked against the app itself: the environment the task
+ * definitions set is fed to the app's own configuration parser (src/config/app-config.ts), and the
+ * constants of lib/app-contract.ts are looked up in the app's sources and Dockerfile.
+ */
+
+const ROOT = join(__dirname, '..', '..');
+const source = (path: string) => readFileSync(join(ROOT, path), 'utf8');
+// The app's configuration module, compiled by this project's transform like our own code.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { AppConfig } = require(join(ROOT, 'src/config/app-config')) as typeof import('../../src/config/app-config');
+
+let synth: Synthesized;
+beforeAll(() => {
+  synth = synthesize();
+});
+
+/**
+ * A container's environment as ECS would hand it over: CloudFormation references replaced by
+ * plausible deployed values (host names, the port of the endpoint referenced), secrets by values
+ * of the shape Secrets Manager generates.
+ */
+function deployedEnvironment(container: any): Record<string, string> {
+  const resolve = (value: any): string => {
+    if (typeof value === 'string' || typeof value === 'number') return String(value);
+    if (value['Fn::Join']) return (value['Fn::Join'][1] as any[]).map(resolve).join(value['Fn::Join'][0]);
+    const referenced = JSON.stringify(value);
+    if (/End[pP]oint\.?Port/.test(referenced)) return /Cache/.test(referenced) ? '6379' : '5432';
+    if (/ImagesBucket/.test(referenced)) return 'tickr-staging-base-imagesbucket-abc123';
+    return 'resolved-1234.example.internal';
+  };
+  const environment = Object.fromEntries((container.Environment ?? []).map((e: any) => [e.Name, resolve(e.Value)]));
+  for (const secret of container.Secrets ?? []) environment[secret.Name] = 'S3cretValueFromSecretsManager0123456789abcdefABCDEF0123456789';
+  return environment;
+}
+
+const containerOf = (env: EnvironmentName, stack: 'base' | 'service') =>
+  Object.values(resourcesOf(synth.templates[env][stack], 'AWS::ECS::TaskDefinition'))[0].Properties.ContainerDefinitions[0];
+
+describe('the API task’s configuration is accepted by the app', () => {
+  test('staging: AppConfig parses it into the production-like setup the stack intends', () => {
+    const config = AppConfig.fromEnv(deployedEnvironment(containerOf('staging', 'service')));
+    expect(config.env).toBe('staging');
+    expect(config.http.port).toBe(APP_PORT);
+    expect(config.http.keepAliveTimeoutMs).toBe(KEEP_ALIVE_TIMEOUT_MS);
+    expect(config.http.trustProxy).toEqual([ENVIRONMENTS.staging.vpcCidr]);
+    expect(config.database.migrateOnStart).toBe(false);
+    expect(config.database.ssl).toBe(true);
+    expect(config.database.poolSize).toBe(ENVIRONMENTS.staging.service.databasePoolSize);
+    // The password from Secrets Manager ends up in the connection URLs, and only there.
+    expect(config.database.url).toMatch(/^postgres:\/\/tickr:S3cret[^@]+@resolved-1234\.example\.internal:5432\/tickr$/);
+    expect(config.redis.url).toMatch(/^rediss:\/\/:S3cret[^@]+@resolved-1234\.example\.internal:6379$/);
+    expect(config.drivers).toMatchObject({ storage: 's3', email: 'ses', sms: 'sns', metrics: 'cloudwatch' });
+    expect(config.storage.cdnBaseUrl).toMatch(/^https:\/\//);
+    expect(config.metrics.namespace).toBe(METRICS_NAMESPACE);
+    expect(config.workerEnabled).toBe(true);
+    expect(config.demoData).toBe(false);
+  });
+
+  test('production: the same environment is refused only for the simulated payment gateway (no real one exists yet)', () => {
+    expect(() => AppConfig.fromEnv(deployedEnvironment(containerOf('production', 'service')))).toThrow(/PAYMENT_GATEWAY/);
+    let message = '';
+    try {
+      AppConfig.fromEnv(deployedEnvironment(containerOf('production', 'service')));
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    // One issue, the gateway; nothing else in the production configuration is wrong.
+    expect(message.split('\n').filter((line) => line.startsWith('  '))).toEqual([expect.stringMatching(/^\s+PAYMENT_GATEWAY:/)]);
+  });
+
+  test.each(Object.keys(ENVIRONMENTS) as EnvironmentName[])('%s: the migration task’s database-only environment is enough for the migration CLI', (env) => {
+    const environment = deployedEnvironment(containerOf(env, 'base'));
+    expect(environment.REDIS_URL).toBeUndefined();
+    expect(environment.JWT_SECRET).toBeUndefined();
+    const config = AppConfig.databaseFromEnv(environment);
+    expect(config.database.url).toMatch(/^postgres:\/\/tickr:S3cret[^@]+@/);
+    expect(config.database.ssl).toBe(true);
+    // While the full configuration would refuse it: the narrower parse is what makes least privilege work.
+    expect(() => AppConfig.fromEnv(environment)).toThrow(/REDIS_URL/);
+  });
+
+  test('every variable the tasks set is one the app reads (or Node’s own NODE_EXTRA_CA_CERTS)', () => {
+    const schema = source('src/config/app-config.ts');
+    for (const env of Object.keys(ENVIRONMENTS) as EnvironmentName[]) {
+      for (const stack of ['base', 'service'] as const) {
+        const container = containerOf(env, stack);
+        const names = [...(container.Environment ?? []).map((e: any) => e.Name), ...(container.Secrets ?? []).map((s: any) => s.Name)];
+        for (const name of names.filter((n: string) => n !== 'NODE_EXTRA_CA_CERTS')) {
+          expect(`${name}: ${new RegExp(`\\b${name}:`).test(schema)}`).toBe(`${name}: true`);
+        }
+      }
+    }
+  });
+});
+
+describe('the constants of lib/app-contract.ts match the app', () => {
+  test('image keys start with the prefix the task role may touch', () => {
+    expect(source('src/modules/events/events.service.ts')).toContain('`' + IMAGES_PREFIX + '${');
+  });
+
+  test('the RDS CA bundle the tasks trust is baked into the image', () => {
+    expect(source('Dockerfile')).toContain(RDS_CA_BUNDLE);
+  });
+
+  test('the metrics the alarms and dashboard use are metrics the app emits', () => {
+    const port = source('src/ports/metrics.port.ts');
+    for (const name of [...Object.values(PAYMENT_METRICS), OUTBOX_DEAD_METRIC, TICKETS_SOLD_METRIC]) expect(port).toContain(`'${name}'`);
+    expect(source('src/config/app-config.ts')).toMatch(new RegExp(`METRICS_NAMESPACE: .*default\\('${METRICS_NAMESPACE}'\\)`));
+  });
+
+  test('the health routes and port exist', () => {
+    const health = source('src/modules/health/health.controller.ts');
+    expect(health).toMatch(/@Controller\('health'\)/);
+    expect(health).toMatch(/@Get\('ready'\)/);
+    expect(LIVENESS_PATH).toBe('/health');
+    expect(READINESS_PATH).toBe('/health/ready');
+    expect(source('Dockerfile')).toContain(`EXPOSE ${APP_PORT}`);
+  });
+});

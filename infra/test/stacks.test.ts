@@ -1,0 +1,571 @@
+import { Template } from 'aws-cdk-lib/assertions';
+import { APP_PORT, IMAGES_PREFIX, METRICS_NAMESPACE, READINESS_PATH, SHUTDOWN_DRAIN_DELAY_SECONDS, SHUTDOWN_TIMEOUT_SECONDS } from '../lib/app-contract';
+import { BASE_OUTPUTS, ENVIRONMENTS, EnvironmentName, MIGRATION_CONTAINER } from '../lib/environments';
+import { IMAGE_TAG, onlyResource, resourcesOf, synthesize, Synthesized } from './support/synth';
+
+let synth: Synthesized;
+beforeAll(() => {
+  synth = synthesize();
+});
+
+const ENVS = Object.keys(ENVIRONMENTS) as EnvironmentName[];
+const base = (env: EnvironmentName) => synth.templates[env].base;
+const service = (env: EnvironmentName) => synth.templates[env].service;
+const json = (value: unknown) => JSON.stringify(value);
+
+/** Logical id of a security group of the base stack, by the start of its description. */
+function securityGroupId(template: Template, descriptionStart: string): string {
+  const found = Object.entries(resourcesOf(template, 'AWS::EC2::SecurityGroup')).filter(([, r]) =>
+    String(r.Properties.GroupDescription).startsWith(descriptionStart),
+  );
+  expect(found).toHaveLength(1);
+  return found[0][0];
+}
+
+interface Rule {
+  group: string;
+  direction: 'ingress' | 'egress';
+  protocol: string;
+  from?: number;
+  to?: number;
+  cidr?: string;
+  peerGroup?: string;
+  prefixList?: string;
+}
+
+/** Every security-group rule of a template, inline or standalone, with group references resolved to logical ids. */
+function securityGroupRules(template: Template): Rule[] {
+  const groupOf = (value: any): string | undefined => value?.['Fn::GetAtt']?.[0] ?? (typeof value === 'string' ? value : undefined);
+  const rule = (group: string, direction: Rule['direction'], r: any): Rule => ({
+    group,
+    direction,
+    protocol: String(r.IpProtocol),
+    from: r.FromPort,
+    to: r.ToPort,
+    cidr: r.CidrIp ?? r.CidrIpv6,
+    peerGroup: groupOf(r.SourceSecurityGroupId ?? r.DestinationSecurityGroupId),
+    prefixList: r.DestinationPrefixListId ?? r.SourcePrefixListId,
+  });
+  const rules: Rule[] = [];
+  for (const [id, sg] of Object.entries(resourcesOf(template, 'AWS::EC2::SecurityGroup'))) {
+    for (const r of sg.Properties.SecurityGroupIngress ?? []) rules.push(rule(id, 'ingress', r));
+    for (const r of sg.Properties.SecurityGroupEgress ?? []) rules.push(rule(id, 'egress', r));
+  }
+  for (const r of Object.values(resourcesOf(template, 'AWS::EC2::SecurityGroupIngress'))) rules.push(rule(groupOf(r.Properties.GroupId)!, 'ingress', r.Properties));
+  for (const r of Object.values(resourcesOf(template, 'AWS::EC2::SecurityGroupEgress'))) rules.push(rule(groupOf(r.Properties.GroupId)!, 'egress', r.Properties));
+  return rules;
+}
+
+/** CDK's placeholder keeping EC2's default allow-all egress off a group with no other egress rule. */
+const isNoTrafficPlaceholder = (r: Rule) => r.cidr === '255.255.255.255/32' && r.protocol === 'icmp';
+
+const containerOf = (template: Template, family: RegExp) => {
+  const defs = Object.values(resourcesOf(template, 'AWS::ECS::TaskDefinition')).filter((d) => family.test(d.Properties.Family));
+  expect(defs).toHaveLength(1);
+  return { definition: defs[0].Properties, container: defs[0].Properties.ContainerDefinitions[0] };
+};
+const envOf = (container: any): Record<string, unknown> =>
+  Object.fromEntries((container.Environment ?? []).map((e: any) => [e.Name, e.Value]));
+
+describe.each(ENVS)('%s', (env) => {
+  const config = ENVIRONMENTS[env];
+
+  describe('network', () => {
+    test('a VPC over two AZs: public subnets for the ALB, private ones for the rest, no NAT', () => {
+      const subnets = Object.values(resourcesOf(base(env), 'AWS::EC2::Subnet'));
+      expect(subnets).toHaveLength(4);
+      const azs = new Set(subnets.map((s) => json(s.Properties.AvailabilityZone)));
+      expect(azs.size).toBe(2);
+      // Nothing launched in any subnet gets a public IP by default.
+      for (const s of subnets) expect(s.Properties.MapPublicIpOnLaunch).toBe(false);
+      base(env).resourceCountIs('AWS::EC2::NatGateway', 0);
+      // Only the public subnets route to the internet gateway.
+      const igwRoutes = Object.values(resourcesOf(base(env), 'AWS::EC2::Route')).filter((r) => r.Properties.GatewayId);
+      expect(igwRoutes).toHaveLength(2);
+      for (const r of igwRoutes) expect(r.Properties.DestinationCidrBlock).toBe('0.0.0.0/0');
+    });
+
+    test('the ALB is internet-facing in the public subnets; the tasks get no public IP, in the private subnets', () => {
+      const alb = onlyResource(service(env), 'AWS::ElasticLoadBalancingV2::LoadBalancer');
+      expect(alb.Properties.Scheme).toBe('internet-facing');
+      const svc = onlyResource(service(env), 'AWS::ECS::Service');
+      const network = svc.Properties.NetworkConfiguration.AwsvpcConfiguration;
+      expect(network.AssignPublicIp).toBe('DISABLED');
+      const serviceSubnets = json(network.Subnets);
+      const albSubnets = json(alb.Properties.Subnets);
+      expect(serviceSubnets).toMatch(/privateSubnet/);
+      expect(serviceSubnets).not.toMatch(/publicSubnet/);
+      expect(albSubnets).toMatch(/publicSubnet/);
+      expect(albSubnets).not.toMatch(/privateSubnet/);
+    });
+
+    test('VPC endpoints: S3 gateway, and an interface endpoint for every AWS API the tasks call', () => {
+      const endpoints = Object.values(resourcesOf(base(env), 'AWS::EC2::VPCEndpoint'));
+      const gateway = endpoints.filter((e) => e.Properties.VpcEndpointType === 'Gateway');
+      expect(gateway).toHaveLength(1);
+      expect(json(gateway[0].Properties.ServiceName)).toContain('.s3');
+      const interfaces = endpoints.filter((e) => e.Properties.VpcEndpointType === 'Interface');
+      const services = interfaces.map((e) => json(e.Properties.ServiceName).match(/com\.amazonaws\.[^"]*?\.([a-z.]+)"/)?.[1] ?? json(e.Properties.ServiceName));
+      expect(services.sort()).toEqual(['ecr.api', 'ecr.dkr', 'email', 'logs', 'monitoring', 'secretsmanager', 'sns']);
+      for (const e of interfaces) {
+        expect(e.Properties.PrivateDnsEnabled).toBe(true);
+        expect(e.Properties.SubnetIds).toHaveLength(config.interfaceEndpointAzs);
+      }
+    });
+
+    test('no security group admits 0.0.0.0/0 or ::/0 except the ALB on 80 and 443, and none sends anywhere', () => {
+      const alb = securityGroupId(base(env), 'Tickr ALB');
+      const rules = securityGroupRules(base(env)).concat(securityGroupRules(service(env)));
+      const open = rules.filter((r) => r.cidr === '0.0.0.0/0' || r.cidr === '::/0');
+      expect(open.map((r) => [r.group, r.direction, r.protocol, r.from, r.to]).sort()).toEqual(
+        [
+          [alb, 'ingress', 'tcp', 443, 443],
+          [alb, 'ingress', 'tcp', 80, 80],
+        ].sort(),
+      );
+    });
+
+    test('security groups form exactly the chain ALB → tasks → Postgres / Redis / endpoints / S3', () => {
+      const id = {
+        alb: securityGroupId(base(env), 'Tickr ALB'),
+        task: securityGroupId(base(env), 'Tickr tasks'),
+        db: securityGroupId(base(env), 'Tickr Postgres'),
+        cache: securityGroupId(base(env), 'Tickr Redis'),
+        endpoints: securityGroupId(base(env), 'Tickr interface VPC endpoints'),
+      };
+      const rules = securityGroupRules(base(env)).concat(securityGroupRules(service(env)));
+      const of = (group: string, direction: Rule['direction']) =>
+        rules
+          .filter((r) => r.group === group && r.direction === direction && !isNoTrafficPlaceholder(r))
+          .map((r) => `${r.protocol}:${r.from}-${r.to}:${r.peerGroup ?? r.prefixList ?? r.cidr}`)
+          .sort();
+      expect(of(id.alb, 'ingress')).toEqual(['tcp:443-443:0.0.0.0/0', 'tcp:80-80:0.0.0.0/0']);
+      expect(of(id.alb, 'egress')).toEqual([`tcp:${APP_PORT}-${APP_PORT}:${id.task}`]);
+      expect(of(id.task, 'ingress')).toEqual([`tcp:${APP_PORT}-${APP_PORT}:${id.alb}`]);
+      expect(of(id.task, 'egress')).toEqual(
+        [`tcp:5432-5432:${id.db}`, `tcp:6379-6379:${id.cache}`, `tcp:443-443:${id.endpoints}`, `tcp:443-443:${config.s3PrefixListId}`].sort(),
+      );
+      expect(of(id.db, 'ingress')).toEqual([`tcp:5432-5432:${id.task}`]);
+      expect(of(id.cache, 'ingress')).toEqual([`tcp:6379-6379:${id.task}`]);
+      expect(of(id.endpoints, 'ingress')).toEqual([`tcp:443-443:${id.task}`]);
+      // Groups that send nothing carry CDK's placeholder, so EC2's default allow-all egress is removed.
+      for (const group of [id.db, id.cache, id.endpoints]) {
+        expect(of(group, 'egress')).toEqual([]);
+        expect(rules.some((r) => r.group === group && r.direction === 'egress' && isNoTrafficPlaceholder(r))).toBe(true);
+      }
+      // The service runs in the tasks group, the database and cache in theirs.
+      const svc = onlyResource(service(env), 'AWS::ECS::Service');
+      expect(json(svc.Properties.NetworkConfiguration.AwsvpcConfiguration.SecurityGroups)).toContain('TaskSecurityGroup');
+      expect(json(onlyResource(base(env), 'AWS::RDS::DBInstance').Properties.VPCSecurityGroups)).toContain(id.db);
+      expect(json(onlyResource(base(env), 'AWS::ElastiCache::ReplicationGroup').Properties.SecurityGroupIds)).toContain(id.cache);
+    });
+  });
+
+  describe('compute', () => {
+    test('a Fargate service of 0.5 vCPU / 1 GiB tasks, desired 2, running the image tag of the deploy', () => {
+      const { definition, container } = containerOf(service(env), /-api$/);
+      expect(definition.Cpu).toBe('512');
+      expect(definition.Memory).toBe('1024');
+      expect(definition.RequiresCompatibilities).toEqual(['FARGATE']);
+      expect(definition.NetworkMode).toBe('awsvpc');
+      expect(json(container.Image)).toContain(`:${IMAGE_TAG}`);
+      expect(json(container.Image)).toContain('Repository');
+      expect(container.PortMappings).toEqual([expect.objectContaining({ ContainerPort: APP_PORT })]);
+      const svc = onlyResource(service(env), 'AWS::ECS::Service');
+      expect(svc.Properties.LaunchType).toBe('FARGATE');
+      expect(svc.Properties.DesiredCount).toBe(2);
+      expect(container.ReadonlyRootFilesystem).toBe(true);
+    });
+
+    test('logs go to a CloudWatch log group with the environment’s retention', () => {
+      const { container } = containerOf(service(env), /-api$/);
+      expect(container.LogConfiguration.LogDriver).toBe('awslogs');
+      const groupRef = container.LogConfiguration.Options['awslogs-group'];
+      expect(json(groupRef)).toContain('AppLogs');
+      const appLogs = Object.values(resourcesOf(base(env), 'AWS::Logs::LogGroup')).find((g) => g.Properties.LogGroupName === `/tickr/${env}/api`);
+      expect(appLogs?.Properties.RetentionInDays).toBe(config.logRetentionDays);
+      for (const group of Object.values(resourcesOf(base(env), 'AWS::Logs::LogGroup'))) {
+        expect(group.Properties.RetentionInDays).toBe(config.logRetentionDays);
+      }
+    });
+
+    test('secrets come from Secrets Manager; no password, token or key is in the plain environment', () => {
+      const { container } = containerOf(service(env), /-api$/);
+      const secrets = Object.fromEntries(container.Secrets.map((s: any) => [s.Name, json(s.ValueFrom)]));
+      expect(Object.keys(secrets).sort()).toEqual(['DATABASE_PASSWORD', 'JWT_SECRET', 'REDIS_PASSWORD']);
+      expect(secrets.DATABASE_PASSWORD).toMatch(/DatabaseSecretAttachment.*:password::/);
+      expect(secrets.JWT_SECRET).toMatch(/JwtSecret/);
+      expect(secrets.REDIS_PASSWORD).toMatch(/CacheAuthToken/);
+      const environment = envOf(container);
+      for (const name of Object.keys(environment)) expect(name).not.toMatch(/PASSWORD|SECRET|TOKEN|KEY_ID/);
+      // The URLs carry no credentials.
+      expect(json(environment.DATABASE_URL)).toContain('postgres://tickr@');
+      expect(json(environment.REDIS_URL)).toContain('rediss://');
+      expect(json(environment.REDIS_URL)).not.toContain('@');
+      for (const secret of Object.values(resourcesOf(base(env), 'AWS::SecretsManager::Secret'))) {
+        expect(secret.Properties.GenerateSecretString).toBeDefined();
+        expect(secret.Properties.SecretString).toBeUndefined();
+      }
+    });
+
+    test('the execution role may read exactly the three secrets', () => {
+      const policies = Object.values(resourcesOf(service(env), 'AWS::IAM::Policy')).filter((p) => json(p.Properties.Roles).includes('TaskExecutionRole'));
+      expect(policies).toHaveLength(1);
+      const statements = policies[0].Properties.PolicyDocument.Statement as any[];
+      const secretReads = statements.filter((s) => json(s.Action).includes('secretsmanager:GetSecretValue'));
+      const resources = secretReads.flatMap((s) => [].concat(s.Resource)).map(json);
+      expect(resources).toHaveLength(3);
+      expect(resources.some((r) => r.includes('DatabaseSecretAttachment'))).toBe(true);
+      expect(resources.some((r) => r.includes('JwtSecret'))).toBe(true);
+      expect(resources.some((r) => r.includes('CacheAuthToken'))).toBe(true);
+    });
+
+    test('the task role allows exactly what the adapters call, on their resources, and nothing more', () => {
+      const role = Object.entries(resourcesOf(base(env), 'AWS::IAM::Role')).find(([, r]) => r.Properties.RoleName === `tickr-${env}-api-task`)!;
+      expect(role).toBeDefined();
+      const [roleId, roleResource] = role;
+      expect(roleResource.Properties.ManagedPolicyArns).toBeUndefined();
+      expect(json(roleResource.Properties.AssumeRolePolicyDocument)).toContain('ecs-tasks.amazonaws.com');
+      const policies = Object.values(resourcesOf(base(env), 'AWS::IAM::Policy')).filter((p) => json(p.Properties.Roles).includes(roleId));
+      expect(policies).toHaveLength(1);
+      const statements = policies[0].Properties.PolicyDocument.Statement as any[];
+      const bySid = Object.fromEntries(statements.map((s) => [s.Sid, s]));
+      expect(Object.keys(bySid).sort()).toEqual(['BusinessMetrics', 'ImageObjects', 'NoTopicPublish', 'SmsToPhoneNumbers', 'TemplatedMail']);
+
+      expect(bySid.ImageObjects.Effect).toBe('Allow');
+      expect([...bySid.ImageObjects.Action].sort()).toEqual(['s3:DeleteObject', 's3:GetObject', 's3:PutObject']);
+      expect(json(bySid.ImageObjects.Resource)).toMatch(new RegExp(`ImagesBucket.*/${IMAGES_PREFIX}\\*`));
+      expect(Array.isArray(bySid.ImageObjects.Resource)).toBe(false);
+
+      expect(bySid.TemplatedMail.Action).toBe('ses:SendTemplatedEmail');
+      const mailResources = json(bySid.TemplatedMail.Resource);
+      expect(mailResources).toContain(`:identity/${config.mailDomain}`);
+      expect(mailResources).toContain(':configuration-set/');
+      expect(mailResources).not.toContain('"*"');
+      expect(bySid.TemplatedMail.Condition).toEqual({ StringLike: { 'ses:FromAddress': `*@${config.mailDomain}` } });
+
+      expect(bySid.SmsToPhoneNumbers).toMatchObject({ Effect: 'Allow', Action: 'sns:Publish', Resource: '*' });
+      expect(bySid.NoTopicPublish).toMatchObject({ Effect: 'Deny', Action: 'sns:Publish' });
+      expect(json(bySid.NoTopicPublish.Resource)).toContain(':sns:*:*:*');
+
+      expect(bySid.BusinessMetrics).toMatchObject({
+        Effect: 'Allow',
+        Action: 'cloudwatch:PutMetricData',
+        Resource: '*',
+        Condition: { StringEquals: { 'cloudwatch:namespace': METRICS_NAMESPACE } },
+      });
+      // The service uses this role, and no other policy is attached to it.
+      const { definition } = containerOf(service(env), /-api$/);
+      expect(json(definition.TaskRoleArn)).toContain('TaskRole');
+      expect(Object.values(resourcesOf(service(env), 'AWS::IAM::Policy')).some((p) => json(p.Properties.Roles).includes('TaskRole"'))).toBe(false);
+    });
+  });
+
+  describe('rolling deploys', () => {
+    test('min healthy 100 %, max 200 %, circuit breaker with rollback', () => {
+      const svc = onlyResource(service(env), 'AWS::ECS::Service');
+      expect(svc.Properties.DeploymentConfiguration).toEqual({
+        MinimumHealthyPercent: 100,
+        MaximumPercent: 200,
+        DeploymentCircuitBreaker: { Enable: true, Rollback: true },
+      });
+      expect(svc.Properties.DeploymentController).toEqual({ Type: 'ECS' });
+      expect(svc.Properties.HealthCheckGracePeriodSeconds).toBeGreaterThan(0);
+    });
+
+    test('the target group checks /health/ready; deregistration is shorter than the stop timeout, which covers the drain', () => {
+      const tg = onlyResource(service(env), 'AWS::ElasticLoadBalancingV2::TargetGroup');
+      expect(tg.Properties.HealthCheckPath).toBe(READINESS_PATH);
+      expect(tg.Properties.TargetType).toBe('ip');
+      expect(tg.Properties.Port).toBe(APP_PORT);
+      const attributes = Object.fromEntries(tg.Properties.TargetGroupAttributes.map((a: any) => [a.Key, a.Value]));
+      const deregistration = Number(attributes['deregistration_delay.timeout_seconds']);
+      const { container } = containerOf(service(env), /-api$/);
+      expect(deregistration).toBeGreaterThan(0);
+      expect(deregistration).toBeLessThan(container.StopTimeout);
+      expect(container.StopTimeout).toBeLessThanOrEqual(120); // Fargate's maximum
+      const environment = envOf(container);
+      expect(Number(environment.SHUTDOWN_DRAIN_DELAY_MS)).toBe(SHUTDOWN_DRAIN_DELAY_SECONDS * 1000);
+      expect(Number(environment.SHUTDOWN_TIMEOUT_MS)).toBe(SHUTDOWN_TIMEOUT_SECONDS * 1000);
+      expect(container.StopTimeout).toBeGreaterThan(SHUTDOWN_DRAIN_DELAY_SECONDS + SHUTDOWN_TIMEOUT_SECONDS);
+    });
+
+    test('HTTPS with a certificate; HTTP only redirects', () => {
+      const listeners = Object.values(resourcesOf(service(env), 'AWS::ElasticLoadBalancingV2::Listener')).map((l) => l.Properties);
+      const https = listeners.find((l) => l.Port === 443)!;
+      const http = listeners.find((l) => l.Port === 80)!;
+      expect(https.Protocol).toBe('HTTPS');
+      expect(https.Certificates).toHaveLength(1);
+      expect(https.DefaultActions[0].Type).toBe('forward');
+      expect(http.DefaultActions).toEqual([
+        { Type: 'redirect', RedirectConfig: expect.objectContaining({ Protocol: 'HTTPS', Port: '443', StatusCode: 'HTTP_301' }) },
+      ]);
+      service(env).hasResourceProperties('AWS::CertificateManager::Certificate', { DomainName: config.apiDomain, ValidationMethod: 'DNS' });
+    });
+
+    test('the service never migrates on start; the migration task runs the same image with database access only', () => {
+      expect(envOf(containerOf(service(env), /-api$/).container).MIGRATE_ON_START).toBe('false');
+      const { container, definition } = containerOf(base(env), /-migrate$/);
+      expect(container.Name).toBe(MIGRATION_CONTAINER);
+      expect(container.Command).toEqual(['node', 'dist/cli/migrate.js', 'run']);
+      expect(json(container.Image)).toContain(`:${IMAGE_TAG}`);
+      expect(container.Secrets.map((s: any) => s.Name)).toEqual(['DATABASE_PASSWORD']);
+      const environment = envOf(container);
+      expect(Object.keys(environment).sort()).toEqual(['DATABASE_SSL', 'DATABASE_URL', 'NODE_ENV', 'NODE_EXTRA_CA_CERTS']);
+      expect(definition.RequiresCompatibilities).toEqual(['FARGATE']);
+      expect(container.LogConfiguration.Options['awslogs-stream-prefix']).toBe(MIGRATION_CONTAINER);
+      // Its task role may call no AWS API at all; its execution role reads the database secret only.
+      const roles = resourcesOf(base(env), 'AWS::IAM::Role');
+      const taskRoleId = Object.keys(roles).find((id) => roles[id].Properties.RoleName === `tickr-${env}-migrate-task`)!;
+      expect(definition.TaskRoleArn).toEqual({ 'Fn::GetAtt': [taskRoleId, 'Arn'] });
+      const policies = Object.values(resourcesOf(base(env), 'AWS::IAM::Policy'));
+      expect(policies.filter((p) => json(p.Properties.Roles).includes(taskRoleId))).toEqual([]);
+      expect(roles[taskRoleId].Properties.ManagedPolicyArns).toBeUndefined();
+      const executionRoleId = Object.keys(roles).find((id) => roles[id].Properties.RoleName === `tickr-${env}-migrate-execution`)!;
+      const executionStatements = policies
+        .filter((p) => json(p.Properties.Roles).includes(executionRoleId))
+        .flatMap((p) => p.Properties.PolicyDocument.Statement);
+      const secretResources = executionStatements.filter((st: any) => json(st.Action).includes('secretsmanager:')).map((st: any) => json(st.Resource));
+      expect(secretResources).toHaveLength(1);
+      expect(secretResources[0]).toContain('DatabaseSecretAttachment');
+    });
+
+    test('the base stack outputs what the migration step needs', () => {
+      const outputs = base(env).toJSON().Outputs as Record<string, unknown>;
+      for (const name of Object.values(BASE_OUTPUTS)) expect(outputs[name]).toBeDefined();
+      expect(json(outputs[BASE_OUTPUTS.taskSubnetIds])).toMatch(/privateSubnet1.*privateSubnet2/);
+    });
+  });
+
+  describe('scaling', () => {
+    test('2–10 tasks, tracking CPU 70 %, memory 80 % and ALB requests per target', () => {
+      const target = onlyResource(service(env), 'AWS::ApplicationAutoScaling::ScalableTarget');
+      expect(target.Properties).toMatchObject({ MinCapacity: 2, MaxCapacity: 10, ScalableDimension: 'ecs:service:DesiredCount' });
+      const policies = Object.values(resourcesOf(service(env), 'AWS::ApplicationAutoScaling::ScalingPolicy')).map(
+        (p) => p.Properties.TargetTrackingScalingPolicyConfiguration,
+      );
+      const byMetric = Object.fromEntries(policies.map((p) => [p.PredefinedMetricSpecification.PredefinedMetricType, p]));
+      expect(Object.keys(byMetric).sort()).toEqual(['ALBRequestCountPerTarget', 'ECSServiceAverageCPUUtilization', 'ECSServiceAverageMemoryUtilization']);
+      expect(byMetric.ECSServiceAverageCPUUtilization.TargetValue).toBe(70);
+      expect(byMetric.ECSServiceAverageMemoryUtilization.TargetValue).toBe(80);
+      expect(byMetric.ALBRequestCountPerTarget.TargetValue).toBe(config.service.requestsPerTarget);
+      expect(json(byMetric.ALBRequestCountPerTarget.PredefinedMetricSpecification.ResourceLabel)).toContain('Targets');
+    });
+  });
+
+  describe('data', () => {
+    test('RDS Postgres 16: encrypted, 7 days of backups, Performance Insights, its own parameter group, TLS forced', () => {
+      const db = onlyResource(base(env), 'AWS::RDS::DBInstance');
+      expect(db.Properties).toMatchObject({
+        Engine: 'postgres',
+        EngineVersion: '16',
+        StorageEncrypted: true,
+        BackupRetentionPeriod: 7,
+        EnablePerformanceInsights: true,
+        PubliclyAccessible: false,
+        MultiAZ: config.database.multiAz,
+        DeletionProtection: config.database.deletionProtection,
+        DBInstanceClass: `db.${config.database.instanceType}`,
+      });
+      expect(json(db.Properties.MasterUserPassword)).toContain('resolve:secretsmanager');
+      const group = onlyResource(base(env), 'AWS::RDS::DBParameterGroup');
+      expect(db.Properties.DBParameterGroupName).toEqual({ Ref: group.id });
+      expect(group.Properties.Family).toBe('postgres16');
+      expect(group.Properties.Parameters['rds.force_ssl']).toBe('1');
+      // Snapshot on delete in production, gone with the stack in staging.
+      expect(db.DeletionPolicy).toBe(config.retainData ? 'Snapshot' : 'Delete');
+    });
+
+    test('ElastiCache Redis 7: TLS required, encrypted at rest, AUTH token from Secrets Manager, noeviction', () => {
+      const cache = onlyResource(base(env), 'AWS::ElastiCache::ReplicationGroup');
+      expect(cache.Properties).toMatchObject({
+        Engine: 'redis',
+        TransitEncryptionEnabled: true,
+        TransitEncryptionMode: 'required',
+        AtRestEncryptionEnabled: true,
+        NumCacheClusters: 1 + config.cache.replicas,
+        MultiAZEnabled: config.cache.replicas > 0,
+        AutomaticFailoverEnabled: config.cache.replicas > 0,
+      });
+      expect(cache.Properties.EngineVersion).toMatch(/^7\./);
+      expect(json(cache.Properties.AuthToken)).toMatch(/\{\{resolve:secretsmanager:.*CacheAuthToken/);
+      const params = onlyResource(base(env), 'AWS::ElastiCache::ParameterGroup');
+      expect(params.Properties.CacheParameterGroupFamily).toBe('redis7');
+      expect(params.Properties.Properties).toEqual({ 'maxmemory-policy': 'noeviction' });
+      expect(cache.Properties.CacheParameterGroupName).toEqual({ Ref: params.id });
+    });
+
+    test('images bucket: private, encrypted, TLS only, Glacier after 90 days, CORS for the front end', () => {
+      const buckets = resourcesOf(base(env), 'AWS::S3::Bucket');
+      const [imagesId, images] = Object.entries(buckets).find(([id]) => id.startsWith('ImagesBucket'))!;
+      expect(images.Properties.PublicAccessBlockConfiguration).toEqual({
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      });
+      expect(images.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toBe('AES256');
+      const rule = images.Properties.LifecycleConfiguration.Rules[0];
+      expect(rule.Status).toBe('Enabled');
+      expect(rule.Transitions).toEqual([{ StorageClass: 'GLACIER_IR', TransitionInDays: 90 }]);
+      expect(images.Properties.CorsConfiguration.CorsRules).toEqual([
+        expect.objectContaining({ AllowedOrigins: [config.frontendOrigin], AllowedMethods: ['GET', 'HEAD'] }),
+      ]);
+      // Every bucket is private, encrypted and refuses plain HTTP.
+      for (const [id, bucket] of Object.entries(buckets)) {
+        expect(bucket.Properties.PublicAccessBlockConfiguration.BlockPublicPolicy).toBe(true);
+        expect(bucket.Properties.BucketEncryption).toBeDefined();
+        const policy = Object.values(resourcesOf(base(env), 'AWS::S3::BucketPolicy')).find((p) => json(p.Properties.Bucket).includes(id))!;
+        expect(policy.Properties.PolicyDocument.Statement).toContainEqual(
+          expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        );
+      }
+      expect(imagesId).toBeDefined();
+    });
+
+    test('CloudFront serves the images bucket through origin access control only', () => {
+      const oac = onlyResource(base(env), 'AWS::CloudFront::OriginAccessControl');
+      expect(oac.Properties.OriginAccessControlConfig).toMatchObject({ OriginAccessControlOriginType: 's3', SigningBehavior: 'always', SigningProtocol: 'sigv4' });
+      const distribution = onlyResource(base(env), 'AWS::CloudFront::Distribution').Properties.DistributionConfig;
+      expect(distribution.Origins).toHaveLength(1);
+      expect(distribution.Origins[0].OriginAccessControlId).toEqual({ 'Fn::GetAtt': [oac.id, 'Id'] });
+      expect(distribution.Origins[0].S3OriginConfig.OriginAccessIdentity).toBe('');
+      expect(json(distribution.Origins[0].DomainName)).toContain('ImagesBucket');
+      expect(distribution.DefaultCacheBehavior.ViewerProtocolPolicy).toBe('redirect-to-https');
+      base(env).resourceCountIs('AWS::CloudFront::CloudFrontOriginAccessIdentity', 0);
+      // The bucket lets this distribution (and only CloudFront) read objects.
+      const policies = Object.values(resourcesOf(base(env), 'AWS::S3::BucketPolicy')).filter((p) => json(p.Properties.Bucket).includes('ImagesBucket'));
+      const cdnRead = policies.flatMap((p) => p.Properties.PolicyDocument.Statement).find((s: any) => json(s.Principal).includes('cloudfront.amazonaws.com'));
+      expect(cdnRead).toMatchObject({ Effect: 'Allow', Action: 's3:GetObject' });
+      expect(json(cdnRead.Condition)).toMatch(/AWS:SourceArn.*distribution/);
+      // The app builds image URLs on the distribution.
+      const environment = envOf(containerOf(service(env), /-api$/).container);
+      expect(json(environment.CDN_BASE_URL)).toMatch(/https:\/\/.*ImagesCdn/);
+    });
+  });
+
+  describe('observability', () => {
+    const alarms = () => Object.values(resourcesOf(service(env), 'AWS::CloudWatch::Alarm')).map((a) => a.Properties);
+    const alarmNamed = (suffix: string) => {
+      const found = alarms().filter((a) => a.AlarmName === `tickr-${env}-${suffix}`);
+      expect(found).toHaveLength(1);
+      return found[0];
+    };
+
+    test('alarms go to an encrypted SNS topic with an e-mail subscription', () => {
+      const topic = onlyResource(service(env), 'AWS::SNS::Topic');
+      expect(topic.Properties.KmsMasterKeyId).toBeDefined();
+      service(env).hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: config.alarmEmail, TopicArn: { Ref: topic.id } });
+      for (const alarm of alarms()) expect(alarm.AlarmActions).toEqual([{ Ref: topic.id }]);
+    });
+
+    test('ECS CPU > 80 % for 5 minutes', () => {
+      const alarm = alarmNamed('EcsCpuHigh');
+      expect(alarm).toMatchObject({
+        Namespace: 'AWS/ECS',
+        MetricName: 'CPUUtilization',
+        Threshold: 80,
+        ComparisonOperator: 'GreaterThanThreshold',
+        Period: 60,
+        EvaluationPeriods: 5,
+        DatapointsToAlarm: 5,
+      });
+    });
+
+    test('RDS CPU > 90 % for 5 minutes, free storage < 2 GiB', () => {
+      expect(alarmNamed('DatabaseCpuHigh')).toMatchObject({
+        Namespace: 'AWS/RDS',
+        MetricName: 'CPUUtilization',
+        Threshold: 90,
+        ComparisonOperator: 'GreaterThanThreshold',
+        Period: 60,
+        EvaluationPeriods: 5,
+      });
+      expect(alarmNamed('DatabaseStorageLow')).toMatchObject({
+        Namespace: 'AWS/RDS',
+        MetricName: 'FreeStorageSpace',
+        Threshold: 2 * 1024 ** 3,
+        ComparisonOperator: 'LessThanThreshold',
+      });
+    });
+
+    test('ALB 5xx rate > 5 % and target p95 latency', () => {
+      const rate = alarmNamed('Alb5xxRate');
+      expect(rate).toMatchObject({ Threshold: 5, ComparisonOperator: 'GreaterThanThreshold' });
+      const rateJson = json(rate.Metrics);
+      for (const metric of ['HTTPCode_ELB_5XX_Count', 'HTTPCode_Target_5XX_Count', 'RequestCount']) expect(rateJson).toContain(metric);
+      expect(rateJson).toMatch(/100 \* \(FILL\(elb5xx, 0\) \+ FILL\(target5xx, 0\)\) \/ requests/);
+      const p95 = alarmNamed('TargetLatencyP95');
+      expect(p95).toMatchObject({ MetricName: 'TargetResponseTime', ExtendedStatistic: 'p95', Threshold: config.latencyP95AlarmSeconds });
+    });
+
+    test('payment success rate < 90 % from the app’s Tickr metrics', () => {
+      const alarm = alarmNamed('PaymentSuccessRateLow');
+      expect(alarm).toMatchObject({ Threshold: 90, ComparisonOperator: 'LessThanThreshold' });
+      const metrics = alarm.Metrics as any[];
+      const stats = metrics.filter((m) => m.MetricStat).map((m) => m.MetricStat.Metric);
+      expect(stats.map((m) => m.Namespace)).toEqual([METRICS_NAMESPACE, METRICS_NAMESPACE, METRICS_NAMESPACE]);
+      expect(stats.map((m) => m.MetricName).sort()).toEqual(['PaymentDeclined', 'PaymentFailed', 'PaymentSucceeded']);
+      const expression = metrics.find((m) => m.Expression)!.Expression as string;
+      expect(expression).toContain('100 * FILL(succeeded, 0) / (FILL(succeeded, 0) + FILL(declined, 0) + FILL(failed, 0))');
+    });
+
+    test('a dashboard shows the same figures', () => {
+      const body = json(onlyResource(service(env), 'AWS::CloudWatch::Dashboard').Properties.DashboardBody);
+      for (const figure of [
+        'CPUUtilization',
+        'MemoryUtilization',
+        'FreeStorageSpace',
+        'HTTPCode_Target_5XX_Count',
+        'HTTPCode_ELB_5XX_Count',
+        'TargetResponseTime',
+        'PaymentSucceeded',
+        'PaymentDeclined',
+        'PaymentFailed',
+        'DatabaseMemoryUsagePercentage',
+        'OutboxDead',
+      ]) {
+        expect(body).toContain(figure);
+      }
+      expect(body).toContain('p95');
+      // The alarm status widget lists every alarm.
+      const alarmIds = Object.keys(resourcesOf(service(env), 'AWS::CloudWatch::Alarm'));
+      expect(alarmIds.length).toBeGreaterThanOrEqual(9);
+      for (const id of alarmIds) expect(body).toContain(`"Fn::GetAtt":["${id}","Arn"]`);
+    });
+  });
+});
+
+describe('environments', () => {
+  test('staging and production differ in sizes, Multi-AZ, retention and deletion protection', () => {
+    const db = (env: EnvironmentName) => onlyResource(base(env), 'AWS::RDS::DBInstance');
+    expect(db('production').Properties).toMatchObject({ MultiAZ: true, DeletionProtection: true });
+    expect(db('staging').Properties).toMatchObject({ MultiAZ: false, DeletionProtection: false });
+    expect(db('production').Properties.DBInstanceClass).not.toBe(db('staging').Properties.DBInstanceClass);
+    const cache = (env: EnvironmentName) => onlyResource(base(env), 'AWS::ElastiCache::ReplicationGroup').Properties;
+    expect(cache('production').MultiAZEnabled).toBe(true);
+    expect(cache('staging').MultiAZEnabled).toBe(false);
+    const retention = (env: EnvironmentName) =>
+      new Set(Object.values(resourcesOf(base(env), 'AWS::Logs::LogGroup')).map((g) => g.Properties.RetentionInDays));
+    expect([...retention('staging')]).toEqual([30]);
+    expect([...retention('production')]).toEqual([365]);
+    // Production keeps its data when the stack goes; staging does not.
+    const policies = (env: EnvironmentName) => new Set(Object.values(resourcesOf(base(env), 'AWS::S3::Bucket')).map((b) => b.DeletionPolicy));
+    expect([...policies('production')]).toEqual(['Retain']);
+    expect([...policies('staging')]).toEqual(['Delete']);
+    expect(synth.stacks.production.base.terminationProtection).toBe(true);
+    expect(synth.stacks.staging.base.terminationProtection).toBe(false);
+    const alb = (env: EnvironmentName) => onlyResource(service(env), 'AWS::ElasticLoadBalancingV2::LoadBalancer').Properties.LoadBalancerAttributes;
+    expect(alb('production')).toContainEqual({ Key: 'deletion_protection.enabled', Value: 'true' });
+  });
+
+  test('the API runs as NODE_ENV=staging in staging and production in production', () => {
+    expect(envOf(containerOf(service('staging'), /-api$/).container).NODE_ENV).toBe('staging');
+    expect(envOf(containerOf(service('production'), /-api$/).container).NODE_ENV).toBe('production');
+  });
+
+  test('an invalid image tag is refused at synth time', () => {
+    expect(() => synthesize({ imageTag: 'no spaces allowed' })).toThrow(/not a valid image tag/);
+  });
+
+});
