@@ -10,16 +10,17 @@
  *
  *   app            POST /v1/orders, quantity 1 of the one ticket type, buyers taken round-robin, a
  *                  fresh Idempotency-Key per request: auth, rate limit (Redis), validation,
- *                  idempotency, the hold transaction. A closed loop of BENCH_CONNECTIONS keep-alive
+ *                  idempotency, the hold (batched per ticket type: OrdersService.holdBatch). A closed loop of BENCH_CONNECTIONS keep-alive
  *                  connections (bench/support/closed-loop.ts) that waits for every request it sent,
  *                  so the database can be checked against the answers request for request.
  *   pgbench lean   the best single-statement hot-row transaction, autocommit: one statement whose
  *                  CTEs do UPDATE ticket_types SET held = held + 1 WHERE … AND sold + held + 1 <=
  *                  capacity RETURNING price, and INSERT the order and its item.
- *   pgbench full   the app's hold transaction for a one-item order, statement for statement: BEGIN;
- *                  INSERT the idempotency key; one statement doing the app's conditional UPDATE
- *                  (event published, sales window, per-order limit, seats left), the order + item
- *                  inserts and the key's stored answer; COMMIT.
+ *   pgbench full   the per-buyer hold transaction the app ran before holds were batched, statement
+ *                  for statement: BEGIN; INSERT the idempotency key; one statement doing the
+ *                  conditional UPDATE (event published, sales window, per-order limit, seats left),
+ *                  the order + item inserts and the key's stored answer; COMMIT. It shows what one
+ *                  transaction per buyer costs with everything a real hold must do.
  *
  * pgbench runs with -c BENCH_PGBENCH_CLIENTS (default BENCH_CONNECTIONS) -j BENCH_PGBENCH_THREADS (2)
  * -T BENCH_DURATION -n -r -M BENCH_PGBENCH_PROTOCOL (prepared); every measurement is preceded by a
@@ -28,15 +29,17 @@
  * Verdict PASS when the OVERSELL CHECK holds (from the database after the run: sold + held ≤
  * capacity, held = seats of pending orders, the orders are exactly those answered 201) and no answer
  * was anything but a 201 or a 409 SOLD_OUT (warm-up included); otherwise FAIL, exit code 1. The
- * issue-8 targets (holds/s ≥ 1.0 × pgbench lean tps, p99 < 250 ms) are printed, met or not, and do
- * not decide the verdict.
+ * issue-8 targets (holds/s ≥ 1.0 × pgbench lean tps, p99 < 250 ms, app RSS < 300 MB from start-up
+ * to the end) are printed, met or not, and do not decide the verdict.
  *
  * Settings: BENCH_DURATION (s, 10), BENCH_CONNECTIONS (64), BENCH_WARMUP (s, 3), BENCH_TIMEOUT (s, 10),
  * BENCH_BUYERS (2000), BENCH_CAPACITY (1000000, the API's maximum), BENCH_PGBENCH (/usr/bin/pgbench),
  * BENCH_PGBENCH_CLIENTS, BENCH_PGBENCH_THREADS, BENCH_PGBENCH_PROTOCOL (simple|extended|prepared),
  * BENCH_DB_POOL_SIZE (the app's DATABASE_POOL_SIZE; the app's default when unset). The pgbench scripts
  * do not stop at sold out: BENCH_CAPACITY must stay above what a run can hold (a warning says when not).
- * Results: a table on stdout and bench/results/flash-sale-<timestamp>.json.
+ * Results: a table on stdout, bench/results/flash-sale-<timestamp>.json and, beside it, an SVG chart
+ * of holds per second and p99 per second of the measured phase. BENCH_NODE_ARGS passes node flags to
+ * the app (e.g. `--cpu-prof --cpu-prof-dir=bench/results/profiles` for a CPU profile).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { Client } from 'pg';
@@ -49,6 +52,7 @@ import { ActivitySummary, watchActivity } from './support/pg-activity';
 import { PgbenchProtocol, PgbenchResult, pgbenchPath, pgbenchVersion, runPgbench } from './support/pgbench';
 import { environment, fmt, table, writeResult, runBenchmark, printVerdict } from './support/report';
 import { startStack } from './support/stack';
+import { lineChart, Timeline, watchRss, writeChartBeside } from './support/timeline';
 
 const started = Date.now();
 const log = (line: string) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n`);
@@ -148,6 +152,8 @@ interface HttpMeasurement extends HttpPhase {
   latencyAllMs: { p50: number; p99: number };
   cpuCores: Record<string, number | undefined>;
   dbSessions?: ActivitySummary;
+  /** Per second of the measured phase: 201s and their p99. */
+  timeline: { second: number; perSecond: number; p99Ms: number }[];
 }
 
 function latencyStats(samples: Samples) {
@@ -257,6 +263,7 @@ async function measureHttp(
   }
   log(`app: measuring ${settings.durationSeconds} s (${settings.connections} connections)…`);
   const created = new Samples();
+  const timeline = new Timeline();
   const all = new Samples();
   const perSecond = new Array<number>(settings.durationSeconds).fill(0);
   const activity = await watchActivity(databaseUrl, 'tickr');
@@ -267,6 +274,7 @@ async function measureHttp(
     settings.timeoutSeconds,
     (ms, at) => {
       created.push(ms);
+      timeline.record(at, ms);
       const second = Math.floor(at / 1000);
       if (second < perSecond.length) perSecond[second]++;
     },
@@ -287,6 +295,7 @@ async function measureHttp(
       latencyAllMs: { p50: percentile(allSorted, 50), p99: percentile(allSorted, 99) },
       cpuCores,
       dbSessions,
+      timeline: timeline.series(settings.durationSeconds),
     },
   };
 }
@@ -487,6 +496,8 @@ async function main(): Promise<number> {
       },
     });
     const base = stack.app.url;
+    // The app's resident memory from start-up to the end of the last measurement (issue 8: < 300 MB).
+    const rss = watchRss({ app: stack.pids.app });
     const db = new Client({ connectionString: stack.databaseUrl, application_name: 'bench' });
     db.on('error', (error) => log(`bench database connection: ${error.message}`));
     await db.connect();
@@ -555,10 +566,13 @@ async function main(): Promise<number> {
 
     const leanRatio = m.holdsPerSecond / lean.measured.tps;
     const fullRatio = m.holdsPerSecond / full.measured.tps;
+    const memory = rss.stop();
+    const appRssMaxMb = memory.maxMb.app;
     const targets = {
       issue: 8,
       holdsOverPgbenchLean: { target: 1.0, value: leanRatio, met: leanRatio >= 1.0 },
       p99Ms: { target: 250, value: m.latencyMs.p99, met: m.latencyMs.p99 < 250 },
+      appRssMaxMb: { target: 300, value: appRssMaxMb, met: appRssMaxMb !== undefined && appRssMaxMb < 300 },
     };
     const warnings: string[] = [];
     const reference = [lean, full].map((x) => x.measured.tps);
@@ -621,7 +635,7 @@ async function main(): Promise<number> {
           ? [['  its warm-up (not measured)', fmt(w.created / w.elapsedSeconds), dash, dash, dash, dash, dash, dash, fmt(w.created), fmt(w.soldOut), fmt(w.otherErrorCount)]]
           : []),
         ...[lean, full].map((x) => [
-          `${x.name}${x.name === 'pgbench lean' ? ' (UPDATE + order insert)' : " (the app's SQL)"}`,
+          `${x.name}${x.name === 'pgbench lean' ? ' (UPDATE + order insert)' : ' (per-buyer txn)'}`,
           fmt(x.measured.tps),
           dash,
           fmt(x.measured.latencyAverageMs, 2),
@@ -698,7 +712,8 @@ async function main(): Promise<number> {
     if (firstErrors.length) out.push(`first non-409 errors:\n  ${firstErrors.slice(0, 5).join('\n  ')}\n`);
     out.push(
       `targets (issue 8, not part of the verdict): holds/s ≥ 1.0× pgbench lean tps: ${met(targets.holdsOverPgbenchLean.met)} (${fmt(leanRatio, 3)}×); ` +
-        `p99 < 250 ms: ${met(targets.p99Ms.met)} (${fmt(m.latencyMs.p99, 1)} ms)`,
+        `p99 < 250 ms: ${met(targets.p99Ms.met)} (${fmt(m.latencyMs.p99, 1)} ms); ` +
+        `app RSS < 300 MB throughout: ${met(targets.appRssMaxMb.met)} (max ${appRssMaxMb === undefined ? 'unknown' : fmt(appRssMaxMb, 0)} MB)`,
     );
     out.push(
       `verdict: ${verdict}${
@@ -727,12 +742,31 @@ async function main(): Promise<number> {
           pgbenchFull: full,
         },
         ratios: { holdsOverPgbenchLean: leanRatio, holdsOverPgbenchFull: fullRatio },
+        memory: { appRssMaxMb, appRssPerSecondMb: memory.perSecond.app ?? [] },
         checks: { app: appCheck, pgbenchLean: leanCheck, pgbenchFull: fullCheck },
         warnings,
         appLog,
       },
       startedAt,
     );
+    const chart = writeChartBeside(
+      path,
+      lineChart({
+        title: 'bench:flash-sale: POST /v1/orders, one ticket type, 64 connections',
+        subtitle: `holds/s ${fmt(m.holdsPerSecond, 0)} = ${fmt(leanRatio, 2)}× pgbench lean (${fmt(lean.measured.tps, 0)} tps); p99 ${fmt(m.latencyMs.p99, 1)} ms; app RSS max ${appRssMaxMb === undefined ? '?' : fmt(appRssMaxMb, 0)} MB`,
+        leftLabel: 'holds per second',
+        rightLabel: 'p99 latency (ms)',
+        series: [
+          { label: 'holds/s', values: m.timeline.map((t) => t.perSecond), axis: 'left', color: '#1f77b4' },
+          { label: 'p99 ms', values: m.timeline.map((t) => t.p99Ms), axis: 'right', color: '#ff7f0e' },
+        ],
+        targets: [
+          { axis: 'left', value: lean.measured.tps, label: `pgbench lean ${fmt(lean.measured.tps, 0)} tps` },
+          { axis: 'right', value: 250, label: 'p99 target 250 ms' },
+        ],
+      }),
+    );
+    out.push(`chart: ${chart}`);
     return printVerdict(out, path, verdict);
   } finally {
     await stopEverything(cleanup, log);

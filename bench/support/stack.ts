@@ -8,6 +8,9 @@ import { freePort, waitFor } from '../../test/support/ports';
 import { startRedisServer } from '../../test/support/redis-server';
 import { Cleanup, withTimeout } from './cleanup';
 
+/** As the Dockerfile's NODE_OPTIONS (test/integration/docker.test.ts checks that one). */
+export const APP_NODE_OPTIONS = ['--max-old-space-size=256'];
+
 export type Log = (line: string) => void;
 
 /** The checkout's root (where package.json and dist/ are), from src or from the compiled dist-bench. */
@@ -144,7 +147,10 @@ export async function startApp(
     STORAGE_LOCAL_DIR: storageDir,
     ...options.env,
   };
-  const child = spawn(process.execPath, ['dist/main.js'], {
+  // The heap cap of the image (Dockerfile NODE_OPTIONS), so memory is measured as deployed; plus
+  // BENCH_NODE_ARGS, extra node flags, e.g. `--cpu-prof --cpu-prof-dir=bench/results/profiles`.
+  const nodeArgs = [...APP_NODE_OPTIONS, ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+  const child = spawn(process.execPath, [...nodeArgs, 'dist/main.js'], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

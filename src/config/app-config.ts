@@ -92,6 +92,8 @@ const envObject = z.object({
   LOGIN_FAILURE_WINDOW_SECONDS: int(900, 1, 86_400),
 
   HOLD_TTL_SECONDS: int(600, 10, 86_400),
+  /** Most one-ticket-type holds one transaction takes together (natural batching per ticket type). */
+  HOLD_BATCH_MAX: int(200, 1, 5_000),
   /** Unknown codes one scanner may scan per window before 429: guessing codes stops there. */
   CHECKIN_MISS_LIMIT: int(30, 1, 100_000),
   CHECKIN_MISS_WINDOW_SECONDS: int(60, 1, 3_600),
@@ -344,7 +346,7 @@ export class AppConfig {
     argon2TimeCost: number;
   };
   readonly rateLimit!: { perMinute: number; loginFailureLimit: number; loginFailureWindowSeconds: number };
-  readonly orders!: { holdTtlSeconds: number; sweepIntervalMs: number; idempotencyKeyTtlSeconds: number };
+  readonly orders!: { holdTtlSeconds: number; holdBatchMax: number; sweepIntervalMs: number; idempotencyKeyTtlSeconds: number };
   readonly drivers!: {
     storage: 's3' | 'local';
     email: 'ses' | 'file' | 'log';
@@ -424,6 +426,7 @@ export class AppConfig {
       },
       orders: {
         holdTtlSeconds: e.HOLD_TTL_SECONDS,
+        holdBatchMax: e.HOLD_BATCH_MAX,
         sweepIntervalMs: e.ORDERS_SWEEP_INTERVAL_MS,
         idempotencyKeyTtlSeconds: e.IDEMPOTENCY_KEY_TTL_HOURS * 3600,
       },

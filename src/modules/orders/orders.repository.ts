@@ -96,6 +96,22 @@ interface TicketRow {
  * ticket type is in its sales window (open from publication and until the event ends when unset),
  * the per-order limit, and the seats left. Evaluated by the UPDATE that takes the row lock.
  */
+/** One idempotency key's identity within a batch: buyer and key. */
+export const keyId = (buyerId: string, key: string): string => `${buyerId}\u0000${key}`;
+
+/** The locked ticket type as a batch hold sees it. */
+export interface HoldState {
+  eventStatus: string;
+  currency: string;
+  unitPrice: number;
+  maxPerOrder: number;
+  /** capacity - sold - held when locked, before this batch. */
+  available: number;
+  onSale: boolean;
+  /** The transaction's clock. */
+  now: Date;
+}
+
 const HOLDABLE = `t.id = $2 AND t.event_id = $1 AND e.id = t.event_id
   AND e.status = 'published'
   AND (t.sales_start_at IS NULL OR t.sales_start_at <= now())
@@ -175,6 +191,38 @@ export class OrdersRepository {
     return { requestHash: row.request_hash, status: row.response_status, body: row.response_body };
   }
 
+  /**
+   * `claimKey` for a batch of distinct keys in one statement: the keys this transaction now owns
+   * (a concurrent holder of one of them makes this wait until it commits, as for one key).
+   */
+  async claimKeys(sql: Sql, keys: readonly { buyerId: string; key: string; requestHash: string }[]): Promise<Set<string>> {
+    const rows = await sql.query<{ buyer_id: string; key: string }>(
+      `INSERT INTO idempotency_keys (buyer_id, key, request_hash)
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[])
+       ON CONFLICT (buyer_id, key) DO NOTHING
+       RETURNING buyer_id, key`,
+      [keys.map((k) => k.buyerId), keys.map((k) => k.key), keys.map((k) => k.requestHash)],
+    );
+    return new Set(rows.map((r) => keyId(r.buyer_id, r.key)));
+  }
+
+  /** The stored answers of keys claimed by earlier, committed requests. */
+  async readKeys(sql: Sql, keys: readonly { buyerId: string; key: string }[]): Promise<Map<string, StoredAnswer>> {
+    const rows = await sql.query<{ buyer_id: string; key: string; request_hash: string; response_status: number | null; response_body: unknown }>(
+      `SELECT k.buyer_id, k.key, k.request_hash, k.response_status, k.response_body
+         FROM idempotency_keys k
+         JOIN unnest($1::uuid[], $2::text[]) AS x(buyer_id, key) ON k.buyer_id = x.buyer_id AND k.key = x.key`,
+      [keys.map((k) => k.buyerId), keys.map((k) => k.key)],
+    );
+    const answers = new Map<string, StoredAnswer>();
+    for (const row of rows) {
+      // Only a purge in that very instant could remove one; an answer is always stored before commit.
+      if (row.response_status === null) throw new Error('idempotency key without an answer');
+      answers.set(keyId(row.buyer_id, row.key), { requestHash: row.request_hash, status: row.response_status, body: row.response_body });
+    }
+    return answers;
+  }
+
   /** Stores the answer under a key claimed in this transaction (a refusal: nothing else was written). */
   async storeAnswer(sql: Sql, buyerId: string, key: string, status: number, body: unknown): Promise<void> {
     await sql.query(`UPDATE idempotency_keys SET response_status = $3, response_body = $4 WHERE buyer_id = $1 AND key = $2`, [
@@ -215,45 +263,87 @@ export class OrdersRepository {
   }
 
   /**
-   * A one-item hold in a single statement: the conditional UPDATE, the order, its item and the
-   * stored answer (built from the price the UPDATE returns), so the ticket type's row lock is held
-   * for the rest of this statement and the COMMIT only. No row back: refused, nothing written.
-   * `answer` is the order's view without the figures that come from the price.
+   * A batch hold's first step: takes the ticket type's row lock (held until commit) and reads what
+   * decides each sale in the batch. Undefined when the ticket type is not one of the event's.
    */
-  async holdOne(
+  async lockForHolds(sql: Sql, eventId: string, ticketTypeId: string): Promise<HoldState | undefined> {
+    const [row] = await sql.query<{
+      status: string;
+      currency: string;
+      price: string;
+      max_per_order: number;
+      available: number;
+      on_sale: boolean;
+      now: Date;
+    }>(
+      `SELECT e.status, e.currency, t.price, t.max_per_order, t.capacity - t.sold - t.held AS available,
+              (t.sales_start_at IS NULL OR t.sales_start_at <= now()) AND coalesce(t.sales_end_at, e.ends_at) > now() AS on_sale,
+              now() AS now
+         FROM ticket_types t
+         JOIN events e ON e.id = t.event_id
+        WHERE t.id = $2 AND t.event_id = $1
+          FOR NO KEY UPDATE OF t`,
+      [eventId, ticketTypeId],
+    );
+    return (
+      row && {
+        eventStatus: row.status,
+        currency: row.currency.trim(),
+        unitPrice: Number(row.price),
+        maxPerOrder: row.max_per_order,
+        available: row.available,
+        onSale: row.on_sale,
+        now: row.now,
+      }
+    );
+  }
+
+  /**
+   * A batch hold's second and last statement: the seats of every accepted order in one UPDATE of
+   * the locked row, the orders and their items, and every claimed key's answer (orders and refusals).
+   */
+  async writeHolds(
     sql: Sql,
-    order: Pick<Order, 'id' | 'buyerId' | 'eventId' | 'expiresAt' | 'createdAt'>,
-    item: { ticketTypeId: string; quantity: number },
-    key: string,
-    answer: Record<string, unknown>,
-  ): Promise<HoldOutcome | undefined> {
-    const [row] = await sql.query<{ price: string; currency: string }>(
+    ticketTypeId: string,
+    orders: readonly Order[],
+    answers: readonly { buyerId: string; key: string; status: number; body: unknown }[],
+  ): Promise<void> {
+    const first = orders[0];
+    const seats = orders.reduce((sum, o) => sum + o.items[0].quantity, 0);
+    await sql.query(
       `WITH hold AS (
-         UPDATE ticket_types t SET held = t.held + $3
-           FROM events e
-          WHERE ${HOLDABLE}
-         RETURNING t.price, e.currency
+         UPDATE ticket_types SET held = held + $2 WHERE id = $1 AND $2 > 0
        ), o AS (
          INSERT INTO orders (id, buyer_id, event_id, total, currency, expires_at, created_at, updated_at)
-         SELECT $4, $5, $1, hold.price * $3, hold.currency, $6, $7, $7 FROM hold
+         SELECT x.id, x.buyer_id, $3, x.total, $4, $5, $6, $6
+           FROM unnest($7::uuid[], $8::uuid[], $9::bigint[]) AS x(id, buyer_id, total)
          RETURNING id
        ), i AS (
          INSERT INTO order_items (order_id, ticket_type_id, quantity, unit_price)
-         SELECT o.id, $2, $3, hold.price FROM o, hold
-       ), k AS (
-         UPDATE idempotency_keys
-            SET response_status = 201,
-                response_body = $9::jsonb || jsonb_build_object(
-                  'total', hold.price * $3,
-                  'currency', hold.currency::text,
-                  'items', jsonb_build_array(jsonb_build_object('ticketTypeId', $2::text, 'quantity', $3::int, 'unitPrice', hold.price)))
-           FROM hold
-          WHERE buyer_id = $5 AND key = $8
+         SELECT x.id, $1, x.quantity, x.unit_price
+           FROM unnest($7::uuid[], $10::int[], $11::bigint[]) AS x(id, quantity, unit_price)
        )
-       SELECT price, currency FROM hold`,
-      [order.eventId, item.ticketTypeId, item.quantity, order.id, order.buyerId, order.expiresAt, order.createdAt, key, JSON.stringify(answer)],
+       UPDATE idempotency_keys k SET response_status = a.status, response_body = a.body
+         FROM unnest($12::uuid[], $13::text[], $14::int[], $15::jsonb[]) AS a(buyer_id, key, status, body)
+        WHERE k.buyer_id = a.buyer_id AND k.key = a.key`,
+      [
+        ticketTypeId,
+        seats,
+        first?.eventId ?? null,
+        first?.currency ?? null,
+        first?.expiresAt ?? null,
+        first?.createdAt ?? null,
+        orders.map((o) => o.id),
+        orders.map((o) => o.buyerId),
+        orders.map((o) => o.total),
+        orders.map((o) => o.items[0].quantity),
+        orders.map((o) => o.items[0].unitPrice),
+        answers.map((a) => a.buyerId),
+        answers.map((a) => a.key),
+        answers.map((a) => a.status),
+        answers.map((a) => JSON.stringify(a.body)),
+      ],
     );
-    return row && { ticketTypeId: item.ticketTypeId, unitPrice: Number(row.price), currency: row.currency.trim() };
   }
 
   async diagnoseHold(sql: Sql, eventId: string, ticketTypeIds: string[]): Promise<HoldDiagnosis> {

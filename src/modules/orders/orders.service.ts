@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import * as QRCode from 'qrcode';
 import { DomainError, ErrorKind, NotFoundError, STATUS_BY_KIND, ValidationFailedError } from '../../common/domain-error';
+import { KeyedBatcher, Settled } from '../../common/keyed-batcher';
 import { minorUnitDigits } from '../../common/money';
 import { decodeCursor, encodeCursor, Page } from '../../common/pagination';
 import { AppConfig } from '../../config/app-config';
@@ -29,7 +30,7 @@ import {
   toOrderView,
   toTicketView,
 } from './order.model';
-import { HoldDiagnosis, InventoryDelta, OrderInContext, OrdersRepository, StoredAnswer } from './orders.repository';
+import { HoldDiagnosis, HoldState, InventoryDelta, keyId, OrderInContext, OrdersRepository, StoredAnswer } from './orders.repository';
 
 export interface PlaceOrderInput {
   eventId: string;
@@ -126,6 +127,41 @@ interface StoredRefusal {
   extras: Record<string, unknown>;
 }
 
+const refusalBody = (error: DomainError): StoredRefusal => ({ kind: error.kind, code: error.code, message: error.message, extras: error.extras });
+
+/** What a hold's transaction decided for one request. */
+type HoldOutcome = { stored: StoredAnswer } | { created: OrderView } | { refused: DomainError };
+
+/** A one-ticket-type order waiting for its ticket type's next batch. */
+interface BatchedHold {
+  buyerId: string;
+  key: string;
+  hash: string;
+  input: PlaceOrderInput;
+  item: { ticketTypeId: string; quantity: number };
+}
+
+/** The answer a later request with the same key gets, as if read back from the key's row. */
+function storedAnswerOf(outcome: HoldOutcome, hash: string): StoredAnswer {
+  if ('stored' in outcome) return outcome.stored;
+  if ('created' in outcome) return { requestHash: hash, status: 201, body: outcome.created };
+  return { requestHash: hash, status: STATUS_BY_KIND[outcome.refused.kind], body: refusalBody(outcome.refused) };
+}
+
+/** A batch hold's view of one request, as `diagnoseHold` would report it with `taken` seats gone. */
+function diagnosisOf(state: HoldState, ticketTypeId: string, taken: number): HoldDiagnosis {
+  return {
+    eventFound: true,
+    eventStatus: state.eventStatus,
+    now: state.now,
+    items: [{ ticketTypeId, found: true, onSale: state.onSale, maxPerOrder: state.maxPerOrder, available: state.available - taken }],
+  };
+}
+
+/** The same conditions as the single-statement hold (HOLDABLE), against the locked row. */
+const canHold = (state: HoldState, quantity: number, taken: number): boolean =>
+  state.eventStatus === 'published' && state.onSale && quantity <= state.maxPerOrder && quantity <= state.available - taken;
+
 const sellDeltas = (items: OrderItem[]): InventoryDelta[] =>
   items.map((i) => ({ ticketTypeId: i.ticketTypeId, held: -i.quantity, sold: i.quantity, capacity: 0 }));
 
@@ -153,7 +189,12 @@ export class OrdersService {
     private readonly notifications: NotificationsService,
     private readonly metrics: Metrics,
     private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.holdBatcher = new KeyedBatcher((_key, requests) => this.holdBatch(requests), config.orders.holdBatchMax);
+  }
+
+  /** One-ticket-type holds, batched per ticket type (see `holdBatch`). */
+  private readonly holdBatcher: KeyedBatcher<BatchedHold, HoldOutcome>;
 
   // ------------------------------------------------------------------ holds
 
@@ -170,7 +211,12 @@ export class OrdersService {
     };
     const hash = requestHash(input);
     const items = [...input.items].sort((a, b) => (a.ticketTypeId < b.ticketTypeId ? -1 : a.ticketTypeId > b.ticketTypeId ? 1 : 0));
-    const outcome = await this.tx.run(async (sql): Promise<{ stored: StoredAnswer } | { created: OrderView } | { refused: DomainError }> => {
+    if (items.length === 1) {
+      // One ticket type, the on-sale case: batched with the other holds of that ticket type.
+      const request: BatchedHold = { buyerId, key: idempotencyKey, hash, input, item: items[0] };
+      return this.answer(await this.holdBatcher.submit(`${input.eventId}/${items[0].ticketTypeId}`, request), hash);
+    }
+    const outcome = await this.tx.run(async (sql): Promise<HoldOutcome> => {
       const claim = await this.orders.claimKey(sql, buyerId, idempotencyKey, hash);
       if (!claim.claimed) return { stored: claim.stored };
       const order: Order = {
@@ -186,17 +232,6 @@ export class OrdersService {
         expiresAt: new Date(claim.now.getTime() + this.config.orders.holdTtlSeconds * 1000),
         paidAt: null,
       };
-      if (items.length === 1) {
-        // The common case, in one statement: the lock lives for that statement's end and the COMMIT.
-        // A statement that finds no row writes nothing, so the refusal is stored in this same transaction.
-        const { items: _i, total: _t, currency: _c, ...partial } = toOrderView(order);
-        const hold = await this.orders.holdOne(sql, order, items[0], idempotencyKey, partial);
-        if (!hold) return { refused: await this.refuse(sql, buyerId, idempotencyKey, input) };
-        order.items = [{ ...items[0], unitPrice: hold.unitPrice }];
-        order.currency = hold.currency;
-        order.total = orderTotal(order.items);
-        return { created: toOrderView(order) };
-      }
       // Several ticket types: one conditional UPDATE each, in id order, then one insert of everything;
       // a refusal gives back the seats already taken by returning to the savepoint.
       await sql.query('SAVEPOINT hold');
@@ -214,12 +249,96 @@ export class OrdersService {
       await this.orders.insertOrder(sql, order, { buyerId, key: idempotencyKey }, { status: 201, body: view });
       return { created: view };
     });
+    if ('created' in outcome) await this.eventCache.countsChanged(input.eventId);
+    return this.answer(outcome, hash);
+  }
+
+  private answer(outcome: HoldOutcome, hash: string): PlacedOrder {
     if ('refused' in outcome) throw outcome.refused;
-    if ('created' in outcome) {
-      await this.eventCache.countsChanged(input.eventId);
-      return { order: outcome.created, replayed: false };
-    }
+    if ('created' in outcome) return { order: outcome.created, replayed: false };
     return this.replay(outcome.stored, hash);
+  }
+
+  /**
+   * One transaction for a batch of one-ticket-type holds (natural batching: the holds that arrived
+   * while the previous batch of this ticket type was in flight). Each request is still all or
+   * nothing and answered on its own, in arrival order:
+   *
+   *   1. claim every key in one INSERT (keys used before get their stored answer back);
+   *   2. lock the ticket type's row and read what decides a sale;
+   *   3. decide each request in order against the seats left after the ones before it;
+   *   4. one statement: the seats of all accepted orders, the orders, their items, every answer;
+   *   5. commit.
+   *
+   * The row lock is taken once per batch instead of once per buyer, and for two round trips.
+   */
+  private async holdBatch(requests: BatchedHold[]): Promise<Settled<HoldOutcome>[]> {
+    const { eventId } = requests[0].input;
+    const { ticketTypeId } = requests[0].item;
+    // The same key twice in one batch: the later request replays the first one's answer.
+    const firstWithKey = new Map<string, BatchedHold>();
+    for (const request of requests) {
+      const id = keyId(request.buyerId, request.key);
+      if (!firstWithKey.has(id)) firstWithKey.set(id, request);
+    }
+    const distinct = [...firstWithKey.values()];
+    const outcomes = await this.tx.run(async (sql) => {
+      const decided = new Map<string, HoldOutcome>();
+      const claimed = await this.orders.claimKeys(sql, distinct.map((r) => ({ buyerId: r.buyerId, key: r.key, requestHash: r.hash })));
+      const earlier = distinct.filter((r) => !claimed.has(keyId(r.buyerId, r.key)));
+      if (earlier.length > 0) {
+        const stored = await this.orders.readKeys(sql, earlier);
+        for (const r of earlier) {
+          const answer = stored.get(keyId(r.buyerId, r.key));
+          if (!answer) throw new Error('idempotency key vanished while being read');
+          decided.set(keyId(r.buyerId, r.key), { stored: answer });
+        }
+      }
+      const fresh = distinct.filter((r) => claimed.has(keyId(r.buyerId, r.key)));
+      if (fresh.length === 0) return decided;
+
+      const state = await this.orders.lockForHolds(sql, eventId, ticketTypeId);
+      const unknown = state ? undefined : await this.orders.diagnoseHold(sql, eventId, [ticketTypeId]);
+      const orders: Order[] = [];
+      const answers: { buyerId: string; key: string; status: number; body: unknown }[] = [];
+      let taken = 0;
+      for (const r of fresh) {
+        const id = keyId(r.buyerId, r.key);
+        if (state && canHold(state, r.item.quantity, taken)) {
+          taken += r.item.quantity;
+          const items = [{ ...r.item, unitPrice: state.unitPrice }];
+          const order: Order = {
+            id: randomUUID(),
+            buyerId: r.buyerId,
+            eventId,
+            status: 'pending',
+            items,
+            total: orderTotal(items),
+            currency: state.currency,
+            createdAt: state.now,
+            expiresAt: new Date(state.now.getTime() + this.config.orders.holdTtlSeconds * 1000),
+            paidAt: null,
+          };
+          const view = toOrderView(order);
+          orders.push(order);
+          answers.push({ buyerId: r.buyerId, key: r.key, status: 201, body: view });
+          decided.set(id, { created: view });
+        } else {
+          const error = refusalFor(state ? diagnosisOf(state, ticketTypeId, taken) : unknown!, r.input);
+          answers.push({ buyerId: r.buyerId, key: r.key, status: STATUS_BY_KIND[error.kind], body: refusalBody(error) });
+          decided.set(id, { refused: error });
+        }
+      }
+      await this.orders.writeHolds(sql, ticketTypeId, orders, answers);
+      return decided;
+    });
+    if ([...outcomes.values()].some((o) => 'created' in o)) await this.eventCache.countsChanged(eventId);
+    return requests.map((request): Settled<HoldOutcome> => {
+      const id = keyId(request.buyerId, request.key);
+      const first = firstWithKey.get(id)!;
+      const outcome = outcomes.get(id)!;
+      return { ok: true, value: first === request ? outcome : { stored: storedAnswerOf(outcome, first.hash) } };
+    });
   }
 
   /**
@@ -229,8 +348,7 @@ export class OrdersService {
   private async refuse(sql: Sql, buyerId: string, key: string, input: PlaceOrderInput): Promise<DomainError> {
     const diagnosis = await this.orders.diagnoseHold(sql, input.eventId, input.items.map((i) => i.ticketTypeId));
     const error = refusalFor(diagnosis, input);
-    const body: StoredRefusal = { kind: error.kind, code: error.code, message: error.message, extras: error.extras };
-    await this.orders.storeAnswer(sql, buyerId, key, STATUS_BY_KIND[error.kind], body);
+    await this.orders.storeAnswer(sql, buyerId, key, STATUS_BY_KIND[error.kind], refusalBody(error));
     return error;
   }
 

@@ -1,0 +1,168 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+
+import { percentile } from './load';
+
+/**
+ * Per-second figures of a run, for the charts: answers per second and the p99 of the answers that
+ * completed in that second; and the resident memory of processes sampled while it ran.
+ */
+export class Timeline {
+  private readonly buckets: number[][] = [];
+
+  /** `atMs`: when the answer completed, ms since the run started; `latencyMs`: its latency. */
+  record(atMs: number, latencyMs: number): void {
+    const second = Math.max(0, Math.floor(atMs / 1000));
+    (this.buckets[second] ??= []).push(latencyMs);
+  }
+
+  /** Per second, up to `seconds` (the drain after the deadline is a partial second: leave it out). */
+  series(seconds = this.buckets.length): { second: number; perSecond: number; p99Ms: number }[] {
+    return Array.from({ length: Math.min(seconds, this.buckets.length) }, (_, second) => {
+      const sorted = Float64Array.from(this.buckets[second] ?? []).sort();
+      return { second, perSecond: sorted.length, p99Ms: sorted.length ? percentile(sorted, 99) : 0 };
+    });
+  }
+}
+
+/** Resident set size of a process, in MB (VmRSS of /proc/<pid>/status); undefined without /proc. */
+export function rssMb(pid: number): number | undefined {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface RssWatch {
+  /** Stops sampling: the largest RSS seen per name, and one sample per second per name. */
+  stop(): { maxMb: Record<string, number>; perSecond: Record<string, number[]> };
+}
+
+/** Samples the RSS of each named process every `everyMs` until stopped. */
+export function watchRss(pids: Record<string, number | undefined>, everyMs = 250): RssWatch {
+  const maxMb: Record<string, number> = {};
+  const perSecond: Record<string, number[]> = {};
+  const started = Date.now();
+  const sample = () => {
+    const second = Math.floor((Date.now() - started) / 1000);
+    for (const [name, pid] of Object.entries(pids)) {
+      if (pid === undefined) continue;
+      const mb = rssMb(pid);
+      if (mb === undefined) continue;
+      maxMb[name] = Math.max(maxMb[name] ?? 0, mb);
+      const series = (perSecond[name] ??= []);
+      series[second] = Math.max(series[second] ?? 0, mb);
+    }
+  };
+  sample();
+  const timer = setInterval(sample, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      return { maxMb, perSecond };
+    },
+  };
+}
+
+export interface ChartSeries {
+  label: string;
+  /** One value per second (x = index). */
+  values: number[];
+  axis: 'left' | 'right';
+  color: string;
+}
+
+const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** A rounded-up axis maximum: 1, 2 or 5 times a power of ten. */
+function niceMax(value: number): number {
+  if (value <= 0) return 1;
+  const power = 10 ** Math.floor(Math.log10(value));
+  return [1, 2, 5, 10].map((m) => m * power).find((m) => m >= value)!;
+}
+
+/**
+ * A line chart as a standalone SVG: seconds on x, up to two y axes (left and right), a legend,
+ * and optional horizontal target lines. Plain SVG, viewable in any browser.
+ */
+export function lineChart(options: {
+  title: string;
+  subtitle?: string;
+  leftLabel: string;
+  rightLabel?: string;
+  series: ChartSeries[];
+  targets?: { axis: 'left' | 'right'; value: number; label: string }[];
+}): string {
+  const width = 900;
+  const height = 420;
+  const margin = { top: 64, right: 80, bottom: 48, left: 80 };
+  const plotW = width - margin.left - margin.right;
+  const plotH = height - margin.top - margin.bottom;
+  const seconds = Math.max(1, ...options.series.map((s) => s.values.length));
+  const maxOf = (axis: 'left' | 'right') =>
+    niceMax(
+      Math.max(
+        0,
+        ...options.series.filter((s) => s.axis === axis).flatMap((s) => s.values.filter(Number.isFinite)),
+        ...(options.targets ?? []).filter((t) => t.axis === axis).map((t) => t.value),
+      ),
+    );
+  const max = { left: maxOf('left'), right: maxOf('right') };
+  const x = (second: number) => margin.left + (seconds <= 1 ? 0 : (second / (seconds - 1)) * plotW);
+  const y = (axis: 'left' | 'right', value: number) => margin.top + plotH - (value / max[axis]) * plotH;
+  const parts: string[] = [];
+  parts.push(`<rect width="${width}" height="${height}" fill="white"/>`);
+  parts.push(`<text x="${width / 2}" y="24" text-anchor="middle" font-size="16" font-weight="bold">${escape(options.title)}</text>`);
+  if (options.subtitle) parts.push(`<text x="${width / 2}" y="44" text-anchor="middle" font-size="12" fill="#555">${escape(options.subtitle)}</text>`);
+  // Grid and axes.
+  for (let i = 0; i <= 5; i++) {
+    const gy = margin.top + (plotH * i) / 5;
+    parts.push(`<line x1="${margin.left}" y1="${gy}" x2="${margin.left + plotW}" y2="${gy}" stroke="#e5e5e5"/>`);
+    parts.push(`<text x="${margin.left - 8}" y="${gy + 4}" text-anchor="end" font-size="11">${+(max.left * (1 - i / 5)).toPrecision(3)}</text>`);
+    if (options.rightLabel) {
+      parts.push(`<text x="${margin.left + plotW + 8}" y="${gy + 4}" font-size="11">${+(max.right * (1 - i / 5)).toPrecision(3)}</text>`);
+    }
+  }
+  const step = Math.max(1, Math.ceil(seconds / 10));
+  for (let s = 0; s < seconds; s += step) {
+    parts.push(`<text x="${x(s)}" y="${margin.top + plotH + 16}" text-anchor="middle" font-size="11">${s}</text>`);
+  }
+  parts.push(`<text x="${margin.left + plotW / 2}" y="${height - 10}" text-anchor="middle" font-size="12">seconds</text>`);
+  parts.push(
+    `<text transform="translate(18 ${margin.top + plotH / 2}) rotate(-90)" text-anchor="middle" font-size="12">${escape(options.leftLabel)}</text>`,
+  );
+  if (options.rightLabel) {
+    parts.push(
+      `<text transform="translate(${width - 14} ${margin.top + plotH / 2}) rotate(90)" text-anchor="middle" font-size="12">${escape(options.rightLabel)}</text>`,
+    );
+  }
+  parts.push(`<rect x="${margin.left}" y="${margin.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#999"/>`);
+  for (const target of options.targets ?? []) {
+    const ty = y(target.axis, target.value);
+    parts.push(`<line x1="${margin.left}" y1="${ty}" x2="${margin.left + plotW}" y2="${ty}" stroke="#d62728" stroke-dasharray="6 4"/>`);
+    parts.push(`<text x="${margin.left + 6}" y="${ty - 4}" font-size="11" fill="#d62728">${escape(target.label)}</text>`);
+  }
+  for (const series of options.series) {
+    const points = series.values
+      .map((v, s) => (Number.isFinite(v) ? `${x(s).toFixed(1)},${y(series.axis, v).toFixed(1)}` : ''))
+      .filter(Boolean)
+      .join(' ');
+    parts.push(`<polyline points="${points}" fill="none" stroke="${series.color}" stroke-width="2"/>`);
+  }
+  options.series.forEach((series, i) => {
+    const lx = margin.left + 10 + i * 220;
+    parts.push(`<line x1="${lx}" y1="${margin.top - 10}" x2="${lx + 20}" y2="${margin.top - 10}" stroke="${series.color}" stroke-width="3"/>`);
+    parts.push(`<text x="${lx + 26}" y="${margin.top - 6}" font-size="12">${escape(series.label)} (${series.axis})</text>`);
+  });
+  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" font-family="sans-serif">\n${parts.join('\n')}\n</svg>\n`;
+}
+
+/** Writes an SVG next to a result JSON (same name, `.svg`) and returns its path. */
+export function writeChartBeside(resultPath: string, svg: string, suffix = ''): string {
+  const path = resultPath.replace(/\.json$/, `${suffix}.svg`);
+  writeFileSync(path, svg);
+  return path;
+}
+
