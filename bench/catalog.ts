@@ -21,7 +21,7 @@ import { call, register } from './support/api';
 import { Cleanup, stopEverything } from './support/cleanup';
 import { LoadSettings, loadSettingsFromEnv, measure, Scenario, ScenarioResult } from './support/load';
 import { startPlainServer } from './support/plain-server';
-import { environment, fmt, resultsTable, table, writeResult, runBenchmark, printVerdict } from './support/report';
+import { environment, fmt, resultsTable, table, writeResult, runBenchmark, printVerdict, intEnv } from './support/report';
 import { startStack } from './support/stack';
 
 const CITIES = [
@@ -50,13 +50,6 @@ const SEARCH = { q: 'jazz', limit: 20 };
 const started = Date.now();
 const log = (line: string) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n`);
 
-function positiveIntEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (!raw) return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer (got "${raw}")`);
-  return value;
-}
 
 /** Deterministic pseudo-random numbers (mulberry32), so every run seeds the same catalog shape. */
 function prng(seed: number): () => number {
@@ -243,7 +236,7 @@ function check(condition: unknown, message: string): asserts condition {
 async function main(): Promise<number> {
   const startedAt = new Date();
   const settings: LoadSettings = loadSettingsFromEnv({ durationSeconds: 10, connections: 50, pipelining: 1, warmupSeconds: 3 });
-  const publishedTarget = positiveIntEnv('BENCH_EVENTS', 5000);
+  const publishedTarget = intEnv('BENCH_EVENTS', 5000);
   const cleanup = new Cleanup(log);
   try {
     const stack = await startStack(cleanup, log);

@@ -43,19 +43,11 @@ import { Cleanup, stopEverything } from './support/cleanup';
 import { DriverRequest, runClosedLoop } from './support/closed-loop';
 import { watchCpu } from './support/cpu';
 import { latencySummary, loadSettingsFromEnv, Samples } from './support/load';
-import { environment, fmt, runBenchmark, table, writeResult, printVerdict } from './support/report';
+import { environment, fmt, runBenchmark, table, writeResult, printVerdict, intEnv } from './support/report';
 import { startStack } from './support/stack';
 
 const started = Date.now();
 const log = (line: string) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n`);
-
-function intEnv(name: string, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be an integer in [${min}, ${max}] (got "${raw}")`);
-  return value;
-}
 
 const PRICE = 45_000; // 45.000 TND
 const PER_ORDER = 10; // tickets per SQL-seeded order

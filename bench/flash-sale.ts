@@ -50,20 +50,12 @@ import { watchCpu } from './support/cpu';
 import { loadSettingsFromEnv, latencySummary, percentile, Samples } from './support/load';
 import { ActivitySummary, watchActivity } from './support/pg-activity';
 import { PgbenchProtocol, PgbenchResult, pgbenchPath, pgbenchVersion, runPgbench } from './support/pgbench';
-import { environment, fmt, table, writeResult, runBenchmark, printVerdict } from './support/report';
+import { environment, fmt, table, writeResult, runBenchmark, printVerdict, intEnv } from './support/report';
 import { startStack } from './support/stack';
 import { lineChart, Timeline, watchRss, writeChartBeside } from './support/timeline';
 
 const started = Date.now();
 const log = (line: string) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n`);
-
-function intEnv(name: string, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be an integer in [${min}, ${max}] (got "${raw}")`);
-  return value;
-}
 
 const PRICE = 45_000; // 45.000 TND
 

@@ -55,6 +55,15 @@ export function resultsTable(results: ScenarioResult[]): string {
 
 export { fmt };
 
+/** An integer setting from the environment (BENCH_*), `fallback` when unset; out of [min, max] is an error. */
+export function intEnv(name: string, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be an integer in [${min}, ${max}] (got "${raw}")`);
+  return value;
+}
+
 /** Writes `bench/results/<name>-<timestamp>.json` and returns its path. */
 export function writeResult(name: string, data: unknown, startedAt: Date): string {
   const dir = join(repoRoot(), 'bench', 'results');

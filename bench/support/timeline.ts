@@ -94,6 +94,8 @@ export function lineChart(options: {
   rightLabel?: string;
   series: ChartSeries[];
   targets?: { axis: 'left' | 'right'; value: number; label: string }[];
+  /** Vertical lines at a second, labelled (phases of a run). */
+  markers?: { second: number; label: string }[];
 }): string {
   const width = 900;
   const height = 420;
@@ -144,6 +146,11 @@ export function lineChart(options: {
     parts.push(`<line x1="${margin.left}" y1="${ty}" x2="${margin.left + plotW}" y2="${ty}" stroke="#d62728" stroke-dasharray="6 4"/>`);
     parts.push(`<text x="${margin.left + 6}" y="${ty - 4}" font-size="11" fill="#d62728">${escape(target.label)}</text>`);
   }
+  (options.markers ?? []).forEach((marker, i) => {
+    const mx = x(marker.second);
+    parts.push(`<line x1="${mx}" y1="${margin.top}" x2="${mx}" y2="${margin.top + plotH}" stroke="#7f7f7f" stroke-dasharray="3 3"/>`);
+    parts.push(`<text x="${mx + 3}" y="${margin.top + 14 + (i % 3) * 13}" font-size="10" fill="#555">${escape(marker.label)}</text>`);
+  });
   for (const series of options.series) {
     const points = series.values
       .map((v, s) => (Number.isFinite(v) ? `${x(s).toFixed(1)},${y(series.axis, v).toFixed(1)}` : ''))

@@ -56,6 +56,8 @@ describe('toProblem', () => {
     });
     expect(toProblem(Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' })).status).toBe(503);
     expect(toProblem(new Error("Stream isn't writeable and enableOfflineQueue options is false")).status).toBe(503);
+    // pg, for a transaction's client whose connection the server ended between two statements.
+    expect(toProblem(new Error('Client has encountered a connection error and is not queryable')).status).toBe(503);
     expect(toProblem(new TypeError('x is undefined'))).toEqual({ status: 500, code: 'INTERNAL_ERROR', detail: 'An unexpected error occurred.' });
     expect(toProblem('a string')).toMatchObject({ status: 500 });
   });

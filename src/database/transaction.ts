@@ -30,6 +30,12 @@ export class Transactions {
   async run<T>(work: (sql: Sql) => Promise<T>): Promise<T> {
     const client: PoolClient = await this.pool.connect();
     let broken: Error | undefined;
+    // The server may end a checked-out connection between two statements (Postgres restarting,
+    // an administrator, a failover): `pg` then emits 'error' on the client, and an 'error' event
+    // nobody listens to ends the process. Record it instead: the next statement fails, the
+    // transaction rolls back (or cannot, and the connection is discarded), the request gets a 503.
+    const onError = (error: Error) => (broken = error);
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const result = await work({ query: async (text, params) => (await client.query(text, params)).rows });
@@ -39,7 +45,8 @@ export class Transactions {
       await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
       throw error;
     } finally {
-      // A connection that could not even roll back is not given back to the pool.
+      client.off('error', onError);
+      // A connection that could not even roll back, or that the server ended, is not given back to the pool.
       client.release(broken);
     }
   }

@@ -12,6 +12,7 @@ import { normaliseEmail, UsersService } from '../users/users.service';
 import type { AuthenticatedUser } from './auth.decorators';
 import { AuthRepository } from './auth.repository';
 import { PasswordHasher } from './password-hasher';
+import { LogThrottle } from '../../common/log-throttle';
 
 export class InvalidCredentialsError extends DomainError {
   constructor() {
@@ -41,6 +42,7 @@ export function hashRefreshToken(token: string): Buffer {
 @Injectable()
 export class AuthService {
   private readonly logger = new Logger(AuthService.name);
+  private readonly limiterFailures = new LogThrottle();
 
   constructor(
     private readonly config: AppConfig,
@@ -69,7 +71,8 @@ export class AuthService {
     const decision = await this.limiter
       .consume(key, loginFailureLimit, loginFailureWindowSeconds)
       .catch((error: unknown) => {
-        this.logger.warn({ err: error }, 'login limiter unavailable; allowing the attempt (fail-open)');
+        const held = this.limiterFailures.take();
+        if (held !== undefined) this.logger.warn({ err: error, heldBack: held }, 'login limiter unavailable; allowing attempts (fail-open)');
         return undefined;
       });
     if (decision && !decision.allowed) {

@@ -3,6 +3,7 @@ import { Reflector } from '@nestjs/core';
 import { JwtService } from '@nestjs/jwt';
 import { InjectThrottlerOptions, ThrottlerGuard, ThrottlerLimitDetail, ThrottlerModuleOptions, ThrottlerStorage } from '@nestjs/throttler';
 import { RateLimitedError } from '../../common/domain-error';
+import { LogThrottle } from '../../common/log-throttle';
 
 /**
  * `@nestjs/throttler` with our caller identity: the user id when the request carries a valid access
@@ -46,6 +47,7 @@ export class CallerThrottlerGuard extends ThrottlerGuard {
 /** Rate limiting fails open: a Redis outage must not turn every request into an error. */
 export class FailOpenThrottlerStorage implements ThrottlerStorage {
   private readonly logger = new Logger('RateLimit');
+  private readonly failures = new LogThrottle();
 
   constructor(private readonly inner: ThrottlerStorage) {}
 
@@ -53,7 +55,8 @@ export class FailOpenThrottlerStorage implements ThrottlerStorage {
     try {
       return await this.inner.increment(key, ttl, limit, blockDuration, name);
     } catch (error) {
-      this.logger.warn({ err: error }, 'rate-limit store unavailable; allowing the request (fail-open)');
+      const held = this.failures.take();
+      if (held !== undefined) this.logger.warn({ err: error, heldBack: held }, 'rate-limit store unavailable; allowing requests (fail-open)');
       return { totalHits: 0, timeToExpire: 0, isBlocked: false, timeToBlockExpire: 0 };
     }
   }

@@ -7,6 +7,7 @@ import { AppConfig } from '../../config/app-config';
 import { TokenBlacklist } from '../../ports/token-blacklist.port';
 import { ROLES as ALL_ROLES, Role } from '../users/user.entity';
 import type { AuthenticatedUser } from './auth.decorators';
+import { LogThrottle } from '../../common/log-throttle';
 
 interface AccessTokenClaims {
   sub?: unknown;
@@ -20,6 +21,7 @@ interface AccessTokenClaims {
 @Injectable()
 export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   private readonly logger = new Logger(JwtStrategy.name);
+  private readonly failures = new LogThrottle();
 
   constructor(
     config: AppConfig,
@@ -60,7 +62,8 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     try {
       return await this.blacklist.isRevoked(jti, sid);
     } catch (error) {
-      this.logger.warn({ err: error }, 'token blacklist unavailable; accepting the token (fail-open)');
+      const held = this.failures.take();
+      if (held !== undefined) this.logger.warn({ err: error, heldBack: held }, 'token blacklist unavailable; accepting tokens (fail-open)');
       return false;
     }
   }

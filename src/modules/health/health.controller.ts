@@ -30,8 +30,8 @@ export class HealthController {
 
   @Get('ready')
   @HealthCheck()
-  @ApiOkResponse({ description: 'Postgres and Redis answer' })
-  @ApiServiceUnavailableResponse({ description: 'A dependency does not answer, or the instance is shutting down' })
+  @ApiOkResponse({ description: 'Postgres answers (Redis is reported, `reachable`, but does not decide: without it the app runs degraded)' })
+  @ApiServiceUnavailableResponse({ description: 'Postgres does not answer, or the instance is shutting down' })
   ready() {
     return this.health.check([
       async () => {
@@ -39,6 +39,10 @@ export class HealthController {
         return this.shutdown.isDraining ? check.down({ message: 'shutting down' }) : check.up();
       },
       () => this.db.pingCheck('postgres', { timeout: 1_500 }),
+      // Redis does not decide readiness: without it the app runs degraded (rate limits and token
+      // revocation fail open, the cache falls through to Postgres), and a balancer that took every
+      // instance out for a Redis blip (and ECS, replacing every task at once) would turn a degraded
+      // service into no service. Readiness reports it, as `reachable`.
       async () => {
         const check = this.indicators.check('redis');
         const client = this.redis.client;
@@ -48,9 +52,9 @@ export class HealthController {
             client.ping(),
             new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 1_500).unref()),
           ]);
-          return check.up();
+          return check.up({ reachable: true });
         } catch (error) {
-          return check.down({ message: (error as Error).message });
+          return check.up({ reachable: false, mode: 'degraded', message: (error as Error).message });
         }
       },
     ]);

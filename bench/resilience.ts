@@ -1,0 +1,526 @@
+/**
+ * `npm run test:resilience` — the promises of issue 8 that only show while things break: a rolling
+ * restart behind a real load balancer with zero failed requests, Redis killed under load, Postgres
+ * restarted under load; then the books are checked against every answer.
+ *
+ * Everything runs on loopback and is started (and stopped) by this script: an embedded Postgres
+ * (persistent in a temporary folder, so it can be stopped and started again on the same data), a
+ * `redis-server`, two `node dist/main.js` instances, and HAProxy (Debian's `haproxy`) in front of
+ * them, set up as an ALB is: round robin, health check on `/health/ready` every 500 ms (2 failures
+ * down, 2 successes up), and, as an ALB fails open when no target is healthy, the two instances
+ * again as backup servers without a health check.
+ *
+ * Steady mixed traffic from RESILIENCE_WORKERS (12) closed-loop workers, each looping: GET the event
+ * (catalog), POST a hold of one seat (Idempotency-Key), and every other time pay it. Phases:
+ *
+ *   steady          a few seconds of normal service
+ *   rolling         per instance, as ECS does it: the balancer drains it (no new requests; wait
+ *                   for the ones in flight), SIGTERM (the app answers 503 on readiness, finishes
+ *                   in-flight work, closes), a new instance starts on a new port and turns ready,
+ *                   the balancer points the server at it and waits for it to be UP; then the other
+ *   steady
+ *   redis-down      redis-server killed (SIGKILL) for RESILIENCE_REDIS_DOWN (10) s, started again
+ *   redis-back      full service again: Redis reachable (readiness details) on both instances
+ *   postgres-down   Postgres stopped (fast shutdown) until readiness says so on both instances and
+ *                   for RESILIENCE_POSTGRES_DOWN (5) s more, then started again on the same data; the
+ *                   phase ends when both instances are ready again (their pools recover by themselves)
+ *   recovered       normal service
+ *
+ * Expected answers everywhere: event 200, hold 201 (409 SOLD_OUT cannot happen: capacity is huge),
+ * pay 200. For requests sent or answered during postgres-down only, also 503 SERVICE_UNAVAILABLE
+ * problem documents, and they must come fast (none over 2 s). Answers are tallied by the phase in
+ * which they came. Anything else (another status, a 500, a connection error) fails the run.
+ * After the traffic: every order answered 201 exists, every order answered 200 to pay is paid with
+ * its confirmation in the outbox, and the inventory invariants hold.
+ *
+ * Results: a table on stdout, bench/results/resilience-<timestamp>.json and an SVG chart (answers
+ * per second and p99 per second, phases marked). Exit code 0 only for PASS.
+ */
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client } from 'pg';
+import { startEmbeddedPostgres } from '../src/database/embedded-postgres';
+import { invariantViolations } from '../test/support/orders';
+import { freePort, waitFor } from '../test/support/ports';
+import { startRedisServer } from '../test/support/redis-server';
+import { call, publishedBenchEvent, register, RegisteredUser } from './support/api';
+import { Cleanup, stopEverything } from './support/cleanup';
+import { percentile } from './support/load';
+import { environment, fmt, intEnv, printVerdict, runBenchmark, table, writeResult } from './support/report';
+import { AppProcess, migrate, startApp, stopChild } from './support/stack';
+import { lineChart, Timeline, writeChartBeside } from './support/timeline';
+
+const started = Date.now();
+const log = (line: string) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n`);
+
+type Phase = 'steady' | 'rolling' | 'steady-after-rolling' | 'redis-down' | 'redis-back' | 'postgres-down' | 'recovered';
+type Kind = 'event' | 'hold' | 'pay';
+
+interface Answer {
+  at: number;
+  /** The phase when the answer came (the request may have been sent in the one before). */
+  phase: Phase;
+  /** The phase when the request was sent. */
+  sentIn: Phase;
+  kind: Kind;
+  /** HTTP status, or 0 for a transport error (no answer). */
+  status: number;
+  code: string;
+  ms: number;
+  detail?: string;
+}
+
+// ------------------------------------------------------------------------------------ Postgres
+
+/** An embedded Postgres that can be stopped and started again on the same data and port. */
+async function restartablePostgres(cleanup: Cleanup): Promise<{ url: string; stop(): Promise<void>; start(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'tickr-resilience-pg-'));
+  chmodSync(dir, 0o755);
+  const dataDir = join(dir, 'data');
+  const port = await freePort();
+  let running: Awaited<ReturnType<typeof startEmbeddedPostgres>> | undefined = await startEmbeddedPostgres({ dir: dataDir, port, persistent: true });
+  const url = running.url;
+  cleanup.add(
+    'postgres',
+    async () => {
+      await running?.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+    () => spawnSync('pkill', ['-INT', '-f', dataDir]),
+  );
+  return {
+    url,
+    async stop() {
+      await running?.stop();
+      running = undefined;
+    },
+    async start() {
+      running = await startEmbeddedPostgres({ dir: dataDir, port, persistent: true });
+    },
+  };
+}
+
+// ------------------------------------------------------------------------------------ HAProxy
+
+interface Balancer {
+  url: string;
+  command(line: string): Promise<string>;
+  /** Status (UP, DOWN, MAINT, DRAIN, …) and current sessions of a server of backend `app`. */
+  server(name: string): Promise<{ status: string; sessions: number }>;
+}
+
+async function startHaproxy(cleanup: Cleanup, servers: Record<string, number>): Promise<Balancer> {
+  const haproxy = spawnSync('haproxy', ['-v'], { encoding: 'utf8' });
+  if (haproxy.status !== 0) throw new Error('haproxy is not installed: apt-get install haproxy');
+  const dir = mkdtempSync(join(tmpdir(), 'tickr-haproxy-'));
+  const socket = join(dir, 'admin.sock');
+  const port = await freePort();
+  const lines = [
+    'global',
+    '  maxconn 4096',
+    `  stats socket ${socket} mode 600 level admin`,
+    'defaults',
+    '  mode http',
+    '  timeout connect 2s',
+    '  timeout client 30s',
+    '  timeout server 30s',
+    '  timeout http-keep-alive 10s',
+    // A request is re-sent elsewhere only when it never reached a server (connection refused).
+    '  retries 2',
+    '  retry-on conn-failure',
+    '  option redispatch',
+    'frontend api',
+    `  bind 127.0.0.1:${port}`,
+    '  default_backend app',
+    'backend app',
+    '  balance roundrobin',
+    '  option httpchk GET /health/ready',
+    '  http-check expect status 200',
+    '  default-server inter 500ms fall 2 rise 2',
+    // As an ALB routes to every target when none is healthy, the backups (no check) take over then.
+    '  option allbackups',
+    ...Object.entries(servers).flatMap(([name, p]) => [`  server ${name} 127.0.0.1:${p} check`, `  server ${name}-failopen 127.0.0.1:${p} backup`]),
+  ];
+  const config = join(dir, 'haproxy.cfg');
+  writeFileSync(config, `${lines.join('\n')}\n`);
+  const child: ChildProcess = spawn('haproxy', ['-f', config, '-db'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const errors: string[] = [];
+  child.stderr!.on('data', (d: Buffer) => errors.push(d.toString()));
+  cleanup.add(
+    'haproxy',
+    async () => {
+      await stopChild(child, 5_000);
+      rmSync(dir, { recursive: true, force: true });
+    },
+    () => child.kill('SIGKILL'),
+  );
+  const command = (line: string) =>
+    new Promise<string>((resolve, reject) => {
+      const conn = createConnection(socket);
+      let out = '';
+      conn.on('data', (d) => (out += d.toString()));
+      conn.on('end', () => resolve(out));
+      conn.on('error', reject);
+      conn.write(`${line}\n`);
+    });
+  const server = async (name: string) => {
+    const csv = await command('show stat');
+    const header = csv.split('\n')[0].replace(/^# /, '').split(',');
+    const row = csv
+      .split('\n')
+      .map((l) => l.split(','))
+      .find((cells) => cells[0] === 'app' && cells[1] === name);
+    if (!row) throw new Error(`haproxy has no server app/${name}`);
+    return { status: row[header.indexOf('status')], sessions: Number(row[header.indexOf('scur')]) };
+  };
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(async () => ((await fetch(`${url}/health`).catch(() => undefined))?.status === 200 ? true : undefined), 'haproxy', 10_000);
+  log(`haproxy ${haproxy.stdout.split('\n')[0].split(' ')[2]} on ${url}`);
+  return { url, command, server };
+}
+
+// ------------------------------------------------------------------------------------ traffic
+
+class Traffic {
+  readonly answers: Answer[] = [];
+  readonly holds = new Map<string, string>(); // order id → key
+  readonly paid = new Set<string>();
+  readonly timeline = new Timeline();
+  phase: Phase = 'steady';
+  private running = true;
+  private readonly t0 = Date.now();
+  private workers: Promise<void>[] = [];
+
+  constructor(
+    private readonly url: string,
+    private readonly buyers: RegisteredUser[],
+    private readonly eventId: string,
+    private readonly ticketTypeId: string,
+  ) {}
+
+  now(): number {
+    return Date.now() - this.t0;
+  }
+
+  start(count: number): void {
+    this.workers = Array.from({ length: count }, (_, i) => this.worker(i));
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await Promise.all(this.workers);
+  }
+
+  private async send(kind: Kind, method: string, path: string, token?: string, body?: unknown, key?: string): Promise<{ status: number; json: any }> {
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (key) headers['idempotency-key'] = key;
+    const phase = this.phase;
+    const begin = performance.now();
+    let status = 0;
+    let code = '';
+    let json: any;
+    let detail: string | undefined;
+    try {
+      const res = await fetch(`${this.url}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(15_000),
+      });
+      status = res.status;
+      const text = await res.text();
+      try {
+        json = JSON.parse(text);
+        code = typeof json?.code === 'string' ? json.code : '';
+      } catch {
+        detail = text.slice(0, 200);
+      }
+      if (status >= 400 && !detail) detail = text.slice(0, 200);
+    } catch (error) {
+      detail = (error as Error).message;
+    }
+    const ms = performance.now() - begin;
+    const at = this.now();
+    this.answers.push({ at, phase: this.phase, sentIn: phase, kind, status, code, ms, detail });
+    if (status >= 200 && status < 300) this.timeline.record(at, ms);
+    return { status, json };
+  }
+
+  private async worker(index: number): Promise<void> {
+    let round = 0;
+    while (this.running) {
+      const buyer = this.buyers[(index + round * 7) % this.buyers.length];
+      round++;
+      await this.send('event', 'GET', `/v1/events/${this.eventId}`);
+      if (!this.running) break;
+      const key = randomUUID();
+      const hold = await this.send('hold', 'POST', '/v1/orders', buyer.accessToken, { eventId: this.eventId, items: [{ ticketTypeId: this.ticketTypeId, quantity: 1 }] }, key);
+      if (hold.status !== 201) continue;
+      this.holds.set(hold.json.id, key);
+      if (round % 2 === 0 && this.running) {
+        const paid = await this.send('pay', 'POST', `/v1/orders/${hold.json.id}/pay`, buyer.accessToken, { paymentToken: 'tok_visa' });
+        if (paid.status === 200) this.paid.add(hold.json.id);
+      }
+    }
+  }
+}
+
+const EXPECTED: Record<Kind, number> = { event: 200, hold: 201, pay: 200 };
+
+/** Whether an answer is one the contract allows in its phase. */
+function isExpected(a: Answer): boolean {
+  if (a.status === EXPECTED[a.kind]) return true;
+  // Sent or answered while Postgres was down (a request in flight when it stopped counts too).
+  const duringOutage = a.phase === 'postgres-down' || a.sentIn === 'postgres-down';
+  if (duringOutage && a.status === 503 && a.code === 'SERVICE_UNAVAILABLE') return true;
+  return false;
+}
+
+// ------------------------------------------------------------------------------------ main
+
+async function main(): Promise<number> {
+  const startedAt = new Date();
+  const cleanup = new Cleanup(log);
+  const workers = intEnv('RESILIENCE_WORKERS', 12);
+  const redisDownSeconds = intEnv('RESILIENCE_REDIS_DOWN', 10);
+  const postgresDownSeconds = intEnv('RESILIENCE_POSTGRES_DOWN', 5);
+  const steadySeconds = intEnv('RESILIENCE_STEADY', 4);
+  try {
+    const pg = await restartablePostgres(cleanup);
+    log('postgres ready');
+    migrate(pg.url, log);
+    const redisPort = await freePort();
+    let redis = await startRedisServer(redisPort);
+    cleanup.add('redis', async () => void (await stopChild(redis.process, 5_000)), () => redis.process.kill('SIGKILL'));
+    log(`redis ready on ${redis.url}`);
+
+    const appEnv = {
+      // One secret for every instance, as in a deployment: a token from one is valid on the others.
+      JWT_SECRET: randomBytes(32).toString('hex'),
+      RATE_LIMIT_PER_MINUTE: '1000000',
+      ACCESS_TOKEN_TTL_SECONDS: '3600',
+      // The balancer checks every 500 ms and needs 2 failures: 1.5 s of 503 readiness covers it.
+      SHUTDOWN_DRAIN_DELAY_MS: '1500',
+      SHUTDOWN_TIMEOUT_MS: '10000',
+    };
+    const launch = () => startApp(cleanup, log, { databaseUrl: pg.url, redisUrl: redis.url, env: appEnv });
+    const apps: Record<string, AppProcess> = { a: await launch(), b: await launch() };
+    const portOf = (app: AppProcess) => Number(new URL(app.url).port);
+    const balancer = await startHaproxy(cleanup, { a: portOf(apps.a), b: portOf(apps.b) });
+    await waitFor(async () => ((await balancer.server('a')).status === 'UP' && (await balancer.server('b')).status === 'UP' ? true : undefined), 'both servers UP');
+
+    // ---- seed through the balancer
+    const organiser = await register(balancer.url, 'organiser');
+    const { eventId, ticketTypeIds } = await publishedBenchEvent(
+      balancer.url,
+      organiser.accessToken,
+      { title: 'Resilience night', description: 'Instances come and go.', venue: { name: 'Arena', city: 'Tunis', address: '1 Avenue Habib Bourguiba' } },
+      [{ name: 'Floor', price: 45_000, capacity: 1_000_000 }],
+    );
+    const buyers: RegisteredUser[] = [];
+    for (let i = 0; i < 40; i += 10) buyers.push(...(await Promise.all(Array.from({ length: 10 }, () => register(balancer.url, 'buyer')))));
+    await call(balancer.url, 'GET', `/v1/events/${eventId}`);
+    log(`seeded: event ${eventId}, ${buyers.length} buyers`);
+
+    const traffic = new Traffic(balancer.url, buyers, eventId, ticketTypeIds[0]);
+    const markers: { second: number; label: string }[] = [];
+    const phases: { phase: Phase; fromMs: number; toMs: number; notes: string[] }[] = [];
+    const enter = (phase: Phase) => {
+      if (phases.length) phases[phases.length - 1].toMs = traffic.now();
+      traffic.phase = phase;
+      phases.push({ phase, fromMs: traffic.now(), toMs: 0, notes: [] });
+      markers.push({ second: traffic.now() / 1000, label: phase });
+      log(`phase: ${phase}`);
+    };
+    const note = (line: string) => {
+      phases[phases.length - 1].notes.push(line);
+      log(`  ${line}`);
+    };
+    const readiness = async (app: AppProcess) => {
+      const res = await fetch(`${app.url}/health/ready`).catch(() => undefined);
+      return { status: res?.status ?? 0, body: res ? ((await res.json().catch(() => ({}))) as any) : {} };
+    };
+
+    enter('steady');
+    traffic.start(workers);
+    await sleep(steadySeconds * 1000);
+
+    // ---- rolling restart, one instance after the other
+    enter('rolling');
+    for (const name of ['a', 'b']) {
+      const t = Date.now();
+      await balancer.command(`set server app/${name} state drain`);
+      await balancer.command(`set server app/${name}-failopen state drain`);
+      await waitFor(async () => ((await balancer.server(name)).sessions === 0 ? true : undefined), `${name} drained`, 15_000);
+      const drainedMs = Date.now() - t;
+      const code = await apps[name].stop();
+      const fresh = await launch();
+      apps[name] = fresh;
+      for (const server of [name, `${name}-failopen`]) {
+        await balancer.command(`set server app/${server} addr 127.0.0.1 port ${portOf(fresh)}`);
+        await balancer.command(`set server app/${server} state ready`);
+      }
+      await waitFor(async () => ((await balancer.server(name)).status === 'UP' ? true : undefined), `${name} UP again`, 15_000);
+      note(`${name}: drained in ${drainedMs} ms, old instance exited ${code}, new one UP after ${Date.now() - t} ms in all`);
+    }
+    enter('steady-after-rolling');
+    await sleep(steadySeconds * 1000);
+
+    // ---- Redis killed
+    enter('redis-down');
+    redis.process.kill('SIGKILL');
+    await sleep(1_500);
+    const duringRedis = await Promise.all(Object.values(apps).map(readiness));
+    note(`readiness while Redis is down: ${duringRedis.map((r) => `${r.status} redis ${JSON.stringify(r.body?.details?.redis ?? {})}`).join('; ')}`);
+    await sleep(Math.max(0, redisDownSeconds * 1000 - 1_500));
+    redis = await startRedisServer(redisPort);
+    enter('redis-back');
+    await waitFor(
+      async () => ((await Promise.all(Object.values(apps).map(readiness))).every((r) => r.body?.details?.redis?.reachable === true) ? true : undefined),
+      'Redis reachable from both instances',
+      15_000,
+    );
+    note('both instances reach Redis again');
+    await sleep(steadySeconds * 1000);
+
+    // ---- Postgres restarted
+    enter('postgres-down');
+    const stoppedAt = Date.now();
+    await pg.stop();
+    await waitFor(async () => ((await Promise.all(Object.values(apps).map(readiness))).every((r) => r.status === 503) ? true : undefined), 'readiness 503 on both', 15_000);
+    const notReady = await readiness(apps.a);
+    note(`readiness 503 on both ${Date.now() - stoppedAt} ms after the stop: ${JSON.stringify(notReady.body?.details?.postgres ?? notReady.body)}`);
+    await sleep(postgresDownSeconds * 1000);
+    await pg.start();
+    const restartedAt = Date.now();
+    await waitFor(async () => ((await Promise.all(Object.values(apps).map(readiness))).every((r) => r.status === 200) ? true : undefined), 'readiness 200 on both', 30_000);
+    note(`Postgres down ${((restartedAt - stoppedAt) / 1000).toFixed(1)} s; both instances ready ${Date.now() - restartedAt} ms after it was back (no restart)`);
+    enter('recovered');
+    await sleep(steadySeconds * 1000);
+    await traffic.stop();
+    phases[phases.length - 1].toMs = traffic.now();
+    log(`traffic stopped: ${fmt(traffic.answers.length)} answers`);
+
+    // ---- the books
+    const db = new Client({ connectionString: pg.url });
+    await db.connect();
+    cleanup.add('bench database connection', () => db.end());
+    const held = [...traffic.holds.keys()];
+    const found = new Set((await db.query<{ id: string }>('SELECT id FROM orders WHERE id = ANY($1::uuid[])', [held])).rows.map((r) => r.id));
+    const lostOrders = held.filter((id) => !found.has(id));
+    const paidIds = [...traffic.paid];
+    const paidRows = await db.query<{ id: string; status: string; outbox: number }>(
+      `SELECT o.id, o.status, (SELECT count(*)::int FROM outbox x WHERE x.cause = 'order-paid:' || o.id::text) AS outbox
+         FROM orders o WHERE o.id = ANY($1::uuid[])`,
+      [paidIds],
+    );
+    const notPaid = paidRows.rows.filter((r) => r.status !== 'paid').map((r) => r.id);
+    const withoutConfirmation = paidRows.rows.filter((r) => r.outbox === 0).map((r) => r.id);
+    const missingPaid = paidIds.length - paidRows.rowCount!;
+    const ordersInDb = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM orders')).rows[0].n;
+    const invariants = await invariantViolations(db);
+
+    // ---- report
+    const out: string[] = [];
+    const env = environment();
+    out.push('');
+    out.push(`Resilience run — node ${env.node}, ${env.cpuCount} CPU (${env.cpuModel}), ${env.platform}; HAProxy in front of two instances, ${workers} workers`);
+    const rows: string[][] = [['phase', 'seconds', 'answers', 'ok', '503 (allowed)', 'unexpected', 'transport errors', 'p99 ms', 'p99 of 503s ms']];
+    let unexpectedTotal = 0;
+    const unexpectedSamples: string[] = [];
+    for (const p of phases) {
+      const of = traffic.answers.filter((a) => a.phase === p.phase);
+      const ok = of.filter((a) => a.status === EXPECTED[a.kind]);
+      const allowed503 = of.filter((a) => a.status === 503 && isExpected(a));
+      const unexpected = of.filter((a) => !isExpected(a));
+      unexpectedTotal += unexpected.length;
+      for (const a of unexpected.slice(0, 5)) unexpectedSamples.push(`${p.phase} ${a.kind} → ${a.status || 'no answer'} ${a.code} ${a.detail ?? ''}`.trim());
+      const p99 = (xs: Answer[]) => (xs.length ? fmt(percentile(Float64Array.from(xs.map((a) => a.ms)).sort(), 99), 1) : '–');
+      rows.push([
+        p.phase,
+        ((p.toMs - p.fromMs) / 1000).toFixed(1),
+        fmt(of.length),
+        fmt(ok.length),
+        fmt(allowed503.length),
+        fmt(unexpected.length),
+        fmt(of.filter((a) => a.status === 0).length),
+        p99(ok),
+        p99(allowed503),
+      ]);
+    }
+    out.push(table(rows));
+    out.push('');
+    for (const p of phases) for (const n of p.notes) out.push(`${p.phase}: ${n}`);
+    out.push('');
+    const slow503 = traffic.answers.filter((a) => a.status === 503 && a.ms > 2_000).length;
+    out.push(
+      table([
+        ['BOOKS (database, after the run)', 'value'],
+        ['orders answered 201', fmt(held.length)],
+        ['of them missing from the database', fmt(lostOrders.length)],
+        ['orders in the database (all)', fmt(ordersInDb)],
+        ['orders answered 200 to pay', fmt(paidIds.length)],
+        ['of them not paid / missing', `${fmt(notPaid.length)} / ${fmt(missingPaid)}`],
+        ['of them without a confirmation in the outbox', fmt(withoutConfirmation.length)],
+        ['inventory / payment invariant violations', `${invariants.inventory.length} / ${invariants.payments.length}`],
+      ]),
+    );
+    const problems: string[] = [];
+    if (unexpectedTotal) problems.push(`${unexpectedTotal} unexpected answers (first: ${unexpectedSamples.slice(0, 5).join(' | ')})`);
+    if (lostOrders.length) problems.push(`${lostOrders.length} orders answered 201 are not in the database`);
+    if (notPaid.length || missingPaid) problems.push(`${notPaid.length + missingPaid} orders answered 200 to pay are not paid`);
+    if (withoutConfirmation.length) problems.push(`${withoutConfirmation.length} paid orders have no confirmation in the outbox`);
+    if (invariants.inventory.length || invariants.payments.length) problems.push('inventory or payment invariants violated');
+    if (slow503) problems.push(`${slow503} answers 503 took more than 2 s (not failing fast)`);
+    const verdict = problems.length ? 'FAIL' : 'PASS';
+    out.push('');
+    out.push(`verdict: ${verdict}${problems.length ? `\n  - ${problems.join('\n  - ')}` : ' (no failed request outside the Postgres outage, every 503 fast, no order or confirmation lost, invariants hold)'}`);
+
+    const series = traffic.timeline.series();
+    const path = writeResult(
+      'resilience',
+      {
+        benchmark: 'resilience',
+        startedAt: startedAt.toISOString(),
+        finishedAt: new Date().toISOString(),
+        verdict,
+        problems,
+        environment: env,
+        settings: { workers, redisDownSeconds, postgresDownSeconds, steadySeconds, appEnv: { ...appEnv, JWT_SECRET: '(redacted)' } },
+        phases,
+        answers: traffic.answers.length,
+        unexpected: traffic.answers.filter((a) => !isExpected(a)).slice(0, 200),
+        books: { held: held.length, lostOrders, ordersInDb, paid: paidIds.length, notPaid, missingPaid, withoutConfirmation, invariants },
+        timeline: series,
+      },
+      startedAt,
+    );
+    const chart = writeChartBeside(
+      path,
+      lineChart({
+        title: 'test:resilience: rolling restart, Redis killed, Postgres restarted (HAProxy, 2 instances)',
+        subtitle: `${fmt(traffic.answers.length)} answers, ${unexpectedTotal} unexpected; verdict ${verdict}`,
+        leftLabel: '2xx answers per second',
+        rightLabel: 'p99 latency of 2xx (ms)',
+        series: [
+          { label: '2xx/s', values: series.map((s) => s.perSecond), axis: 'left', color: '#1f77b4' },
+          { label: 'p99 ms', values: series.map((s) => s.p99Ms), axis: 'right', color: '#ff7f0e' },
+        ],
+        markers,
+      }),
+    );
+    out.push(`chart: ${chart}`);
+    return printVerdict(out, path, verdict);
+  } finally {
+    await stopEverything(cleanup, log, 'HAProxy, apps, Redis and Postgres');
+  }
+}
+
+runBenchmark('resilience', main);
