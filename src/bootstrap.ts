@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { resolve } from 'node:path';
 import fastifyMultipart from '@fastify/multipart';
 import fastifyStatic from '@fastify/static';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import { FastifyReply, FastifyRequest, LogController } from 'fastify';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -13,12 +13,16 @@ import { ProblemDocumentDto } from './common/openapi';
 import { ProblemDetailsFilter } from './common/problem-details.filter';
 import { toProblem, toProblemDocument } from './common/problem';
 import { REQUEST_ID_HEADER, requestIdFor } from './common/request-id';
+import { bindRequestLogger, logCompletedRequest, pinoOptions } from './common/logging';
 import { createValidationPipe } from './common/validation';
 
 /** Builds the configured application without listening; used by main.ts and by the tests. */
 export async function createApp(deps: AppDependencies): Promise<NestFastifyApplication> {
   const { config } = deps;
   const adapter = new FastifyAdapter({
+    logger: pinoOptions(config),
+    // Fastify's two lines per request replaced by one (logCompletedRequest), labelled as before.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     trustProxy: config.http.trustProxy,
     keepAliveTimeout: config.http.keepAliveTimeoutMs,
     // Requests that arrive while closing get 503 + Connection: close, so the balancer retries elsewhere.
@@ -44,6 +48,8 @@ export async function createApp(deps: AppDependencies): Promise<NestFastifyAppli
   adapter.getInstance().addHook('onRequest', async (request, reply) => {
     reply.header(REQUEST_ID_HEADER, request.id);
   });
+  adapter.getInstance().addHook('onRequest', bindRequestLogger);
+  adapter.getInstance().addHook('onResponse', logCompletedRequest);
 
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(deps), adapter, {
     bufferLogs: true,

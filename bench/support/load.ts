@@ -1,5 +1,6 @@
 import autocannon from 'autocannon';
 import { watchCpu } from './cpu';
+import { Timeline } from './timeline';
 import type { Log } from './stack';
 
 /** One set of autocannon settings, used unchanged for every scenario of a run. */
@@ -43,6 +44,8 @@ export interface Scenario {
   expectBody?: string;
   /** Process trees whose CPU use is reported for the measured run (the bench's own is always added). */
   cpu?: Record<string, number | undefined>;
+  /** Open-loop: this many requests per second in all (autocannon's overallRate) instead of as fast as possible. */
+  overallRate?: number;
 }
 
 export interface Counts {
@@ -76,6 +79,8 @@ export interface ScenarioResult {
   cpuCores: Record<string, number | undefined>;
   /** Empty when every response was a 2xx with the expected body, without errors or timeouts. */
   problems: string[];
+  /** Per second of the measured run: 2xx answers and their p99. */
+  timeline: { second: number; perSecond: number; p99Ms: number }[];
 }
 
 function countsOf(result: autocannon.Result): Counts {
@@ -150,8 +155,9 @@ function run(
   scenario: Scenario,
   settings: LoadSettings,
   durationSeconds: number,
-  onResponse?: (status: number, ms: number) => void,
+  onResponse?: (status: number, ms: number, atMs: number) => void,
 ): Promise<autocannon.Result> {
+  const started = Date.now();
   return new Promise((resolve, reject) => {
     const instance = autocannon(
       {
@@ -162,10 +168,11 @@ function run(
         duration: durationSeconds,
         timeout: settings.timeoutSeconds,
         expectBody: scenario.expectBody,
+        ...(scenario.overallRate ? { overallRate: scenario.overallRate } : {}),
       },
       (error: unknown, result: autocannon.Result) => (error ? reject(error) : resolve(result)),
     );
-    if (onResponse) instance.on('response', (_client, status, _bytes, ms) => onResponse(status, ms));
+    if (onResponse) instance.on('response', (_client, status, _bytes, ms) => onResponse(status, ms, Date.now() - started));
   });
 }
 
@@ -181,9 +188,13 @@ export async function measure(scenario: Scenario, settings: LoadSettings, log: L
   }
   log(`${scenario.name}: measuring ${settings.durationSeconds} s (${settings.connections} connections, pipelining ${settings.pipelining})…`);
   const samples = new Samples();
+  const timeline = new Timeline();
   const cpu = watchCpu(scenario.cpu ?? {});
-  const result = await run(scenario, settings, settings.durationSeconds, (status, ms) => {
-    if (status >= 200 && status < 300) samples.push(ms);
+  const result = await run(scenario, settings, settings.durationSeconds, (status, ms, atMs) => {
+    if (status >= 200 && status < 300) {
+      samples.push(ms);
+      timeline.record(atMs, ms);
+    }
   });
   const cpuCores = cpu.stop();
   const counts = countsOf(result);
@@ -216,5 +227,6 @@ export async function measure(scenario: Scenario, settings: LoadSettings, log: L
     warmup,
     cpuCores,
     problems,
+    timeline: timeline.series(settings.durationSeconds),
   };
 }

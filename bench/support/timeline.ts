@@ -159,7 +159,7 @@ export function lineChart(options: {
     parts.push(`<polyline points="${points}" fill="none" stroke="${series.color}" stroke-width="2"/>`);
   }
   options.series.forEach((series, i) => {
-    const lx = margin.left + 10 + i * 220;
+    const lx = margin.left + 10 + i * 190;
     parts.push(`<line x1="${lx}" y1="${margin.top - 10}" x2="${lx + 20}" y2="${margin.top - 10}" stroke="${series.color}" stroke-width="3"/>`);
     parts.push(`<text x="${lx + 26}" y="${margin.top - 6}" font-size="12">${escape(series.label)} (${series.axis})</text>`);
   });
