@@ -22,6 +22,9 @@ export async function connectRedis(options: RedisConnectionOptions): Promise<Red
     // hold requests hostage either: every caller already knows what to do when a command fails.
     commandTimeout: 1_000,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
+    // Commands issued in the same event-loop tick (the rate-limit counter and the cache read of many
+    // concurrent requests) go out in one write and come back in one read: far fewer syscalls under load.
+    enableAutoPipelining: true,
   });
   // Errors are reported through readiness and the callers; without a listener ioredis would print them raw.
   client.on('error', () => undefined);
