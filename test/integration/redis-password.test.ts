@@ -106,4 +106,19 @@ describe('REDIS_PASSWORD', () => {
       }
     }
   });
+
+  it('a service that starts with a wrong password fails with the reason (WRONGPASS), not only "Connection is closed"', async () => {
+    const wrong = `wrong-${randomBytes(8).toString('hex')}`;
+    const url = AppConfig.fromEnv({ REDIS_URL: base, REDIS_PASSWORD: wrong }).redis.url!;
+    const failure = await connectRedis({ url, keyPrefix: 'test:' }).then(
+      (client) => {
+        client.disconnect();
+        return undefined;
+      },
+      (error: Error) => error,
+    );
+    expect(failure).toBeInstanceOf(Error);
+    expect(failure!.message).toMatch(/WRONGPASS/);
+    expect(`${failure!.message} ${failure!.stack}`).not.toContain(wrong);
+  });
 });

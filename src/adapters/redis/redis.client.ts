@@ -27,7 +27,16 @@ export async function connectRedis(options: RedisConnectionOptions): Promise<Red
     enableAutoPipelining: true,
   });
   // Errors are reported through readiness and the callers; without a listener ioredis would print them raw.
-  client.on('error', () => undefined);
-  await client.connect();
+  // The last one is kept for a failed start: a refused AUTH (WRONGPASS) arrives as an event, and
+  // connect() itself only says "Connection is closed".
+  let lastError: Error | undefined;
+  client.on('error', (error: Error) => (lastError = error));
+  try {
+    await client.connect();
+  } catch (error) {
+    client.disconnect();
+    const cause = lastError && lastError.message !== (error as Error).message ? ` (${lastError.message})` : '';
+    throw new Error(`Redis: ${(error as Error).message}${cause}`, { cause: error });
+  }
   return client;
 }
