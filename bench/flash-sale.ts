@@ -306,9 +306,10 @@ function leanScript(ids: { eventId: string; ticketTypeId: string; buyerId: strin
 }
 
 /**
- * The statements of OrdersRepository.claimKey and holdOne, in the order OrdersService.place runs
- * them for a one-item order, with the values it would bind; the key is unique per transaction
- * (client id and a random 63-bit number) and the stored answer is an order view of the same size.
+ * The per-buyer hold transaction the app ran before holds were batched (claimKey, then one statement
+ * doing the conditional UPDATE, the order, its item and the stored answer), with the values it would
+ * bind; the key is unique per transaction (client id and a random 63-bit number) and the stored
+ * answer is an order view of the same size.
  */
 function fullScript(ids: { eventId: string; ticketTypeId: string; buyerId: string }): string {
   const hash = createHash('sha256').update(JSON.stringify({ eventId: ids.eventId, items: [{ ticketTypeId: ids.ticketTypeId, quantity: 1 }] })).digest('hex');
