@@ -38,7 +38,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
-import { call, publishedBenchEvent, register, RegisteredUser } from './support/api';
+import { call, publishedBenchEvent, register, RegisteredUser, problemCode } from './support/api';
 import { Cleanup, stopEverything } from './support/cleanup';
 import { DriverRequest, runClosedLoop } from './support/closed-loop';
 import { watchCpu } from './support/cpu';
@@ -273,12 +273,7 @@ class ScanLoad {
           onOk?.(ms, at);
           return;
         }
-        let code = '';
-        try {
-          code = String((JSON.parse(res.body) as { code?: unknown }).code ?? '');
-        } catch {
-          // not a problem document
-        }
+        const code = problemCode(res.body);
         bad(`${res.status}${code ? ` ${code}` : ''}`, res.body);
       },
       onError: (req, error) => {

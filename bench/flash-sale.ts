@@ -43,7 +43,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import { call, publishedBenchEvent, register, RegisteredUser } from './support/api';
+import { call, publishedBenchEvent, register, RegisteredUser, mapConcurrent, problemCode } from './support/api';
 import { Cleanup, stopEverything } from './support/cleanup';
 import { DriverRequest, runClosedLoop } from './support/closed-loop';
 import { watchCpu } from './support/cpu';
@@ -68,20 +68,6 @@ interface Seeded {
   ticketTypes: { app: string; lean: string; full: string };
   buyers: RegisteredUser[];
   registerSeconds: number;
-}
-
-async function mapConcurrent<T>(count: number, concurrency: number, work: (i: number) => Promise<T>): Promise<T[]> {
-  const results = new Array<T>(count);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, count) }, async () => {
-      while (next < count) {
-        const i = next++;
-        results[i] = await work(i);
-      }
-    }),
-  );
-  return results;
 }
 
 async function seed(base: string, buyers: number, capacity: number): Promise<Seeded> {
@@ -217,12 +203,7 @@ class HoldLoad {
           onCreated?.(ms, at);
           return;
         }
-        let code = '';
-        try {
-          code = String((JSON.parse(res.body) as { code?: unknown }).code ?? '');
-        } catch {
-          // not a problem document
-        }
+        const code = problemCode(res.body);
         if (res.status === 409 && code === 'SOLD_OUT') p.soldOut++;
         else other(`${res.status}${code ? ` ${code}` : ''}`, res.body);
       },

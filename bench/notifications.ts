@@ -58,7 +58,7 @@ import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { AppConfig } from '../src/config/app-config';
-import { call, publishedBenchEvent, register, RegisteredUser } from './support/api';
+import { call, publishedBenchEvent, register, RegisteredUser, mapConcurrent } from './support/api';
 import { Cleanup, stopEverything } from './support/cleanup';
 import { CloudWatchStub, startCloudWatchStub, StubCall } from './support/cloudwatch-stub';
 import { watchCpu } from './support/cpu';
@@ -79,20 +79,6 @@ async function waitUntil(condition: () => boolean, timeoutMs: number, stepMs = 5
     await sleep(stepMs);
   }
   return true;
-}
-
-async function mapConcurrent<T>(count: number, concurrency: number, work: (i: number) => Promise<T>): Promise<T[]> {
-  const results = new Array<T>(count);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, count) }, async () => {
-      while (next < count) {
-        const i = next++;
-        results[i] = await work(i);
-      }
-    }),
-  );
-  return results;
 }
 
 type Latency = ReturnType<typeof latencySummary>;

@@ -94,3 +94,27 @@ export async function publishedBenchEvent(
   await call(base, 'POST', `/v1/events/${eventId}/publish`, { token, expect: 200 });
   return { eventId, ticketTypeIds };
 }
+
+/** `work(0)` … `work(count - 1)`, at most `concurrency` at a time; results in index order. */
+export async function mapConcurrent<T>(count: number, concurrency: number, work: (i: number) => Promise<T>): Promise<T[]> {
+  const results = new Array<T>(count);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, count) }, async () => {
+      while (next < count) {
+        const i = next++;
+        results[i] = await work(i);
+      }
+    }),
+  );
+  return results;
+}
+
+/** The `code` of a problem document, or '' when the body is not one. */
+export function problemCode(body: string): string {
+  try {
+    return String((JSON.parse(body) as { code?: unknown }).code ?? '');
+  } catch {
+    return '';
+  }
+}
