@@ -2,6 +2,7 @@ import { DynamicModule, Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppConfig } from '../config/app-config';
 import { dataSourceOptions } from './data-source.options';
+import { DomainEvents } from '../common/domain-events';
 import { Transactions } from './transaction';
 
 @Global()
@@ -21,8 +22,9 @@ export class DatabaseModule {
           }),
         }),
       ],
-      providers: [Transactions],
-      exports: [Transactions],
+      // The domain-event bus lives with the transactions: events published in one wait for its commit.
+      providers: [DomainEvents, Transactions],
+      exports: [DomainEvents, Transactions],
     };
   }
 }

@@ -3,7 +3,8 @@ import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { toProblem } from '../../src/common/problem';
 import { dataSourceOptions } from '../../src/database/data-source.options';
-import { Transactions } from '../../src/database/transaction';
+import { DomainEvents } from '../../src/common/domain-events';
+import { PoolInsideTransactionError, Transactions } from '../../src/database/transaction';
 import { createTestDatabase, TestDatabase } from '../support/database';
 
 /**
@@ -62,5 +63,69 @@ describe('Transactions when Postgres ends a connection mid-transaction', () => {
     expect(pids.every((pid) => Number.isInteger(pid))).toBe(true);
     await tx.run(async (sql) => sql.query('INSERT INTO probe VALUES (3)'));
     expect(await tx.sql.query('SELECT n FROM probe')).toEqual([{ n: 3 }]);
+  });
+});
+
+declare module '../../src/common/domain-events' {
+  interface DomainEventMap {
+    'probe.written': { n: number };
+  }
+}
+
+/** The data-access convention and post-commit effects, against a real Postgres. */
+describe('Transactions: one connection per transaction, effects after commit', () => {
+  let db: TestDatabase;
+  let dataSource: DataSource;
+  let events: DomainEvents;
+  let tx: Transactions;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    dataSource = await new DataSource(dataSourceOptions(db.url, { poolSize: 3 })).initialize();
+    events = new DomainEvents();
+    tx = new Transactions(dataSource, events);
+    await tx.sql.query('CREATE TABLE probe_events (n int)');
+  });
+
+  afterAll(async () => {
+    await dataSource?.destroy();
+    await db?.drop();
+  });
+
+  test('the pool refuses a statement from inside a transaction, which then rolls back', async () => {
+    const attempt = tx.run(async (sql) => {
+      await sql.query('INSERT INTO probe_events VALUES (1)');
+      // The slip the convention exists for: this would run on another connection, outside the transaction.
+      await tx.sql.query('INSERT INTO probe_events VALUES (2)');
+    });
+    await expect(attempt).rejects.toBeInstanceOf(PoolInsideTransactionError);
+    expect(await tx.sql.query('SELECT n FROM probe_events')).toEqual([]);
+  });
+
+  test('an event published inside is delivered after COMMIT, and sees the committed row from another connection', async () => {
+    const seen: unknown[] = [];
+    events.on('probe.written', async ({ n }) => {
+      seen.push(await tx.sql.query('SELECT n FROM probe_events WHERE n = $1', [n]));
+    });
+    await tx.run(async (sql) => {
+      await sql.query('INSERT INTO probe_events VALUES (7)');
+      await events.publish('probe.written', { n: 7 });
+      expect(seen).toEqual([]);
+    });
+    expect(seen).toEqual([[{ n: 7 }]]);
+  });
+
+  test('an event published in a transaction that rolls back is never delivered', async () => {
+    const seen: number[] = [];
+    events.on('probe.written', ({ n }) => void seen.push(n));
+    await expect(
+      tx.run(async (sql) => {
+        await sql.query('INSERT INTO probe_events VALUES (8)');
+        await events.publish('probe.written', { n: 8 });
+        throw new Error('changed my mind');
+      }),
+    ).rejects.toThrow('changed my mind');
+    expect(seen).not.toContain(8);
+    expect(await tx.sql.query('SELECT n FROM probe_events WHERE n = 8')).toEqual([]);
   });
 });
