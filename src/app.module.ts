@@ -5,6 +5,7 @@ import type Redis from 'ioredis';
 import { LoggerModule } from 'nestjs-pino';
 import { HttpRateLimitStore, InfrastructureModule } from './adapters/infrastructure.module';
 import { AppConfig } from './config/app-config';
+import { RateLimitConfig } from './config';
 import { ConfigModule } from './config/config.module';
 import { loggerOptions } from './common/logging';
 import { DatabaseModule } from './database/database.module';
@@ -34,13 +35,13 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
-        LoggerModule.forRoot(loggerOptions(config)),
+        LoggerModule.forRoot(loggerOptions(config.logging)),
         DatabaseModule.forRoot(databaseUrl),
         InfrastructureModule.forRoot(redis),
         ThrottlerModule.forRootAsync({
-          inject: [AppConfig, HttpRateLimitStore],
-          useFactory: (cfg: AppConfig, storage: ThrottlerStorage) => ({
-            throttlers: [{ name: 'default', ttl: 60_000, limit: cfg.rateLimit.perMinute }],
+          inject: [RateLimitConfig, HttpRateLimitStore],
+          useFactory: (rateLimit: RateLimitConfig, storage: ThrottlerStorage) => ({
+            throttlers: [{ name: 'default', ttl: 60_000, limit: rateLimit.perMinute }],
             storage: new FailOpenThrottlerStorage(storage),
           }),
         }),

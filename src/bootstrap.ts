@@ -20,7 +20,7 @@ import { createValidationPipe } from './common/validation';
 export async function createApp(deps: AppDependencies): Promise<NestFastifyApplication> {
   const { config } = deps;
   const adapter = new FastifyAdapter({
-    logger: pinoOptions(config),
+    logger: pinoOptions(config.logging),
     // Fastify's two lines per request replaced by one (logCompletedRequest), labelled as before.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     trustProxy: config.http.trustProxy,

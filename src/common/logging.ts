@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Params } from 'nestjs-pino';
 import { storage, Store } from 'nestjs-pino/storage';
 import type { LoggerOptions } from 'pino';
-import type { AppConfig } from '../config/app-config';
+import type { LoggingConfig } from '../config';
 
 /** Everything that could let someone act as a user is cut from the logs. */
 export const REDACTED_PATHS = [
@@ -20,15 +20,14 @@ export const REDACTED_PATHS = [
  * The pino settings, shared by Fastify's logger (one child per request, bound to its request id)
  * and by nestjs-pino's logger for what runs outside a request (start-up, workers).
  */
-export function pinoOptions(config: AppConfig): LoggerOptions {
+export function pinoOptions(logging: LoggingConfig): LoggerOptions {
   return {
-    level: config.logLevel,
+    level: logging.level,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     serializers: {
       req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
     },
-    transport:
-      config.env === 'development' && process.stdout.isTTY ? { target: 'pino-pretty', options: { singleLine: true } } : undefined,
+    transport: logging.pretty && process.stdout.isTTY ? { target: 'pino-pretty', options: { singleLine: true } } : undefined,
   };
 }
 
@@ -39,8 +38,8 @@ export function pinoOptions(config: AppConfig): LoggerOptions {
  * middleware layer it needed, cost more than everything else of a cached catalog read: the app's
  * floor (GET /health) went from about 9 000 to 35 000 requests/s on one core.
  */
-export function loggerOptions(config: AppConfig): Params {
-  return { pinoHttp: pinoOptions(config), useExisting: true, forRoutes: [] };
+export function loggerOptions(logging: LoggingConfig): Params {
+  return { pinoHttp: pinoOptions(logging), useExisting: true, forRoutes: [] };
 }
 
 /**

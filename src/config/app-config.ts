@@ -1,7 +1,9 @@
 import { z } from 'zod';
 
 /**
- * The one place that reads `process.env`. Everything else receives a typed, validated `AppConfig`.
+ * The one place that reads `process.env`. Each variable is written twice: in the schema below, and
+ * in the slice it lands in (`SLICES`); every type is inferred from there. Services inject the slice
+ * they need (config-slices.ts); the whole `AppConfig` is the composition root's.
  * A missing or malformed variable stops start-up with a message naming it.
  */
 
@@ -34,17 +36,19 @@ const optionalUrl = (protocols: string[]) =>
  */
 const secret = () => z.string().min(1, 'must not be empty when set').optional();
 
-/** Production stores images in S3 unless told otherwise; everywhere else a local folder serves. */
-function storageDriverOf(env: { STORAGE_DRIVER?: 's3' | 'local'; NODE_ENV: string }): 's3' | 'local' {
-  return env.STORAGE_DRIVER ?? (isDeployed(env.NODE_ENV) ? 's3' : 'local');
-}
-
 /**
  * `staging` runs exactly as production (required dependencies, AWS drivers, no demo data) except
  * that the simulated payment gateway is allowed there: production refuses it, since it takes no money.
  */
 function isDeployed(nodeEnv: string): boolean {
   return nodeEnv === 'production' || nodeEnv === 'staging';
+}
+
+/** Deployed, the AWS services serve unless told otherwise; everywhere else local stand-ins do. */
+function defaultDrivers(deployed: boolean) {
+  return deployed
+    ? ({ storage: 's3', email: 'ses', sms: 'sns', metrics: 'cloudwatch' } as const)
+    : ({ storage: 'local', email: 'log', sms: 'log', metrics: 'log' } as const);
 }
 
 /** Every variable, unrefined: the app's schema and the migration CLI's `.pick()` of it share this one. */
@@ -224,10 +228,11 @@ const checkDatabase: Check<'NODE_ENV' | 'DATABASE_URL' | 'DATABASE_PASSWORD' | '
 
 /** Everything but the database. */
 const checkRest: Check<Exclude<keyof FullEnv, 'DATABASE_PASSWORD' | 'DATABASE_SSL'>> = (env, ctx) => {
-  if (storageDriverOf(env) === 's3' && !env.S3_BUCKET) {
+  const defaults = defaultDrivers(isDeployed(env.NODE_ENV));
+  if ((env.STORAGE_DRIVER ?? defaults.storage) === 's3' && !env.S3_BUCKET) {
     ctx.addIssue({ code: 'custom', path: ['S3_BUCKET'], message: 'is required when the storage driver is s3' });
   }
-  if ((env.EMAIL_FAULT_RATE > 0 || env.EMAIL_FAULT_LATENCY_MS > 0) && (env.EMAIL_DRIVER ?? (isDeployed(env.NODE_ENV) ? 'ses' : 'log')) === 'ses') {
+  if ((env.EMAIL_FAULT_RATE > 0 || env.EMAIL_FAULT_LATENCY_MS > 0) && (env.EMAIL_DRIVER ?? defaults.email) === 'ses') {
     ctx.addIssue({ code: 'custom', path: ['EMAIL_FAULT_RATE'], message: 'fault injection applies to the local e-mail drivers (file, log) only' });
   }
   if (env.NODE_ENV === 'production' && (env.PAYMENT_GATEWAY ?? 'simulated') === 'simulated') {
@@ -251,14 +256,6 @@ const envSchema = envObject.superRefine((env, ctx) => {
   checkDatabase(env, ctx);
   checkRest(env, ctx);
 });
-
-/**
- * The migration CLI's schema: the one-off ECS task gets the database settings and secrets only, so it
- * must not demand REDIS_URL, JWT_SECRET or a bucket. Same fields, same rules, picked from the app's.
- */
-const databaseEnvSchema = envObject
-  .pick({ NODE_ENV: true, DATABASE_URL: true, DATABASE_PASSWORD: true, DATABASE_SSL: true, EMBEDDED_PG_DIR: true, EMBEDDED_PG_PORT: true })
-  .superRefine(checkDatabase);
 
 export type Env = z.infer<typeof envSchema>;
 
@@ -296,9 +293,8 @@ export function withPassword(url: string | undefined, password: string | undefin
   return parsed.toString();
 }
 
-type DatabaseSettings = Pick<AppConfig['database'], 'url' | 'ssl' | 'embeddedDir' | 'embeddedPort'>;
-
-function databaseSettingsOf(e: z.output<typeof databaseEnvSchema>): DatabaseSettings {
+/** Where the database is and how to reach it: the app's and the migration CLI's one reading. */
+function databaseSettingsOf(e: Pick<Env, 'DATABASE_URL' | 'DATABASE_PASSWORD' | 'DATABASE_SSL' | 'EMBEDDED_PG_DIR' | 'EMBEDDED_PG_PORT'>) {
   return {
     url: withPassword(e.DATABASE_URL, e.DATABASE_PASSWORD),
     ssl: e.DATABASE_SSL,
@@ -307,170 +303,177 @@ function databaseSettingsOf(e: z.output<typeof databaseEnvSchema>): DatabaseSett
   };
 }
 
-/** What the migration CLI needs: where the database is (or where the embedded one lives) and how to reach it. */
-export interface DatabaseConfig {
-  env: Env['NODE_ENV'];
-  database: DatabaseSettings;
+/** What several slices decide from NODE_ENV, worked out once: so each variable is read by one slice only. */
+export interface Derived {
+  /** staging or production: required dependencies, AWS drivers, no demo data. */
+  deployed: boolean;
+  development: boolean;
 }
 
-/** Typed configuration injected everywhere; its class is its own DI token. */
-export class AppConfig {
-  readonly env!: Env['NODE_ENV'];
-  readonly isProduction!: boolean;
-  readonly http!: {
-    host: string;
-    port: number;
-    trustProxy: boolean | number | string[];
-    keepAliveTimeoutMs: number;
-    shutdownDrainDelayMs: number;
-    shutdownTimeoutMs: number;
-  };
-  readonly logLevel!: Env['LOG_LEVEL'];
-  readonly database!: {
-    url?: string;
-    poolSize: number;
-    acquireTimeoutMs: number;
-    ssl: boolean;
-    migrateOnStart: boolean;
-    embeddedDir: string;
-    embeddedPort: number;
-  };
-  readonly redis!: { url?: string; keyPrefix: string };
-  readonly auth!: {
-    jwtSecret: string;
-    issuer: string;
-    audience: string;
-    accessTokenTtlSeconds: number;
-    refreshTokenTtlSeconds: number;
-    argon2MemoryKib: number;
-    argon2TimeCost: number;
-  };
-  readonly rateLimit!: { perMinute: number; loginFailureLimit: number; loginFailureWindowSeconds: number };
-  readonly orders!: { holdTtlSeconds: number; holdBatchMax: number; sweepIntervalMs: number; idempotencyKeyTtlSeconds: number };
-  readonly drivers!: {
-    storage: 's3' | 'local';
-    email: 'ses' | 'file' | 'log';
-    sms: 'sns' | 'log';
-    metrics: 'cloudwatch' | 'log' | 'none';
-    payments: 'simulated';
-  };
-  readonly payments!: { simulatedLatencyMs: number; simulatedDeclineRate: number };
-  readonly storage!: {
-    localDir: string;
-    publicBaseUrl?: string;
-    s3Bucket?: string;
-    cdnBaseUrl?: string;
-    presignTtlSeconds: number;
-    kmsKeyId?: string;
-  };
-  readonly email!: {
-    fileDir: string;
-    from: string;
-    sesConfigurationSet?: string;
-    faults: { failureRate: number; latencyMs: number };
-  };
-  readonly aws!: { region: string; endpointUrl?: string };
-  readonly sms!: { senderId?: string };
-  readonly metrics!: { flushIntervalMs: number; namespace: string };
-  readonly checkIn!: { missLimit: number; missWindowSeconds: number; streamHeartbeatMs: number };
-  readonly workerEnabled!: boolean;
-  readonly outbox!: {
-    pollIntervalMs: number;
-    batchSize: number;
-    maxAttempts: number;
-    retryBaseMs: number;
-    retryMaxMs: number;
-    sendTimeoutMs: number;
-  };
-  readonly demoData!: boolean;
+/**
+ * Where each variable lands: one entry per slice, each reading its own variables and nothing else
+ * (app-config.spec checks that every variable of the schema is read by exactly one). The slices'
+ * types, and so `AppConfig`'s and every injected slice's, are what these return.
+ */
+export const SLICES = {
+  runtime: (e, d) => ({ env: e.NODE_ENV, deployed: d.deployed, isProduction: e.NODE_ENV === 'production' }),
+  http: (e) => ({
+    host: e.HOST,
+    port: e.PORT,
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
+    keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
+    shutdownDrainDelayMs: e.SHUTDOWN_DRAIN_DELAY_MS,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  }),
+  /** `pretty`: human-readable lines, on a development terminal only. */
+  logging: (e, d) => ({ level: e.LOG_LEVEL, pretty: d.development }),
+  database: (e) => ({
+    ...databaseSettingsOf(e),
+    poolSize: e.DATABASE_POOL_SIZE,
+    acquireTimeoutMs: e.DATABASE_ACQUIRE_TIMEOUT_MS,
+    migrateOnStart: e.MIGRATE_ON_START,
+  }),
+  redis: (e) => ({ url: withPassword(e.REDIS_URL, e.REDIS_PASSWORD), keyPrefix: e.REDIS_KEY_PREFIX }),
+  auth: (e) => ({
+    jwtSecret: e.JWT_SECRET ?? DEV_JWT_SECRET,
+    issuer: e.JWT_ISSUER,
+    audience: e.JWT_AUDIENCE,
+    accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
+    refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,
+    argon2MemoryKib: e.ARGON2_MEMORY_KIB,
+    argon2TimeCost: e.ARGON2_TIME_COST,
+  }),
+  rateLimit: (e) => ({
+    perMinute: e.RATE_LIMIT_PER_MINUTE,
+    loginFailureLimit: e.LOGIN_FAILURE_LIMIT,
+    loginFailureWindowSeconds: e.LOGIN_FAILURE_WINDOW_SECONDS,
+  }),
+  orders: (e) => ({
+    holdTtlSeconds: e.HOLD_TTL_SECONDS,
+    holdBatchMax: e.HOLD_BATCH_MAX,
+    sweepIntervalMs: e.ORDERS_SWEEP_INTERVAL_MS,
+    idempotencyKeyTtlSeconds: e.IDEMPOTENCY_KEY_TTL_HOURS * 3600,
+  }),
+  checkIn: (e) => ({
+    missLimit: e.CHECKIN_MISS_LIMIT,
+    missWindowSeconds: e.CHECKIN_MISS_WINDOW_SECONDS,
+    streamHeartbeatMs: e.CHECKIN_STREAM_HEARTBEAT_MS,
+  }),
+  /** The background loops (hold sweeper, outbox relay): off on instances that only serve requests. */
+  workers: (e) => ({ enabled: e.WORKER_ENABLED }),
+  outbox: (e) => ({
+    pollIntervalMs: e.OUTBOX_POLL_INTERVAL_MS,
+    batchSize: e.OUTBOX_BATCH_SIZE,
+    maxAttempts: e.OUTBOX_MAX_ATTEMPTS,
+    retryBaseMs: e.OUTBOX_RETRY_BASE_MS,
+    retryMaxMs: e.OUTBOX_RETRY_MAX_MS,
+    sendTimeoutMs: e.OUTBOX_SEND_TIMEOUT_MS,
+  }),
+  /** Which adapter serves each port: read by the infrastructure module and bootstrap only. */
+  drivers: (e, d) => {
+    const defaults = defaultDrivers(d.deployed);
+    return {
+      storage: e.STORAGE_DRIVER ?? defaults.storage,
+      email: e.EMAIL_DRIVER ?? defaults.email,
+      sms: e.SMS_DRIVER ?? defaults.sms,
+      metrics: e.METRICS_DRIVER ?? defaults.metrics,
+      payments: e.PAYMENT_GATEWAY ?? ('simulated' as const),
+    };
+  },
+  payments: (e) => ({ simulatedLatencyMs: e.PAYMENT_SIM_LATENCY_MS, simulatedDeclineRate: e.PAYMENT_SIM_DECLINE_RATE }),
+  storage: (e) => ({
+    localDir: e.STORAGE_LOCAL_DIR,
+    publicBaseUrl: e.PUBLIC_BASE_URL,
+    s3Bucket: e.S3_BUCKET,
+    cdnBaseUrl: e.CDN_BASE_URL,
+    presignTtlSeconds: e.S3_PRESIGN_TTL_SECONDS,
+    kmsKeyId: e.S3_KMS_KEY_ID,
+  }),
+  email: (e) => ({
+    fileDir: e.EMAIL_FILE_DIR,
+    from: e.EMAIL_FROM,
+    sesConfigurationSet: e.SES_CONFIGURATION_SET,
+    faults: { failureRate: e.EMAIL_FAULT_RATE, latencyMs: e.EMAIL_FAULT_LATENCY_MS },
+  }),
+  sms: (e) => ({ senderId: e.SMS_SENDER_ID }),
+  metrics: (e) => ({ flushIntervalMs: e.METRICS_FLUSH_INTERVAL_MS, namespace: e.METRICS_NAMESPACE }),
+  aws: (e) => ({ region: e.AWS_REGION, endpointUrl: e.AWS_ENDPOINT_URL }),
+  /** Demo accounts on a first start against an empty embedded database; never when deployed, whatever DEMO_DATA says. */
+  demo: (e, d) => ({ enabled: e.DEMO_DATA && !d.deployed }),
+} satisfies Record<string, (env: Env, derived: Derived) => object>;
 
-  constructor(values: Omit<AppConfig, never>) {
-    Object.assign(this, values);
+type SettingsOf<T> = { readonly [K in keyof T]: T[K] extends (...args: never[]) => infer S ? DeepReadonly<S> : never };
+/** Arrays excepted: the one there is (TRUST_PROXY's list) goes to Fastify, whose type wants a mutable one. */
+type DeepReadonly<T> = T extends unknown[] ? T : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
+
+/** Frozen: one configuration is shared by every service, so none may change what another reads. */
+function deepFreeze<T>(value: T): DeepReadonly<T> {
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value as DeepReadonly<T>;
+}
+
+function settingsOf(e: Env): SettingsOf<typeof SLICES> {
+  const derived: Derived = { deployed: isDeployed(e.NODE_ENV), development: e.NODE_ENV === 'development' };
+  const slices = Object.entries(SLICES).map(([name, slice]) => [name, deepFreeze(slice(e, derived))]);
+  return Object.fromEntries(slices) as SettingsOf<typeof SLICES>;
+}
+
+/** The app's whole schema: every variable checked, then turned into its slices. */
+export const settingsSchema = envSchema.transform(settingsOf);
+
+/** The configuration, one typed slice per feature. */
+export type Settings = z.output<typeof settingsSchema>;
+
+/**
+ * The migration CLI's schema: the one-off ECS task gets the database settings and secrets only, so it
+ * must not demand REDIS_URL, JWT_SECRET or a bucket. Same fields, same rules, picked from the app's.
+ */
+const migrationSchema = envObject
+  .pick({ NODE_ENV: true, DATABASE_URL: true, DATABASE_PASSWORD: true, DATABASE_SSL: true, EMBEDDED_PG_DIR: true, EMBEDDED_PG_PORT: true })
+  .superRefine(checkDatabase)
+  .transform((e) => ({ env: e.NODE_ENV, database: databaseSettingsOf(e) }));
+
+/** What the migration CLI needs: where the database is (or where the embedded one lives) and how to reach it. */
+export type MigrationConfig = z.output<typeof migrationSchema>;
+
+/**
+ * The whole configuration, for the composition root only (main.ts, bootstrap, infrastructure, the
+ * adapters' and database modules, the CLIs); a service injects the slice it needs instead.
+ */
+export interface AppConfig extends Settings {}
+// eslint-disable-next-line @typescript-eslint/no-extraneous-class -- merged with the interface above: the class is the DI token
+export class AppConfig {
+  private constructor(settings: Settings) {
+    Object.assign(this, settings);
+    Object.freeze(this);
+  }
+
+  /** NODE_ENV. This and the four below are the composition root's short names for single values. */
+  get env(): Settings['runtime']['env'] {
+    return this.runtime.env;
+  }
+
+  get isProduction(): boolean {
+    return this.runtime.isProduction;
+  }
+
+  get logLevel(): Settings['logging']['level'] {
+    return this.logging.level;
+  }
+
+  get workerEnabled(): boolean {
+    return this.workers.enabled;
+  }
+
+  get demoData(): boolean {
+    return this.demo.enabled;
   }
 
   static fromEnv(source: NodeJS.ProcessEnv = process.env): AppConfig {
-    const e = parseEnv(envSchema, source);
-    const prod = isDeployed(e.NODE_ENV);
-    return new AppConfig({
-      env: e.NODE_ENV,
-      isProduction: e.NODE_ENV === 'production',
-      http: {
-        host: e.HOST,
-        port: e.PORT,
-        trustProxy: parseTrustProxy(e.TRUST_PROXY),
-        keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
-        shutdownDrainDelayMs: e.SHUTDOWN_DRAIN_DELAY_MS,
-        shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
-      },
-      logLevel: e.LOG_LEVEL,
-      database: {
-        ...databaseSettingsOf(e),
-        poolSize: e.DATABASE_POOL_SIZE,
-        acquireTimeoutMs: e.DATABASE_ACQUIRE_TIMEOUT_MS,
-        migrateOnStart: e.MIGRATE_ON_START,
-      },
-      redis: { url: withPassword(e.REDIS_URL, e.REDIS_PASSWORD), keyPrefix: e.REDIS_KEY_PREFIX },
-      auth: {
-        jwtSecret: e.JWT_SECRET ?? DEV_JWT_SECRET,
-        issuer: e.JWT_ISSUER,
-        audience: e.JWT_AUDIENCE,
-        accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
-        refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,
-        argon2MemoryKib: e.ARGON2_MEMORY_KIB,
-        argon2TimeCost: e.ARGON2_TIME_COST,
-      },
-      rateLimit: {
-        perMinute: e.RATE_LIMIT_PER_MINUTE,
-        loginFailureLimit: e.LOGIN_FAILURE_LIMIT,
-        loginFailureWindowSeconds: e.LOGIN_FAILURE_WINDOW_SECONDS,
-      },
-      orders: {
-        holdTtlSeconds: e.HOLD_TTL_SECONDS,
-        holdBatchMax: e.HOLD_BATCH_MAX,
-        sweepIntervalMs: e.ORDERS_SWEEP_INTERVAL_MS,
-        idempotencyKeyTtlSeconds: e.IDEMPOTENCY_KEY_TTL_HOURS * 3600,
-      },
-      drivers: {
-        storage: storageDriverOf(e),
-        email: e.EMAIL_DRIVER ?? (prod ? 'ses' : 'log'),
-        sms: e.SMS_DRIVER ?? (prod ? 'sns' : 'log'),
-        metrics: e.METRICS_DRIVER ?? (prod ? 'cloudwatch' : 'log'),
-        payments: e.PAYMENT_GATEWAY ?? 'simulated',
-      },
-      payments: { simulatedLatencyMs: e.PAYMENT_SIM_LATENCY_MS, simulatedDeclineRate: e.PAYMENT_SIM_DECLINE_RATE },
-      storage: {
-        localDir: e.STORAGE_LOCAL_DIR,
-        publicBaseUrl: e.PUBLIC_BASE_URL,
-        s3Bucket: e.S3_BUCKET,
-        cdnBaseUrl: e.CDN_BASE_URL,
-        presignTtlSeconds: e.S3_PRESIGN_TTL_SECONDS,
-        kmsKeyId: e.S3_KMS_KEY_ID,
-      },
-      email: {
-        fileDir: e.EMAIL_FILE_DIR,
-        from: e.EMAIL_FROM,
-        sesConfigurationSet: e.SES_CONFIGURATION_SET,
-        faults: { failureRate: e.EMAIL_FAULT_RATE, latencyMs: e.EMAIL_FAULT_LATENCY_MS },
-      },
-      aws: { region: e.AWS_REGION, endpointUrl: e.AWS_ENDPOINT_URL },
-      sms: { senderId: e.SMS_SENDER_ID },
-      metrics: { flushIntervalMs: e.METRICS_FLUSH_INTERVAL_MS, namespace: e.METRICS_NAMESPACE },
-      checkIn: {
-        missLimit: e.CHECKIN_MISS_LIMIT,
-        missWindowSeconds: e.CHECKIN_MISS_WINDOW_SECONDS,
-        streamHeartbeatMs: e.CHECKIN_STREAM_HEARTBEAT_MS,
-      },
-      workerEnabled: e.WORKER_ENABLED,
-      outbox: {
-        pollIntervalMs: e.OUTBOX_POLL_INTERVAL_MS,
-        batchSize: e.OUTBOX_BATCH_SIZE,
-        maxAttempts: e.OUTBOX_MAX_ATTEMPTS,
-        retryBaseMs: e.OUTBOX_RETRY_BASE_MS,
-        retryMaxMs: e.OUTBOX_RETRY_MAX_MS,
-        sendTimeoutMs: e.OUTBOX_SEND_TIMEOUT_MS,
-      },
-      demoData: e.DEMO_DATA && !prod,
-    });
+    return new AppConfig(parseEnv(settingsSchema, source));
   }
 
   /**
@@ -478,8 +481,7 @@ export class AppConfig {
    * NODE_ENV, DATABASE_URL (required when deployed), DATABASE_PASSWORD, DATABASE_SSL and the
    * embedded-Postgres settings, checked by the same rules as `fromEnv`.
    */
-  static databaseFromEnv(source: NodeJS.ProcessEnv = process.env): DatabaseConfig {
-    const e = parseEnv(databaseEnvSchema, source);
-    return { env: e.NODE_ENV, database: databaseSettingsOf(e) };
+  static databaseFromEnv(source: NodeJS.ProcessEnv = process.env): MigrationConfig {
+    return parseEnv(migrationSchema, source);
   }
 }

@@ -1,6 +1,6 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { AppConfig } from '../config/app-config';
+import { DatabaseConfig } from '../config';
 import { dataSourceOptions } from './data-source.options';
 import { DomainEvents } from '../common/domain-events';
 import { Transactions } from './transaction';
@@ -14,9 +14,9 @@ export class DatabaseModule {
       module: DatabaseModule,
       imports: [
         TypeOrmModule.forRootAsync({
-          inject: [AppConfig],
-          useFactory: (config: AppConfig) => ({
-            ...dataSourceOptions(url, { poolSize: config.database.poolSize, acquireTimeoutMs: config.database.acquireTimeoutMs, ssl: config.database.ssl }),
+          inject: [DatabaseConfig],
+          useFactory: (database: DatabaseConfig) => ({
+            ...dataSourceOptions(url, { poolSize: database.poolSize, acquireTimeoutMs: database.acquireTimeoutMs, ssl: database.ssl }),
             retryAttempts: 3,
             retryDelay: 1_000,
           }),

@@ -3,7 +3,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { DomainError, RateLimitedError, UnauthenticatedError } from '../../common/domain-error';
 import { Transactions } from '../../database/transaction';
-import { AppConfig } from '../../config/app-config';
+import { AuthConfig, RateLimitConfig } from '../../config';
 import { RateLimiter } from '../../ports/rate-limiter.port';
 import { TokenBlacklist } from '../../ports/token-blacklist.port';
 import type { Role } from '../users/user.entity';
@@ -45,7 +45,8 @@ export class AuthService {
   private readonly limiterFailures = new LogThrottle();
 
   constructor(
-    private readonly config: AppConfig,
+    private readonly config: AuthConfig,
+    private readonly rateLimit: RateLimitConfig,
     private readonly users: UsersService,
     private readonly sessions: AuthRepository,
     private readonly hasher: PasswordHasher,
@@ -67,7 +68,7 @@ export class AuthService {
    */
   async login(email: string, password: string): Promise<AuthResult> {
     const key = `login-failures:${normaliseEmail(email)}`;
-    const { loginFailureLimit, loginFailureWindowSeconds } = this.config.rateLimit;
+    const { loginFailureLimit, loginFailureWindowSeconds } = this.rateLimit;
     const decision = await this.limiter
       .consume(key, loginFailureLimit, loginFailureWindowSeconds)
       .catch((error: unknown) => {
@@ -91,7 +92,7 @@ export class AuthService {
     const next = this.newRefreshToken();
     const rotated = await this.tx.run(async (sql) => {
       const spent = await this.sessions.spend(tokenHash, sql);
-      if (spent) await this.sessions.addRefreshToken(spent.sessionId, next.hash, this.config.auth.refreshTokenTtlSeconds, sql);
+      if (spent) await this.sessions.addRefreshToken(spent.sessionId, next.hash, this.config.refreshTokenTtlSeconds, sql);
       return spent;
     });
     if (rotated) {
@@ -117,17 +118,17 @@ export class AuthService {
 
   private async revokeSession(sessionId: string, reason: string): Promise<void> {
     await this.sessions.revokeSession(sessionId, reason);
-    await this.blacklist.revokeSession(sessionId, this.config.auth.accessTokenTtlSeconds);
+    await this.blacklist.revokeSession(sessionId, this.config.accessTokenTtlSeconds);
   }
 
   private async startSession(user: User): Promise<AuthResult> {
     const refresh = this.newRefreshToken();
-    const sessionId = await this.sessions.createSession(user.id, refresh.hash, this.config.auth.refreshTokenTtlSeconds);
+    const sessionId = await this.sessions.createSession(user.id, refresh.hash, this.config.refreshTokenTtlSeconds);
     return { user, ...(await this.issueAccessToken(user, sessionId)), refreshToken: refresh.token };
   }
 
   private async issueAccessToken(user: User, sessionId: string): Promise<{ accessToken: string; expiresIn: number }> {
-    const expiresIn = this.config.auth.accessTokenTtlSeconds;
+    const expiresIn = this.config.accessTokenTtlSeconds;
     const accessToken = await this.jwt.signAsync(
       { role: user.role, sid: sessionId },
       { subject: user.id, jwtid: randomUUID(), expiresIn },

@@ -3,7 +3,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { ExtractJwt, Strategy } from 'passport-jwt';
 import { UnauthenticatedError } from '../../common/domain-error';
-import { AppConfig } from '../../config/app-config';
+import { AuthConfig } from '../../config';
 import { TokenBlacklist } from '../../ports/token-blacklist.port';
 import { ROLES as ALL_ROLES, Role } from '../users/user.entity';
 import type { AuthenticatedUser } from './auth.decorators';
@@ -24,17 +24,17 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   private readonly failures = new LogThrottle();
 
   constructor(
-    config: AppConfig,
+    auth: AuthConfig,
     private readonly blacklist: TokenBlacklist,
   ) {
     super({
       jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
       // A KeyObject: see AuthModule (a string is re-parsed as a PEM key on every verify). passport-jwt
       // hands it to jsonwebtoken.verify unchanged; only its type declaration predates KeyObject.
-      secretOrKey: createSecretKey(Buffer.from(config.auth.jwtSecret)) as unknown as Buffer,
+      secretOrKey: createSecretKey(Buffer.from(auth.jwtSecret)) as unknown as Buffer,
       algorithms: ['HS256'],
-      issuer: config.auth.issuer,
-      audience: config.auth.audience,
+      issuer: auth.issuer,
+      audience: auth.audience,
       ignoreExpiration: false,
     });
   }

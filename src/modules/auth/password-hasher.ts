@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Algorithm, hash, verify } from '@node-rs/argon2';
-import { AppConfig } from '../../config/app-config';
+import { AuthConfig } from '../../config';
 
 /** argon2id with the configured cost; `verify` reads the parameters stored in each hash. */
 @Injectable()
@@ -8,15 +8,15 @@ export class PasswordHasher {
   /** Verified against when the e-mail is unknown, so both failures take the same time. */
   private readonly dummyHash: Promise<string>;
 
-  constructor(private readonly config: AppConfig) {
+  constructor(private readonly config: AuthConfig) {
     this.dummyHash = this.hash('tickr-timing-equaliser-password');
   }
 
   hash(password: string): Promise<string> {
     return hash(password, {
       algorithm: Algorithm.Argon2id,
-      memoryCost: this.config.auth.argon2MemoryKib,
-      timeCost: this.config.auth.argon2TimeCost,
+      memoryCost: this.config.argon2MemoryKib,
+      timeCost: this.config.argon2TimeCost,
       parallelism: 1,
     });
   }

@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { AppConfig } from '../../config/app-config';
+import { DemoConfig } from '../../config';
 import { AuthService } from '../auth/auth.service';
 import { EventsService } from '../events/events.service';
 import { UsersService } from '../users/users.service';
@@ -11,21 +11,21 @@ export const DEMO_ACCOUNTS = [
 
 /**
  * A newcomer's first start against an empty embedded database gets accounts to try the API with.
- * Never in production (AppConfig.demoData is false there whatever the environment says).
+ * Never when deployed (`DemoConfig.enabled` is false in staging and production whatever DEMO_DATA says).
  */
 @Injectable()
 export class DemoDataService {
   private readonly logger = new Logger('DemoData');
 
   constructor(
-    private readonly config: AppConfig,
+    private readonly demo: DemoConfig,
     private readonly users: UsersService,
     private readonly auth: AuthService,
     private readonly events: EventsService,
   ) {}
 
   async seedIfEmpty(): Promise<void> {
-    if (!this.config.demoData || this.config.isProduction || !(await this.users.isEmpty())) return;
+    if (!this.demo.enabled || !(await this.users.isEmpty())) return;
     const [organiser] = await Promise.all(DEMO_ACCOUNTS.map((account) => this.auth.register({ ...account })));
     const eventId = await this.createDemoEvent(organiser.user.id);
     const lines = DEMO_ACCOUNTS.map((a) => `  ${a.role.padEnd(9)} ${a.email}  password: ${a.password}`);
