@@ -1,4 +1,8 @@
-import { AppConfig, ConfigError } from './app-config';
+import { Injectable } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { AppConfig, ConfigError, Derived, SLICES, settingsSchema } from './app-config';
+import { AuthConfig, DriversConfig, OrdersConfig, RateLimitConfig, SLICE_TOKENS } from './config-slices';
+import { ConfigModule } from './config.module';
 
 /** Production-like (AWS drivers, required dependencies) with the simulated gateway, which production refuses. */
 const staging = {
@@ -328,5 +332,93 @@ describe('AppConfig.databaseFromEnv (the migration CLI)', () => {
 
   it('ignores the service-only variables, however wrong they are', () => {
     expect(() => AppConfig.databaseFromEnv({ ...migrationTask, PORT: 'abc', JWT_SECRET: 'short', PAYMENT_GATEWAY: 'simulated', REDIS_URL: 'http://x' })).not.toThrow();
+  });
+});
+
+describe('config slices', () => {
+  @Injectable()
+  class NeedsOrders {
+    constructor(readonly orders: OrdersConfig) {}
+  }
+
+  it('injects each slice through ConfigModule as the parsed part, by its own token', async () => {
+    const config = AppConfig.fromEnv({ ...staging, HOLD_TTL_SECONDS: '120', RATE_LIMIT_PER_MINUTE: '7' });
+    const moduleRef = await Test.createTestingModule({ imports: [ConfigModule.forRoot(config)], providers: [NeedsOrders] }).compile();
+
+    expect(moduleRef.get(NeedsOrders).orders).toBe(config.orders);
+    expect(moduleRef.get(OrdersConfig).holdTtlSeconds).toBe(120);
+    expect(moduleRef.get(RateLimitConfig).perMinute).toBe(7);
+    for (const [name, token] of Object.entries(SLICE_TOKENS)) {
+      expect(`${name}: ${moduleRef.get(token) === config[name as keyof typeof SLICE_TOKENS]}`).toBe(`${name}: true`);
+    }
+    expect(moduleRef.get(AppConfig)).toBe(config);
+    await moduleRef.close();
+  });
+
+  it('has a token for every slice the schema produces, and no other', () => {
+    expect(Object.keys(SLICE_TOKENS).sort()).toEqual(Object.keys(SLICES).sort());
+    expect(new Set(Object.values(SLICE_TOKENS)).size).toBe(Object.keys(SLICES).length);
+  });
+
+  it('reads every variable of the schema in exactly one slice', () => {
+    const variables = Object.keys(settingsSchema.in.shape);
+    const env = settingsSchema.in.parse({ ...staging, DATABASE_PASSWORD: 'p', REDIS_PASSWORD: 't' });
+    const readers = new Map<string, Set<string>>(variables.map((name) => [name, new Set()]));
+    const derived: Derived = { deployed: true, development: false };
+    for (const [slice, read] of Object.entries(SLICES)) {
+      const recording = new Proxy(env, {
+        get(target, key, receiver) {
+          if (typeof key === 'string') (readers.get(key) ?? readers.set(key, new Set()).get(key)!).add(slice);
+          return Reflect.get(target, key, receiver);
+        },
+      });
+      read(recording, derived);
+    }
+    const misplaced = [...readers].filter(([, slices]) => slices.size !== 1).map(([name, slices]) => `${name}: ${[...slices].join(', ') || 'no slice'}`);
+    expect(misplaced).toEqual([]);
+    expect([...readers.keys()].sort()).toEqual([...variables].sort());
+    expect(variables).toContain('HOLD_TTL_SECONDS');
+  });
+
+  it('keeps the deployed flag apart from production: staging is deployed, not production', () => {
+    expect(AppConfig.fromEnv(staging).runtime).toEqual({ env: 'staging', deployed: true, isProduction: false });
+    expect(AppConfig.fromEnv({}).runtime).toEqual({ env: 'development', deployed: false, isProduction: false });
+    expect(AppConfig.fromEnv({ NODE_ENV: 'test' }).runtime.deployed).toBe(false);
+  });
+
+  it('freezes every slice, so no service changes what another reads', () => {
+    const config = AppConfig.fromEnv({});
+    expect(() => {
+      // @ts-expect-error a slice is read-only
+      config.orders.holdTtlSeconds = 1;
+    }).toThrow(TypeError);
+    expect(() => {
+      // @ts-expect-error nested parts too
+      config.email.faults.failureRate = 1;
+    }).toThrow(TypeError);
+    expect(() => {
+      // @ts-expect-error and the configuration itself
+      config.orders = { ...config.orders, holdTtlSeconds: 1 };
+    }).toThrow(TypeError);
+    expect(config.orders.holdTtlSeconds).toBe(600);
+    expect(config.email.faults.failureRate).toBe(0);
+  });
+
+  it("types each slice from the schema: the schema's values, and only the slice's own fields", () => {
+    const { drivers, auth, orders } = AppConfig.fromEnv({ EMAIL_DRIVER: 'file' });
+    const email: DriversConfig['email'] = drivers.email;
+    expect(['ses', 'file', 'log']).toContain(email);
+    // @ts-expect-error an e-mail driver is one of the schema's values, not any string
+    const pigeon: DriversConfig['email'] = 'pigeon';
+    expect(pigeon).toBe('pigeon');
+    const ttl: number = orders.idempotencyKeyTtlSeconds;
+    expect(ttl).toBe(86_400);
+    // @ts-expect-error the orders slice holds no JWT secret
+    expect(orders.jwtSecret).toBeUndefined();
+    const secret: AuthConfig['jwtSecret'] = auth.jwtSecret;
+    expect(secret.length).toBeGreaterThanOrEqual(32);
+    // @ts-expect-error the secret is always set (a development default outside deployments), never undefined
+    const unset: AuthConfig['jwtSecret'] = undefined;
+    expect(unset).toBeUndefined();
   });
 });

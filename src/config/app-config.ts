@@ -444,7 +444,6 @@ export type MigrationConfig = z.output<typeof migrationSchema>;
  * adapters' and database modules, the CLIs); a service injects the slice it needs instead.
  */
 export interface AppConfig extends Settings {}
-// eslint-disable-next-line @typescript-eslint/no-extraneous-class -- merged with the interface above: the class is the DI token
 export class AppConfig {
   private constructor(settings: Settings) {
     Object.assign(this, settings);
