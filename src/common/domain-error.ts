@@ -75,9 +75,3 @@ export class RateLimitedError extends DomainError {
     super('rate_limited', 'RATE_LIMITED', message, { retryAfterSeconds: Math.max(1, Math.ceil(retryAfterSeconds)) });
   }
 }
-
-export class ServiceUnavailableError extends DomainError {
-  constructor(message = 'A dependency is unavailable; retry shortly.') {
-    super('unavailable', 'SERVICE_UNAVAILABLE', message, { retryAfterSeconds: 1 });
-  }
-}

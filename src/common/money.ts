@@ -1,14 +1,10 @@
 import * as currencyCodes from 'currency-codes';
 
-/**
- * Money is an integer amount in the currency's minor unit plus its ISO 4217 code:
- * `{amount: 45000, currency: 'TND'}` is 45.000 TND. The minor units come from the ISO 4217 list
- * (`currency-codes`), not from CLDR, which disagrees for a few currencies (IQD, RSD…).
+/*
+ * An amount of money is an integer in the currency's minor unit beside its ISO 4217 code:
+ * 45000 with 'TND' is 45.000 TND. The minor units come from the ISO 4217 list (`currency-codes`),
+ * not from CLDR, which disagrees for a few currencies (IQD, RSD…).
  */
-export interface Money {
-  amount: number;
-  currency: string;
-}
 
 /**
  * Fund codes and supranational units of account (ISO 4217 lists them with "N.A." or as funds):
@@ -37,7 +33,7 @@ export function minorUnitDigits(currency: string): number {
 }
 
 /** The most a single ticket may cost: one million in the currency's major unit. */
-export const MAX_PRICE_MAJOR_UNITS = 1_000_000;
+const MAX_PRICE_MAJOR_UNITS = 1_000_000;
 
 export function maxPriceMinorUnits(currency: string): number {
   return MAX_PRICE_MAJOR_UNITS * 10 ** minorUnitDigits(currency);

@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
-import { ENTITIES } from './entities';
 
 /** Compiled migrations live in `dist/migrations`, beside `dist/database`. */
 export const MIGRATIONS_GLOB = join(__dirname, '..', 'migrations', '*.js');
@@ -9,7 +8,8 @@ export function dataSourceOptions(url: string, options: { poolSize?: number; acq
   return {
     type: 'postgres',
     url,
-    entities: ENTITIES,
+    // No entities: every table is read and written with explicit SQL through `Transactions`, and the
+    // schema is what the reviewed migrations say.
     migrations: options.withMigrations ? [MIGRATIONS_GLOB] : [],
     migrationsTableName: 'typeorm_migrations',
     migrationsTransactionMode: 'each',

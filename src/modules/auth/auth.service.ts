@@ -6,7 +6,7 @@ import { Transactions } from '../../database/transaction';
 import { AuthConfig, RateLimitConfig } from '../../config';
 import { RateLimiter } from '../../ports/rate-limiter.port';
 import { TokenBlacklist } from '../../ports/token-blacklist.port';
-import type { Role } from '../users/user.entity';
+import type { Role } from '../users/user.model';
 import type { User } from '../users/users.repository';
 import { normaliseEmail, UsersService } from '../users/users.service';
 import type { AuthenticatedUser } from './auth.decorators';

@@ -5,7 +5,7 @@ import { ExtractJwt, Strategy } from 'passport-jwt';
 import { UnauthenticatedError } from '../../common/domain-error';
 import { AuthConfig } from '../../config';
 import { TokenBlacklist } from '../../ports/token-blacklist.port';
-import { ROLES as ALL_ROLES, Role } from '../users/user.entity';
+import { ROLES as ALL_ROLES, Role } from '../users/user.model';
 import type { AuthenticatedUser } from './auth.decorators';
 import { LogThrottle } from '../../common/log-throttle';
 

@@ -1,7 +1,7 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ForbiddenError } from '../../common/domain-error';
-import type { Role } from '../users/user.entity';
+import type { Role } from '../users/user.model';
 import { AuthenticatedUser, ROLES } from './auth.decorators';
 
 @Injectable()

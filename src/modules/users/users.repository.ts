@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Sql, Transactions } from '../../database/transaction';
-import type { Role } from './user.entity';
+import type { Role } from './user.model';
 
 export interface User {
   id: string;

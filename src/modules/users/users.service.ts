@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DomainError, NotFoundError } from '../../common/domain-error';
-import type { Role } from './user.entity';
+import type { Role } from './user.model';
 import { User, UserWithPassword, UsersRepository } from './users.repository';
 
 export class EmailTakenError extends DomainError {

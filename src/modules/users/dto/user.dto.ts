@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { ROLES, Role } from '../user.entity';
+import { ROLES, Role } from '../user.model';
 import type { User } from '../users.repository';
 
 export class UserDto {

@@ -1,0 +1,2 @@
+export type Role = 'buyer' | 'organiser' | 'admin';
+export const ROLES: readonly Role[] = ['buyer', 'organiser', 'admin'];
