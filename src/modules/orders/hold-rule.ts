@@ -68,16 +68,17 @@ export function decideHold(state: InventoryLock, items: readonly HoldItem[], tak
 
 /**
  * The same conditions as `decideHold` for one ticket type with nothing taken yet, as a SQL `WHERE`
- * over `ticket_types t` and `events e`, given SQL expressions for the event id, the ticket type id
- * and the quantity. ONLY the benchmark's raw-SQL baseline (bench/flash-sale.ts) uses it: the app
- * decides in `decideHold`. A test evaluates both on generated states and requires them to agree.
+ * over `ticket_types t` and `events e`, given SQL expressions for the event id, the ticket type id,
+ * the quantity and the clock (the transaction's, `now()`, unless told). ONLY the benchmark's raw-SQL
+ * baseline (bench/flash-sale.ts) uses it: the app decides in `decideHold`. A test evaluates both on
+ * generated states and requires them to agree.
  */
-export function holdableSql(refs: { eventId: string; ticketTypeId: string; quantity: string }): string {
-  const { eventId, ticketTypeId, quantity } = refs;
+export function holdableSql(refs: { eventId: string; ticketTypeId: string; quantity: string; now?: string }): string {
+  const { eventId, ticketTypeId, quantity, now = 'now()' } = refs;
   return (
     `t.id = ${ticketTypeId} AND t.event_id = ${eventId} AND e.id = t.event_id ` +
     `AND e.status = 'published' ` +
-    `AND (t.sales_start_at IS NULL OR t.sales_start_at <= now()) AND coalesce(t.sales_end_at, e.ends_at) > now() ` +
+    `AND (t.sales_start_at IS NULL OR t.sales_start_at <= ${now}) AND coalesce(t.sales_end_at, e.ends_at) > ${now} ` +
     `AND ${quantity} <= t.max_per_order ` +
     `AND t.sold + t.held + ${quantity} <= t.capacity`
   );
