@@ -7,6 +7,7 @@ import { PageQueryDto } from '../../common/page-query.dto';
 import { UuidParam } from '../../common/validation';
 import { AuthenticatedUser, CurrentUser, Roles } from '../auth/auth.decorators';
 import { CreateOrderDto, OrderDto, OrderPageDto, PayOrderDto, SalesReportDto, TicketWithQrDto } from './dto/order.dto';
+import { HoldsService } from './holds.service';
 import { OrdersService } from './orders.service';
 
 const MAX_KEY_LENGTH = 255;
@@ -24,7 +25,10 @@ function idempotencyKeyOf(value: string | undefined): string {
 @ApiBearerAuth()
 @Controller()
 export class OrdersController {
-  constructor(private readonly orders: OrdersService) {}
+  constructor(
+    private readonly orders: OrdersService,
+    private readonly holds: HoldsService,
+  ) {}
 
   @Post('orders')
   @Roles('buyer')
@@ -51,7 +55,7 @@ export class OrdersController {
     @Body() body: CreateOrderDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<OrderDto> {
-    const placed = await this.orders.place(caller.id, idempotencyKeyOf(key), {
+    const placed = await this.holds.place(caller.id, idempotencyKeyOf(key), {
       eventId: body.eventId,
       items: body.items.map((i) => ({ ticketTypeId: i.ticketTypeId, quantity: i.quantity })),
     });

@@ -1,6 +1,9 @@
 import { Module } from '@nestjs/common';
 import { EventsModule } from '../events/events.module';
 import { NotificationsModule } from '../notifications/notifications.module';
+import { HoldsRepository } from './holds.repository';
+import { HoldsService } from './holds.service';
+import { IdempotencyRepository } from './idempotency.repository';
 import { OrdersController } from './orders.controller';
 import { OrdersRepository } from './orders.repository';
 import { OrdersService } from './orders.service';
@@ -9,7 +12,7 @@ import { OrdersWorker } from './orders.worker';
 @Module({
   imports: [EventsModule, NotificationsModule],
   controllers: [OrdersController],
-  providers: [OrdersService, OrdersRepository, OrdersWorker],
+  providers: [OrdersService, OrdersRepository, OrdersWorker, HoldsService, HoldsRepository, IdempotencyRepository],
   exports: [OrdersService],
 })
 export class OrdersModule {}
