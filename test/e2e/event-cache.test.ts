@@ -159,7 +159,7 @@ describe('event cache', () => {
       const replies = await Promise.all(Array.from({ length: 1000 }, () => get(id)));
       expect(replies.map((r) => r.status)).toEqual(Array(1000).fill(200));
       expect(new Set(replies.map((r) => r.text)).size).toBe(1);
-      expect(loads.mock.calls.filter(([eventId]) => eventId === id)).toHaveLength(1);
+      expect(loads.mock.calls.filter(([, eventId]) => eventId === id)).toHaveLength(1);
     } finally {
       loads.mockRestore();
     }
@@ -171,7 +171,7 @@ describe('event cache', () => {
     const id = '00000000-0000-4000-8000-000000000001';
     try {
       for (let i = 0; i < 5; i++) expectProblem(await get(id), 404, 'NOT_FOUND');
-      expect(loads.mock.calls.filter(([eventId]) => eventId === id)).toHaveLength(1);
+      expect(loads.mock.calls.filter(([, eventId]) => eventId === id)).toHaveLength(1);
     } finally {
       loads.mockRestore();
     }

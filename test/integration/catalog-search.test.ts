@@ -40,6 +40,7 @@ describe('catalog search over 100 000 events (EXPLAIN of the repository’s own 
   let dataSource: DataSource;
   let pool: Pool;
   let repository: EventsRepository;
+  let transactions: Transactions;
   let captured: Captured[] = [];
   /** A whole hour: every generated start is a multiple of an hour from it, five events per start. */
   const base = new Date(Math.floor(Date.now() / HOUR) * HOUR);
@@ -95,7 +96,7 @@ describe('catalog search over 100 000 events (EXPLAIN of the repository’s own 
 
     dataSource = new DataSource(dataSourceOptions(db.url, { poolSize: 2 }));
     await dataSource.initialize();
-    const transactions = new Transactions(dataSource);
+    transactions = new Transactions(dataSource);
     pool = (dataSource.driver as PostgresDriver).master as Pool;
     // Every statement the repository sends goes through pool.query: keep a copy of each.
     const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
@@ -103,7 +104,7 @@ describe('catalog search over 100 000 events (EXPLAIN of the repository’s own 
       if (typeof args[0] === 'string') captured.push({ text: args[0], params: (args[1] as unknown[]) ?? [] });
       return query(...args);
     };
-    repository = new EventsRepository(transactions);
+    repository = new EventsRepository();
   }, 60_000);
 
   afterAll(async () => {
@@ -122,7 +123,7 @@ describe('catalog search over 100 000 events (EXPLAIN of the repository’s own 
   /** Runs the repository's search and returns its rows and the events query it sent. */
   async function search(f: Partial<PublicListFilter>) {
     captured = [];
-    const rows = await repository.listPublished(filter(f));
+    const rows = await repository.listPublished(transactions.sql, filter(f));
     const eventsQueries = captured.filter((c) => /FROM events e WHERE/.test(c.text));
     expect(eventsQueries).toHaveLength(1);
     return { rows, sql: eventsQueries[0] };

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Sql, Transactions } from '../../database/transaction';
+import { Sql } from '../../database/transaction';
 import type { User } from '../users/users.repository';
 
 export interface RotatedToken {
@@ -12,10 +12,8 @@ export type SpentTokenState = { sessionId: string; spent: boolean; sessionRevoke
 /** Logins (`auth_sessions`) and their refresh tokens, stored only as SHA-256 hashes. */
 @Injectable()
 export class AuthRepository {
-  constructor(private readonly tx: Transactions) {}
-
   /** One round trip: the login and its first refresh token. */
-  async createSession(userId: string, tokenHash: Buffer, ttlSeconds: number, sql: Sql = this.tx.sql): Promise<string> {
+  async createSession(sql: Sql, userId: string, tokenHash: Buffer, ttlSeconds: number): Promise<string> {
     const [row] = await sql.query<{ sessionId: string }>(
       `WITH s AS (
          INSERT INTO auth_sessions (user_id, expires_at) VALUES ($1, now() + make_interval(secs => $3))
@@ -33,7 +31,7 @@ export class AuthRepository {
    * Spends a live refresh token of a live login. The row lock taken by the UPDATE makes a concurrent
    * presentation of the same token wait, then find it spent: exactly one rotation wins.
    */
-  async spend(tokenHash: Buffer, sql: Sql): Promise<RotatedToken | undefined> {
+  async spend(sql: Sql, tokenHash: Buffer): Promise<RotatedToken | undefined> {
     const [row] = await sql.query<{ sessionId: string; id: string; email: string; name: string; role: User['role']; phone: string | null }>(
       `UPDATE refresh_tokens rt SET spent_at = now()
          FROM auth_sessions s JOIN users u ON u.id = s.user_id
@@ -47,7 +45,7 @@ export class AuthRepository {
     return { sessionId, user };
   }
 
-  async addRefreshToken(sessionId: string, tokenHash: Buffer, ttlSeconds: number, sql: Sql): Promise<void> {
+  async addRefreshToken(sql: Sql, sessionId: string, tokenHash: Buffer, ttlSeconds: number): Promise<void> {
     await sql.query(
       `WITH t AS (
          INSERT INTO refresh_tokens (session_id, token_hash, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))
@@ -57,8 +55,8 @@ export class AuthRepository {
     );
   }
 
-  async describe(tokenHash: Buffer): Promise<SpentTokenState> {
-    const [row] = await this.tx.sql.query<{ sessionId: string; spent: boolean; sessionRevoked: boolean }>(
+  async describe(sql: Sql, tokenHash: Buffer): Promise<SpentTokenState> {
+    const [row] = await sql.query<{ sessionId: string; spent: boolean; sessionRevoked: boolean }>(
       `SELECT rt.session_id AS "sessionId", rt.spent_at IS NOT NULL AS spent, s.revoked_at IS NOT NULL AS "sessionRevoked"
          FROM refresh_tokens rt JOIN auth_sessions s ON s.id = rt.session_id
         WHERE rt.token_hash = $1`,
@@ -67,8 +65,8 @@ export class AuthRepository {
     return row;
   }
 
-  async revokeSession(sessionId: string, reason: string): Promise<void> {
-    await this.tx.sql.query(
+  async revokeSession(sql: Sql, sessionId: string, reason: string): Promise<void> {
+    await sql.query(
       `UPDATE auth_sessions SET revoked_at = now(), revoked_reason = $2 WHERE id = $1 AND revoked_at IS NULL`,
       [sessionId, reason],
     );

@@ -91,14 +91,14 @@ export class AuthService {
     const tokenHash = hashRefreshToken(refreshToken);
     const next = this.newRefreshToken();
     const rotated = await this.tx.run(async (sql) => {
-      const spent = await this.sessions.spend(tokenHash, sql);
-      if (spent) await this.sessions.addRefreshToken(spent.sessionId, next.hash, this.config.refreshTokenTtlSeconds, sql);
+      const spent = await this.sessions.spend(sql, tokenHash);
+      if (spent) await this.sessions.addRefreshToken(sql, spent.sessionId, next.hash, this.config.refreshTokenTtlSeconds);
       return spent;
     });
     if (rotated) {
       return { user: rotated.user, ...(await this.issueAccessToken(rotated.user, rotated.sessionId)), refreshToken: next.token };
     }
-    const state = await this.sessions.describe(tokenHash);
+    const state = await this.sessions.describe(this.tx.sql, tokenHash);
     if (state?.spent) {
       await this.revokeSession(state.sessionId, 'refresh_token_reuse');
       this.logger.warn({ sessionId: state.sessionId }, 'spent refresh token presented again; login revoked');
@@ -117,13 +117,13 @@ export class AuthService {
   }
 
   private async revokeSession(sessionId: string, reason: string): Promise<void> {
-    await this.sessions.revokeSession(sessionId, reason);
+    await this.sessions.revokeSession(this.tx.sql, sessionId, reason);
     await this.blacklist.revokeSession(sessionId, this.config.accessTokenTtlSeconds);
   }
 
   private async startSession(user: User): Promise<AuthResult> {
     const refresh = this.newRefreshToken();
-    const sessionId = await this.sessions.createSession(user.id, refresh.hash, this.config.refreshTokenTtlSeconds);
+    const sessionId = await this.sessions.createSession(this.tx.sql, user.id, refresh.hash, this.config.refreshTokenTtlSeconds);
     return { user, ...(await this.issueAccessToken(user, sessionId)), refreshToken: refresh.token };
   }
 

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Sql, Transactions } from '../../database/transaction';
+import { Sql } from '../../database/transaction';
 import { CatalogEvent, Category, EventStatus, EventWithTicketTypes, TicketType } from './event.model';
 
 const EVENT_COLUMNS = `e.id, e.organiser_id, e.title, e.description, e.category, e.venue_name, e.venue_city,
@@ -126,8 +126,6 @@ const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
  */
 @Injectable()
 export class EventsRepository {
-  constructor(private readonly tx: Transactions) {}
-
   async insertEvent(sql: Sql, e: NewEvent): Promise<CatalogEvent> {
     const [row] = await sql.query<EventRow>(
       `INSERT INTO events AS e (organiser_id, title, description, category, venue_name, venue_city, venue_address,
@@ -256,8 +254,8 @@ export class EventsRepository {
   }
 
   /** The event and its ticket types in one round trip (the cache's rebuild). */
-  async findWithTicketTypes(id: string): Promise<EventWithTicketTypes | undefined> {
-    const [row] = await this.tx.sql.query<EventRow & { ticket_types: TicketTypeRow[] }>(
+  async findWithTicketTypes(sql: Sql, id: string): Promise<EventWithTicketTypes | undefined> {
+    const [row] = await sql.query<EventRow & { ticket_types: TicketTypeRow[] }>(
       `SELECT ${EVENT_COLUMNS},
          coalesce((SELECT json_agg(t ORDER BY t.created_at, t.id) FROM ticket_types t WHERE t.event_id = e.id), '[]')
            AS ticket_types
@@ -268,15 +266,15 @@ export class EventsRepository {
   }
 
   /** What is left of each ticket type now: the live part of an event, read fresh. */
-  async availability(eventId: string): Promise<Record<string, number>> {
-    const rows = await this.tx.sql.query<{ id: string; available: number }>(
+  async availability(sql: Sql, eventId: string): Promise<Record<string, number>> {
+    const rows = await sql.query<{ id: string; available: number }>(
       `SELECT id, greatest(capacity - sold - held, 0) AS available FROM ticket_types WHERE event_id = $1`,
       [eventId],
     );
     return Object.fromEntries(rows.map((r) => [r.id, r.available]));
   }
 
-  async listPublished(f: PublicListFilter): Promise<EventWithTicketTypes[]> {
+  async listPublished(sql: Sql, f: PublicListFilter): Promise<EventWithTicketTypes[]> {
     const where = [`e.status = 'published'`];
     const params: unknown[] = [];
     const param = (value: unknown) => {
@@ -295,15 +293,15 @@ export class EventsRepository {
     }
     if (f.to) where.push(`e.starts_at <= ${param(f.to)}`);
     if (f.after) where.push(`(e.starts_at, e.id) > (${param(f.after.startsAt)}, ${param(f.after.id)}::uuid)`);
-    const rows = await this.tx.sql.query<EventRow>(
+    const rows = await sql.query<EventRow>(
       `SELECT ${EVENT_COLUMNS} FROM events e WHERE ${where.join(' AND ')}
        ORDER BY e.starts_at, e.id LIMIT ${param(f.limit)}`,
       params,
     );
-    return this.withTicketTypes(rows.map(toEvent));
+    return this.withTicketTypes(sql, rows.map(toEvent));
   }
 
-  async listByOrganiser(f: OrganiserListFilter): Promise<EventWithTicketTypes[]> {
+  async listByOrganiser(sql: Sql, f: OrganiserListFilter): Promise<EventWithTicketTypes[]> {
     const params: unknown[] = [f.organiserId];
     const where = ['e.organiser_id = $1'];
     if (f.status) {
@@ -315,17 +313,17 @@ export class EventsRepository {
       where.push(`(e.created_at, e.id) < ($${params.length - 1}, $${params.length}::uuid)`);
     }
     params.push(f.limit);
-    const rows = await this.tx.sql.query<EventRow>(
+    const rows = await sql.query<EventRow>(
       `SELECT ${EVENT_COLUMNS} FROM events e WHERE ${where.join(' AND ')}
        ORDER BY e.created_at DESC, e.id DESC LIMIT $${params.length}`,
       params,
     );
-    return this.withTicketTypes(rows.map(toEvent));
+    return this.withTicketTypes(sql, rows.map(toEvent));
   }
 
-  private async withTicketTypes(events: CatalogEvent[]): Promise<EventWithTicketTypes[]> {
+  private async withTicketTypes(sql: Sql, events: CatalogEvent[]): Promise<EventWithTicketTypes[]> {
     if (!events.length) return [];
-    const rows = await this.tx.sql.query<TicketTypeRow>(
+    const rows = await sql.query<TicketTypeRow>(
       `SELECT ${TICKET_TYPE_COLUMNS} FROM ticket_types t WHERE t.event_id = ANY($1::uuid[]) ORDER BY t.created_at, t.id`,
       [events.map((e) => e.id)],
     );

@@ -6,7 +6,6 @@ import { decodeCursor, encodeCursor, Page } from '../../common/pagination';
 import { Sql, Transactions } from '../../database/transaction';
 import { Clock } from '../../ports/clock.port';
 import { ObjectStorage } from '../../ports/object-storage.port';
-import { NotificationsService } from '../notifications/notifications.service';
 import { EventCache } from './event-cache';
 import { IMAGE_TYPES, ImageType } from './event-image';
 import {
@@ -46,6 +45,14 @@ export interface OrganiserListQuery {
   limit: number;
   cursor?: string;
 }
+
+/** A step of the publishing transaction: `sql` is that transaction's executor. */
+export type PublishingStep = (sql: Sql, eventId: string) => Promise<void>;
+
+export type EventNotificationFacts = Pick<
+  CatalogEvent,
+  'id' | 'organiserId' | 'title' | 'venue' | 'startsAt' | 'timezone' | 'currency'
+> & { ticketTypes: Pick<TicketType, 'id' | 'name' | 'price' | 'capacity'>[] };
 
 const DAY_MS = 86_400_000;
 
@@ -95,6 +102,7 @@ const eventNotFound = () => new NotFoundError('No such event.');
 export class EventsService {
   private readonly logger = new Logger('EventsService');
   private readonly cancelListeners: ((eventId: string) => void)[] = [];
+  private readonly publishingSteps: PublishingStep[] = [];
 
   constructor(
     private readonly tx: Transactions,
@@ -102,7 +110,6 @@ export class EventsService {
     private readonly cache: EventCache,
     private readonly storage: ObjectStorage,
     private readonly clock: Clock,
-    private readonly notifications: NotificationsService,
   ) {}
 
   async create(organiserId: string, input: CreateEventInput): Promise<EventView> {
@@ -222,12 +229,20 @@ export class EventsService {
       if (!ticketTypes.length) throw new NotPublishableError('Add at least one ticket type before publishing.');
       if (event.startsAt <= now) throw new NotPublishableError('The event starts in the past; move startsAt first.');
       const published = await this.events.updateEvent(sql, id, { status: 'published' }, now);
-      await this.notifications.eventPublished(sql, id);
+      for (const step of this.publishingSteps) await step(sql, id);
       return { ...published, ticketTypes };
     });
-    this.notifications.sendSoon();
     await this.cache.invalidate(id);
     return this.view(result);
+  }
+
+  /**
+   * Work that must commit or roll back with a publication (the organiser's e-mail, queued in the
+   * outbox), run inside the publishing transaction once the event is published. The module that
+   * owns the work registers it, so the catalog depends on nobody downstream of it.
+   */
+  onPublishing(step: PublishingStep): void {
+    this.publishingSteps.push(step);
   }
 
   /**
@@ -279,16 +294,25 @@ export class EventsService {
     return this.storage.publicUrl(key);
   }
 
+  /**
+   * What messages about the event print (its title, venue, start, currency, organiser and ticket
+   * types), in one round trip on the caller's executor: inside the caller's transaction, they
+   * describe the event as that transaction sees it.
+   */
+  async notificationFacts(sql: Sql, eventId: string): Promise<EventNotificationFacts | undefined> {
+    return this.events.findWithTicketTypes(sql, eventId);
+  }
+
   /** The event as its organiser sees it; anyone else gets the same 404 as for a missing event. */
   async ownedEvent(organiserId: string, id: string): Promise<CatalogEvent> {
-    const event = await this.events.findWithTicketTypes(id);
+    const event = await this.events.findWithTicketTypes(this.tx.sql, id);
     if (!event || event.organiserId !== organiserId) throw eventNotFound();
     return event;
   }
 
   /** Before reading an upload's body: a stranger learns nothing and uploads nothing. */
   async assertCanChange(organiserId: string, id: string): Promise<void> {
-    const event = await this.events.findWithTicketTypes(id);
+    const event = await this.events.findWithTicketTypes(this.tx.sql, id);
     if (!event || event.organiserId !== organiserId) throw eventNotFound();
     if (event.status === 'cancelled') throw new EventCancelledError();
   }
@@ -297,10 +321,10 @@ export class EventsService {
   async get(viewerId: string | undefined, id: string): Promise<EventView> {
     const view = await this.cache.read(id, {
       snapshot: async () => {
-        const event = await this.events.findWithTicketTypes(id);
+        const event = await this.events.findWithTicketTypes(this.tx.sql, id);
         return event && this.view(event);
       },
-      availability: () => this.events.availability(id),
+      availability: () => this.events.availability(this.tx.sql, id),
     });
     if (!view || (view.status !== 'published' && view.organiserId !== viewerId)) throw eventNotFound();
     return view;
@@ -312,7 +336,7 @@ export class EventsService {
     if (query.from && query.to && query.from > query.to) {
       throw new ValidationFailedError([{ field: 'to', message: 'to must not be before from' }]);
     }
-    const rows = await this.events.listPublished({
+    const rows = await this.events.listPublished(this.tx.sql, {
       category: query.category,
       city: query.city,
       q: query.q,
@@ -329,7 +353,7 @@ export class EventsService {
   async listOwn(organiserId: string, query: OrganiserListQuery): Promise<Page<EventView>> {
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, isCreatedAtCursor);
     if (query.cursor !== undefined && !after) throw invalidCursor();
-    const rows = await this.events.listByOrganiser({
+    const rows = await this.events.listByOrganiser(this.tx.sql, {
       organiserId,
       status: query.status,
       after: after && { createdAt: new Date(after.c), id: after.i },

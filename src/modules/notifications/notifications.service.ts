@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { DomainEvents } from '../../common/domain-events';
 import { formatMoney } from '../../common/money';
 import { Sql } from '../../database/transaction';
+import { EventNotificationFacts, EventsService } from '../events/events.service';
+import { Contact, UsersService } from '../users/users.service';
 import {
   EventPublishedData,
   EventSummary,
@@ -11,7 +14,14 @@ import {
   TicketConfirmationData,
 } from './notification.model';
 import { OutboxRelay } from './outbox.relay';
-import { MessageContext, OutboxMessage, OutboxRepository } from './outbox.repository';
+import { OutboxMessage, OutboxRepository } from './outbox.repository';
+
+declare module '../../common/domain-events' {
+  interface DomainEventMap {
+    /** Messages were written to the outbox; delivered once the transaction that wrote them commits. */
+    'notifications.enqueued': { messages: number };
+  }
+}
 
 /** An order as the messages about it need it. */
 export interface PaidOrder {
@@ -25,46 +35,62 @@ export interface PaidOrder {
 /** SMS are billed per 160-character segment: the confirmation fits in one. */
 const SMS_TITLE_MAX = 60;
 
-function summary(ctx: MessageContext): EventSummary {
-  const e = ctx.event;
+function summary(event: EventNotificationFacts): EventSummary {
   return {
-    id: e.id,
-    title: e.title,
-    venueName: e.venueName,
-    venueCity: e.venueCity,
-    venueAddress: e.venueAddress,
-    startsAt: e.startsAt.toISOString(),
-    startsAtLocal: formatInZone(e.startsAt, e.timezone),
-    timezone: e.timezone,
+    id: event.id,
+    title: event.title,
+    venueName: event.venue.name,
+    venueCity: event.venue.city,
+    venueAddress: event.venue.address,
+    startsAt: event.startsAt.toISOString(),
+    startsAtLocal: formatInZone(event.startsAt, event.timezone),
+    timezone: event.timezone,
   };
 }
 
 /**
  * Queues notifications in the caller's transaction (the outbox): they are sent by the relay after
  * that transaction commits, and vanish with it if it rolls back. Never sends anything itself.
+ *
+ * Each message is rendered whole when it is queued, from what the events and users modules say
+ * through their services on the caller's executor: the outbox holds only its own rows, and the
+ * relay sends a row as it is, with no read of its own per message.
  */
 @Injectable()
-export class NotificationsService {
+export class NotificationsService implements OnModuleInit {
   constructor(
     private readonly outbox: OutboxRepository,
     private readonly relay: OutboxRelay,
+    private readonly catalog: EventsService,
+    private readonly users: UsersService,
+    private readonly domainEvents: DomainEvents,
   ) {}
 
-  /** After the transaction that queued messages committed: this instance's relay looks at once. */
+  onModuleInit(): void {
+    // After commit, never before: a relay woken earlier would not see the rows yet. The relay
+    // itself already has six collaborators, so the subscription lives beside the publisher.
+    this.domainEvents.on('notifications.enqueued', () => this.relay.kick());
+    this.catalog.onPublishing((sql, eventId) => this.eventPublished(sql, eventId));
+  }
+
+  /**
+   * Wakes this instance's relay now. No longer needed for timely delivery: every enqueue wakes the
+   * relay once its transaction commits ('notifications.enqueued').
+   */
   sendSoon(): void {
     this.relay.kick();
   }
 
   /** `ticket-confirmation` by e-mail to the buyer, and by SMS when the buyer has a phone. */
   async orderPaid(sql: Sql, order: PaidOrder, tickets: { ticketTypeId: string; code: string }[]): Promise<void> {
-    const ctx = await this.outbox.context(sql, order.eventId, order.buyerId);
-    const buyer = ctx.buyer!;
-    const names = new Map(ctx.ticketTypes.map((t) => [t.id, t.name]));
+    const event = await this.eventFacts(sql, order.eventId);
+    const buyer = await this.contact(sql, order.buyerId);
+    const names = new Map(event.ticketTypes.map((t) => [t.id, t.name]));
     const data: TicketConfirmationData = {
       buyerName: buyer.name,
       orderId: order.id,
       orderReference: orderReference(order.id),
-      event: summary(ctx),
+      event: summary(event),
       amount: order.total,
       currency: order.currency,
       amountFormatted: formatMoney(order.total, order.currency),
@@ -81,27 +107,28 @@ export class NotificationsService {
         `${data.event.startsAtLocal}. Order ${data.orderReference}; tickets sent to ${buyer.email}.`;
       messages.push({ id: randomUUID(), channel: 'sms', template: 'ticket-confirmation', recipient: buyer.phone, payload: { text }, cause });
     }
-    await this.outbox.enqueue(sql, messages);
+    await this.enqueue(sql, messages);
   }
 
   /** `event-published` to the organiser, once per event. */
   async eventPublished(sql: Sql, eventId: string): Promise<void> {
-    const ctx = await this.outbox.context(sql, eventId);
+    const event = await this.eventFacts(sql, eventId);
+    const organiser = await this.contact(sql, event.organiserId);
     const data: EventPublishedData = {
-      organiserName: ctx.organiser.name,
-      event: summary(ctx),
-      ticketTypes: ctx.ticketTypes.map((t) => ({
+      organiserName: organiser.name,
+      event: summary(event),
+      ticketTypes: event.ticketTypes.map((t) => ({
         name: t.name,
-        priceFormatted: formatMoney(t.price, ctx.event.currency),
+        priceFormatted: formatMoney(t.price, event.currency),
         capacity: t.capacity,
       })),
     };
-    await this.outbox.enqueue(sql, [
+    await this.enqueue(sql, [
       {
         id: randomUUID(),
         channel: 'email',
         template: 'event-published',
-        recipient: ctx.organiser.email,
+        recipient: organiser.email,
         payload: { ...data },
         cause: `event-published:${eventId}`,
       },
@@ -110,19 +137,19 @@ export class NotificationsService {
 
   /** `refund-completed` to the buyer, once per order. */
   async orderRefunded(sql: Sql, order: PaidOrder, reason: RefundCompletedData['reason']): Promise<void> {
-    const ctx = await this.outbox.context(sql, order.eventId, order.buyerId);
-    const buyer = ctx.buyer!;
+    const event = await this.eventFacts(sql, order.eventId);
+    const buyer = await this.contact(sql, order.buyerId);
     const data: RefundCompletedData = {
       buyerName: buyer.name,
       orderId: order.id,
       orderReference: orderReference(order.id),
-      event: summary(ctx),
+      event: summary(event),
       amount: order.total,
       currency: order.currency,
       amountFormatted: formatMoney(order.total, order.currency),
       reason,
     };
-    await this.outbox.enqueue(sql, [
+    await this.enqueue(sql, [
       {
         id: randomUUID(),
         channel: 'email',
@@ -132,5 +159,23 @@ export class NotificationsService {
         cause: `order-refunded:${order.id}`,
       },
     ]);
+  }
+
+  private async enqueue(sql: Sql, messages: OutboxMessage[]): Promise<void> {
+    await this.outbox.enqueue(sql, messages);
+    await this.domainEvents.publish('notifications.enqueued', { messages: messages.length });
+  }
+
+  /** A message about a missing event or user is a bug of the caller: its transaction must fail, not send half a message. */
+  private async eventFacts(sql: Sql, eventId: string): Promise<EventNotificationFacts> {
+    const event = await this.catalog.notificationFacts(sql, eventId);
+    if (!event) throw new Error(`no event ${eventId}`);
+    return event;
+  }
+
+  private async contact(sql: Sql, userId: string): Promise<Contact> {
+    const user = await this.users.contact(sql, userId);
+    if (!user) throw new Error(`no user ${userId}`);
+    return user;
   }
 }

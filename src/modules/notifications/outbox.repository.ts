@@ -18,29 +18,7 @@ export interface ClaimedMessage extends OutboxMessage {
   attempts: number;
 }
 
-export interface Recipient {
-  email: string;
-  name: string;
-  phone: string | null;
-}
-
-export interface MessageContext {
-  event: {
-    id: string;
-    title: string;
-    venueName: string;
-    venueCity: string;
-    venueAddress: string;
-    startsAt: Date;
-    timezone: string;
-    currency: string;
-  };
-  organiser: Recipient;
-  buyer: Recipient | null;
-  ticketTypes: { id: string; name: string; price: number; capacity: number }[];
-}
-
-/** The outbox table, and the reads a message needs about its recipient and event. */
+/** The outbox table, and only it: what a message says is decided before it is queued. */
 @Injectable()
 export class OutboxRepository {
   /** Inserts the messages; one already queued for the same cause and channel is left as it is. */
@@ -59,52 +37,6 @@ export class OutboxRepository {
         messages.map((m) => m.cause),
       ],
     );
-  }
-
-  /**
-   * In one query, what messages about an event need: the event, its organiser, its ticket types,
-   * and optionally a buyer.
-   */
-  async context(sql: Sql, eventId: string, buyerId?: string): Promise<MessageContext> {
-    const [row] = await sql.query<{
-      id: string;
-      title: string;
-      venue_name: string;
-      venue_city: string;
-      venue_address: string;
-      starts_at: Date;
-      timezone: string;
-      currency: string;
-      organiser: Recipient;
-      buyer: Recipient | null;
-      ticket_types: { id: string; name: string; price: number; capacity: number }[];
-    }>(
-      `SELECT e.id, e.title, e.venue_name, e.venue_city, e.venue_address, e.starts_at, e.timezone, e.currency,
-              json_build_object('email', o.email, 'name', o.name, 'phone', o.phone) AS organiser,
-              (SELECT json_build_object('email', b.email, 'name', b.name, 'phone', b.phone) FROM users b WHERE b.id = $2) AS buyer,
-              coalesce((SELECT json_agg(json_build_object('id', t.id, 'name', t.name, 'price', t.price, 'capacity', t.capacity)
-                                 ORDER BY t.created_at, t.id)
-                          FROM ticket_types t WHERE t.event_id = e.id), '[]') AS ticket_types
-         FROM events e JOIN users o ON o.id = e.organiser_id
-        WHERE e.id = $1`,
-      [eventId, buyerId ?? null],
-    );
-    if (!row) throw new Error(`no event ${eventId}`);
-    return {
-      event: {
-        id: row.id,
-        title: row.title,
-        venueName: row.venue_name,
-        venueCity: row.venue_city,
-        venueAddress: row.venue_address,
-        startsAt: row.starts_at,
-        timezone: row.timezone,
-        currency: row.currency.trim(),
-      },
-      organiser: row.organiser,
-      buyer: row.buyer,
-      ticketTypes: row.ticket_types.map((t) => ({ ...t, price: Number(t.price) })),
-    };
   }
 
   /**

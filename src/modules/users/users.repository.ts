@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Sql, Transactions } from '../../database/transaction';
+import { Sql } from '../../database/transaction';
 import type { Role } from './user.model';
 
 export interface User {
@@ -18,10 +18,8 @@ const COLUMNS = `id, email, name, role, phone`;
 
 @Injectable()
 export class UsersRepository {
-  constructor(private readonly tx: Transactions) {}
-
   /** Returns undefined when the e-mail is taken (the unique index decides, so concurrent sign-ups are safe). */
-  async insert(user: Omit<UserWithPassword, 'id'>, sql: Sql = this.tx.sql): Promise<User | undefined> {
+  async insert(sql: Sql, user: Omit<UserWithPassword, 'id'>): Promise<User | undefined> {
     const rows = await sql.query<User>(
       `INSERT INTO users (email, name, role, phone, password_hash) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (email) DO NOTHING
@@ -31,21 +29,21 @@ export class UsersRepository {
     return rows[0];
   }
 
-  async findByEmail(email: string): Promise<UserWithPassword | undefined> {
-    const rows = await this.tx.sql.query<UserWithPassword>(
+  async findByEmail(sql: Sql, email: string): Promise<UserWithPassword | undefined> {
+    const rows = await sql.query<UserWithPassword>(
       `SELECT ${COLUMNS}, password_hash AS "passwordHash" FROM users WHERE email = $1`,
       [email],
     );
     return rows[0];
   }
 
-  async findById(id: string): Promise<User | undefined> {
-    const rows = await this.tx.sql.query<User>(`SELECT ${COLUMNS} FROM users WHERE id = $1`, [id]);
+  async findById(sql: Sql, id: string): Promise<User | undefined> {
+    const rows = await sql.query<User>(`SELECT ${COLUMNS} FROM users WHERE id = $1`, [id]);
     return rows[0];
   }
 
-  async count(): Promise<number> {
-    const [row] = await this.tx.sql.query<{ n: string }>(`SELECT count(*) AS n FROM users`);
+  async count(sql: Sql): Promise<number> {
+    const [row] = await sql.query<{ n: string }>(`SELECT count(*) AS n FROM users`);
     return Number(row.n);
   }
 }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DomainError, NotFoundError } from '../../common/domain-error';
+import { Sql, Transactions } from '../../database/transaction';
 import type { Role } from './user.model';
 import { User, UserWithPassword, UsersRepository } from './users.repository';
 
@@ -8,6 +9,9 @@ export class EmailTakenError extends DomainError {
     super('conflict', 'EMAIL_TAKEN', 'An account with this e-mail already exists.');
   }
 }
+
+/** How a user is reached: what another module may know to write to them. */
+export type Contact = Pick<User, 'email' | 'name' | 'phone'>;
 
 export interface NewUser {
   email: string;
@@ -24,10 +28,13 @@ export function normaliseEmail(email: string): string {
 
 @Injectable()
 export class UsersService {
-  constructor(private readonly users: UsersRepository) {}
+  constructor(
+    private readonly users: UsersRepository,
+    private readonly tx: Transactions,
+  ) {}
 
   async create(input: NewUser): Promise<User> {
-    const user = await this.users.insert({
+    const user = await this.users.insert(this.tx.sql, {
       email: normaliseEmail(input.email),
       name: input.name.trim(),
       role: input.role,
@@ -39,16 +46,25 @@ export class UsersService {
   }
 
   findByEmailWithPassword(email: string): Promise<UserWithPassword | undefined> {
-    return this.users.findByEmail(normaliseEmail(email));
+    return this.users.findByEmail(this.tx.sql, normaliseEmail(email));
   }
 
   async get(id: string): Promise<User> {
-    const user = await this.users.findById(id);
+    const user = await this.users.findById(this.tx.sql, id);
     if (!user) throw new NotFoundError('No such user.');
     return user;
   }
 
+  /**
+   * The user's e-mail, name and phone, read with the caller's executor: inside the caller's
+   * transaction, a message queued there is written to whoever the user is at that moment.
+   */
+  async contact(sql: Sql, id: string): Promise<Contact | undefined> {
+    const user = await this.users.findById(sql, id);
+    return user && { email: user.email, name: user.name, phone: user.phone };
+  }
+
   async isEmpty(): Promise<boolean> {
-    return (await this.users.count()) === 0;
+    return (await this.users.count(this.tx.sql)) === 0;
   }
 }
