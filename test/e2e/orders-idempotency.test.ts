@@ -18,8 +18,8 @@ import {
 import { expectProblem } from '../support/problems';
 
 /**
- * API.md, POST /v1/orders with an Idempotency-Key already used: replays, conflicts, concurrency, per-
- * buyer keys.
+ * API.md, POST /v1/orders with an Idempotency-Key already used: replays, conflicts, concurrency,
+ * per-buyer keys.
  */
 
 useOrdersApp();
