@@ -25,16 +25,24 @@ const common = {
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
 };
 
-/** @type {import('jest').Config} */
-module.exports = {
-  // Starts one Postgres (embedded) and one redis-server for the run, and migrates a template database.
+/**
+ * One Postgres (embedded) and one redis-server for the run, and a migrated template database: only
+ * the layers that talk to them. Jest runs each distinct hook module once per invocation, and only
+ * for projects that have tests selected, so `npm test` starts the services once and
+ * `npm run test:unit` starts none (and needs no dist/).
+ */
+const services = {
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+};
+
+/** @type {import('jest').Config} */
+module.exports = {
   testTimeout: 30_000,
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
-    { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'] },
-    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'] },
+    { ...common, ...services, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'] },
+    { ...common, ...services, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'] },
     // The CDK app's own jest project (infra/jest.config.js): template assertions, deploy scripts.
     '<rootDir>/infra',
   ],

@@ -8,7 +8,6 @@ import { freePort } from './ports';
 import { startRedisServer } from './redis-server';
 import { TEMPLATE_DB, withDatabase } from './urls';
 
-
 interface Harness {
   stop(): Promise<void>;
 }
@@ -22,8 +21,11 @@ declare global {
  * The test run's own Postgres and Redis: an embedded Postgres in a throw-away folder and a
  * `redis-server` on free ports, unless DATABASE_URL / REDIS_URL say where real ones are.
  * The schema is migrated once into a template; each test file clones it (CREATE DATABASE … TEMPLATE).
+ * Integration and e2e name this module as their globalSetup; should Jest ever call it once per
+ * project, the second call reuses the running harness instead of starting (and leaking) another.
  */
 export default async function globalSetup(): Promise<void> {
+  if (globalThis.__TICKR_HARNESS__) return;
   if (!existsSync(resolve(__dirname, '../../dist/cli/migrate.js'))) {
     throw new Error('dist/ is missing: run the tests with `npm test` (it builds first)');
   }
