@@ -43,7 +43,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import { call, publishedBenchEvent, register, RegisteredUser, mapConcurrent, problemCode } from './support/api';
+import { call, publishedBenchEvent, registerUser, Session, mapConcurrent, problemCode } from './support/api';
 import { Cleanup, stopEverything } from './support/cleanup';
 import { DriverRequest, runClosedLoop } from './support/closed-loop';
 import { watchCpu } from './support/cpu';
@@ -66,12 +66,12 @@ interface Seeded {
   organiserId: string;
   /** One ticket type per measurement, all alike. */
   ticketTypes: { app: string; lean: string; full: string };
-  buyers: RegisteredUser[];
+  buyers: Session[];
   registerSeconds: number;
 }
 
 async function seed(base: string, buyers: number, capacity: number): Promise<Seeded> {
-  const organiser = await register(base, 'organiser');
+  const organiser = await registerUser(base, 'organiser');
   const token = organiser.accessToken;
   const names = ['Flash (app)', 'Flash (pgbench lean)', 'Flash (pgbench full)'];
   const { eventId, ticketTypeIds } = await publishedBenchEvent(
@@ -88,7 +88,7 @@ async function seed(base: string, buyers: number, capacity: number): Promise<See
 
   log(`registering ${buyers} buyers through POST /v1/auth/register…`);
   const t0 = Date.now();
-  const registered = await mapConcurrent(buyers, 16, () => register(base, 'buyer'));
+  const registered = await mapConcurrent(buyers, 16, () => registerUser(base, 'buyer'));
   const registerSeconds = (Date.now() - t0) / 1000;
   log(`${buyers} buyers registered in ${registerSeconds.toFixed(1)} s (${fmt(buyers / registerSeconds)}/s)`);
   return { eventId, organiserId: organiser.user.id, ticketTypes, buyers: registered, registerSeconds };
@@ -147,7 +147,7 @@ class HoldLoad {
 
   constructor(
     private readonly base: string,
-    private readonly buyers: RegisteredUser[],
+    private readonly buyers: Session[],
     private readonly eventId: string,
     private readonly ticketTypeId: string,
   ) {

@@ -58,14 +58,14 @@ import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { AppConfig } from '../src/config/app-config';
-import { call, publishedBenchEvent, register, RegisteredUser, mapConcurrent } from './support/api';
+import { call, publishedBenchEvent, registerUser, Session, mapConcurrent } from './support/api';
 import { Cleanup, stopEverything } from './support/cleanup';
 import { CloudWatchStub, startCloudWatchStub, StubCall } from './support/cloudwatch-stub';
 import { watchCpu } from './support/cpu';
 import { KeepAliveClient } from './support/http-client';
 import { latencySummary, percentile, Samples } from './support/load';
 import { environment, fmt, runBenchmark, table, writeResult, printVerdict, intEnv } from './support/report';
-import { AppProcess, migrate, startApp, startPostgres, startRedis } from './support/stack';
+import { BenchApp, migrate, startApp, startPostgres, startRedis } from './support/stack';
 
 const started = Date.now();
 const log = (line: string) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n`);
@@ -93,14 +93,14 @@ const SUCCESS_TOKEN = 'tok_visa';
 interface Seeded {
   eventId: string;
   ticketTypeIds: string[];
-  buyers: RegisteredUser[];
+  buyers: Session[];
   /** Orders paid through the API for the relay run: their outbox rows are the templates of the copies. */
   seedOrderIds: string[];
   seedTickets: number;
 }
 
 async function seed(base: string, buyerCount: number, seedOrders: number): Promise<Seeded> {
-  const organiser = await register(base, 'organiser');
+  const organiser = await registerUser(base, 'organiser');
   const token = organiser.accessToken;
   const { eventId, ticketTypeIds } = await publishedBenchEvent(
     base,
@@ -114,7 +114,7 @@ async function seed(base: string, buyerCount: number, seedOrders: number): Promi
   );
 
   log(`registering ${buyerCount} buyers…`);
-  const buyers = await mapConcurrent(buyerCount, 8, (i) => register(base, 'buyer', `Bench Buyer ${i + 1}`));
+  const buyers = await mapConcurrent(buyerCount, 8, (i) => registerUser(base, 'buyer', `Bench Buyer ${i + 1}`));
 
   const seedOrderIds: string[] = [];
   let seedTickets = 0;
@@ -292,7 +292,7 @@ async function relayRun(
   // process would wait while the relay works (the relay renders on the event loop).
   const probes = dirs.map(() => new Samples());
   let draining = true;
-  const probe = async (app: AppProcess, i: number) => {
+  const probe = async (app: BenchApp, i: number) => {
     const client = new KeepAliveClient(app.url, 1, 10_000);
     try {
       while (draining) {
@@ -502,7 +502,7 @@ class PurchaseLoad {
   };
 
   constructor(
-    private readonly buyers: RegisteredUser[],
+    private readonly buyers: Session[],
     eventId: string,
     ticketTypeIds: string[],
     private readonly connections: number,
@@ -512,7 +512,7 @@ class PurchaseLoad {
   }
 
   async round(
-    app: AppProcess,
+    app: BenchApp,
     instance: Variant,
     seconds: number,
     meta: { label: string; kind: Round['kind']; stubMode: Round['stubMode'] },
@@ -679,7 +679,7 @@ async function main(): Promise<number> {
       AWS_EC2_METADATA_DISABLED: 'true',
     });
     const failedFlushLines = { count: 0 };
-    const apps: Record<Variant, AppProcess> = {
+    const apps: Record<Variant, BenchApp> = {
       off: await startApp(cleanup, log, { databaseUrl: pg.url, redisUrl: redis.url, env: apiEnv('none') }),
       on: await startApp(cleanup, log, {
         databaseUrl: pg.url,

@@ -48,11 +48,11 @@ import { startEmbeddedPostgres } from '../src/database/embedded-postgres';
 import { invariantViolations } from '../test/support/orders';
 import { freePort, waitFor } from '../test/support/ports';
 import { startRedisServer } from '../test/support/redis-server';
-import { call, publishedBenchEvent, register, RegisteredUser } from './support/api';
+import { call, publishedBenchEvent, registerUser, Session } from './support/api';
 import { Cleanup, stopEverything } from './support/cleanup';
 import { percentile } from './support/load';
 import { environment, fmt, intEnv, printVerdict, runBenchmark, table, writeResult } from './support/report';
-import { AppProcess, migrate, startApp, stopChild } from './support/stack';
+import { BenchApp, migrate, startApp, stopChild } from './support/stack';
 import { lineChart, Timeline, writeChartBeside } from './support/timeline';
 
 const started = Date.now();
@@ -198,7 +198,7 @@ class Traffic {
 
   constructor(
     private readonly url: string,
-    private readonly buyers: RegisteredUser[],
+    private readonly buyers: Session[],
     private readonly eventId: string,
     private readonly ticketTypeId: string,
   ) {}
@@ -311,21 +311,21 @@ async function main(): Promise<number> {
       SHUTDOWN_TIMEOUT_MS: '10000',
     };
     const launch = () => startApp(cleanup, log, { databaseUrl: pg.url, redisUrl: redis.url, env: appEnv });
-    const apps: Record<string, AppProcess> = { a: await launch(), b: await launch() };
-    const portOf = (app: AppProcess) => Number(new URL(app.url).port);
+    const apps: Record<string, BenchApp> = { a: await launch(), b: await launch() };
+    const portOf = (app: BenchApp) => Number(new URL(app.url).port);
     const balancer = await startHaproxy(cleanup, { a: portOf(apps.a), b: portOf(apps.b) });
     await waitFor(async () => ((await balancer.server('a')).status === 'UP' && (await balancer.server('b')).status === 'UP' ? true : undefined), 'both servers UP');
 
     // ---- seed through the balancer
-    const organiser = await register(balancer.url, 'organiser');
+    const organiser = await registerUser(balancer.url, 'organiser');
     const { eventId, ticketTypeIds } = await publishedBenchEvent(
       balancer.url,
       organiser.accessToken,
       { title: 'Resilience night', description: 'Instances come and go.', venue: { name: 'Arena', city: 'Tunis', address: '1 Avenue Habib Bourguiba' } },
       [{ name: 'Floor', price: 45_000, capacity: 1_000_000 }],
     );
-    const buyers: RegisteredUser[] = [];
-    for (let i = 0; i < 40; i += 10) buyers.push(...(await Promise.all(Array.from({ length: 10 }, () => register(balancer.url, 'buyer')))));
+    const buyers: Session[] = [];
+    for (let i = 0; i < 40; i += 10) buyers.push(...(await Promise.all(Array.from({ length: 10 }, () => registerUser(balancer.url, 'buyer')))));
     await call(balancer.url, 'GET', `/v1/events/${eventId}`);
     log(`seeded: event ${eventId}, ${buyers.length} buyers`);
 
@@ -343,7 +343,7 @@ async function main(): Promise<number> {
       phases[phases.length - 1].notes.push(line);
       log(`  ${line}`);
     };
-    const readiness = async (app: AppProcess) => {
+    const readiness = async (app: BenchApp) => {
       const res = await fetch(`${app.url}/health/ready`).catch(() => undefined);
       return { status: res?.status ?? 0, body: res ? ((await res.json().catch(() => ({}))) as any) : {} };
     };
