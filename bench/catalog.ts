@@ -20,7 +20,7 @@ import { call, registerUser } from './support/api';
 import { Cleanup, stopEverything } from './support/cleanup';
 import { LoadSettings, loadSettingsFromEnv, measure, Scenario, ScenarioResult } from './support/load';
 import { PlainServer, startPlainServer } from './support/plain-server';
-import { environment, fmt, resultsTable, table, writeResult, runBenchmark, printVerdict, intEnv } from './support/report';
+import { environment, fmt, resultsTable, table, writeResult, runBenchmark, printVerdict, intEnv, log } from './support/report';
 import { catalogCounts, CatalogEventRow, insertCatalogEvents } from './support/sql-seeding';
 import { Stack, startStack } from './support/stack';
 import { lineChart, writeChartBeside } from './support/timeline';
@@ -48,8 +48,6 @@ const VENUES = ['Théâtre municipal', 'Cité de la Culture', 'Palais des Congr�
 const LIST_FILTER = { city: 'Tunis', category: 'concert' as Category, limit: 20 };
 const SEARCH = { q: 'jazz', limit: 20 };
 
-const started = Date.now();
-const log = (line: string) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n`);
 
 
 /** Deterministic pseudo-random numbers (mulberry32), so every run seeds the same catalog shape. */

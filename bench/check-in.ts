@@ -43,12 +43,10 @@ import { Cleanup, stopEverything } from './support/cleanup';
 import { DriverRequest, runClosedLoop } from './support/closed-loop';
 import { watchCpu } from './support/cpu';
 import { latencySummary, LoadSettings, loadSettingsFromEnv, Samples } from './support/load';
-import { environment, fmt, runBenchmark, table, writeResult, printVerdict, intEnv } from './support/report';
+import { environment, fmt, runBenchmark, table, writeResult, printVerdict, intEnv, log } from './support/report';
 import { insertPaidTickets } from './support/sql-seeding';
 import { connectBenchDb, Stack, startStack } from './support/stack';
 
-const started = Date.now();
-const log = (line: string) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n`);
 
 const PRICE = 45_000; // 45.000 TND
 const PER_ORDER = 10; // tickets per SQL-seeded order

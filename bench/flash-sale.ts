@@ -50,12 +50,10 @@ import { watchCpu } from './support/cpu';
 import { loadSettingsFromEnv, latencySummary, percentile, Samples } from './support/load';
 import { ActivitySummary, watchActivity } from './support/pg-activity';
 import { PgbenchProtocol, PgbenchResult, pgbenchPath, pgbenchVersion, runPgbench } from './support/pgbench';
-import { environment, fmt, table, writeResult, runBenchmark, printVerdict, intEnv } from './support/report';
+import { environment, fmt, table, writeResult, runBenchmark, printVerdict, intEnv, log } from './support/report';
 import { connectBenchDb, Stack, startStack } from './support/stack';
 import { lineChart, RssWatch, Timeline, watchRss, writeChartBeside } from './support/timeline';
 
-const started = Date.now();
-const log = (line: string) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n`);
 
 const PRICE = 45_000; // 45.000 TND
 
