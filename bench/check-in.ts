@@ -204,14 +204,7 @@ class ScanLoad {
       onResponse: (req, res, ms, at) => {
         if (!req.scan) return;
         if (res.status === 200) {
-          p.ok++;
-          p.statuses['200'] = (p.statuses['200'] ?? 0) + 1;
-          try {
-            const body = JSON.parse(res.body) as { result?: string; ticket?: { code?: string; status?: string } };
-            if (body.result !== 'checked_in' || body.ticket?.code !== req.code || body.ticket?.status !== 'checked_in') p.unexpectedBodies++;
-          } catch {
-            p.unexpectedBodies++;
-          }
+          this.checkedIn(p, res.body, req.code);
           onOk?.(ms, at);
           return;
         }
@@ -229,6 +222,18 @@ class ScanLoad {
     p.inFlightAtDeadline = run.inFlightAtDeadline;
     p.drainSeconds = run.drainSeconds;
     return p;
+  }
+
+  /** A 200: it must say `checked_in` of the very code scanned. */
+  private checkedIn(p: Phase, body: string, code: string | undefined): void {
+    p.ok++;
+    p.statuses['200'] = (p.statuses['200'] ?? 0) + 1;
+    try {
+      const answer = JSON.parse(body) as { result?: string; ticket?: { code?: string; status?: string } };
+      if (answer.result !== 'checked_in' || answer.ticket?.code !== code || answer.ticket?.status !== 'checked_in') p.unexpectedBodies++;
+    } catch {
+      p.unexpectedBodies++;
+    }
   }
 }
 

@@ -188,16 +188,7 @@ class HoldLoad {
       onResponse: (_req, res, ms, at) => {
         onAnswer?.(ms);
         if (res.status === 201) {
-          p.created++;
-          if (res.headers['idempotent-replayed']) p.replayed++;
-          try {
-            const order = JSON.parse(res.body) as { id: string; status: string; items: { ticketTypeId: string; quantity: number }[] };
-            const ok = order.status === 'pending' && order.items.length === 1 && order.items[0].ticketTypeId === this.ticketTypeId && order.items[0].quantity === 1;
-            if (!ok) p.unexpectedBodies++;
-            this.orderIds.add(order.id);
-          } catch {
-            p.unexpectedBodies++;
-          }
+          this.created(p, res.body, Boolean(res.headers['idempotent-replayed']));
           onCreated?.(ms, at);
           return;
         }
@@ -215,6 +206,20 @@ class HoldLoad {
     p.inFlightAtDeadline = run.inFlightAtDeadline;
     p.drainSeconds = run.drainSeconds;
     return p;
+  }
+
+  /** A 201: it must be a fresh (not replayed) pending order of one seat of the ticket type. */
+  private created(p: HttpPhase, body: string, replayed: boolean): void {
+    p.created++;
+    if (replayed) p.replayed++;
+    try {
+      const order = JSON.parse(body) as { id: string; status: string; items: { ticketTypeId: string; quantity: number }[] };
+      const ok = order.status === 'pending' && order.items.length === 1 && order.items[0].ticketTypeId === this.ticketTypeId && order.items[0].quantity === 1;
+      if (!ok) p.unexpectedBodies++;
+      this.orderIds.add(order.id);
+    } catch {
+      p.unexpectedBodies++;
+    }
   }
 }
 

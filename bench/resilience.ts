@@ -106,13 +106,9 @@ interface Balancer {
   server(name: string): Promise<{ status: string; sessions: number }>;
 }
 
-async function startHaproxy(cleanup: Cleanup, servers: Record<string, number>): Promise<Balancer> {
-  const haproxy = spawnSync('haproxy', ['-v'], { encoding: 'utf8' });
-  if (haproxy.status !== 0) throw new Error('haproxy is not installed: apt-get install haproxy');
-  const dir = mkdtempSync(join(tmpdir(), 'tickr-haproxy-'));
-  const socket = join(dir, 'admin.sock');
-  const port = await freePort();
-  const lines = [
+/** As an ALB is set up: round robin, health check on readiness every 500 ms, the instances again as fail-open backups. */
+function haproxyConfig(socket: string, port: number, servers: Record<string, number>): string[] {
+  return [
     'global',
     '  maxconn 4096',
     `  stats socket ${socket} mode 600 level admin`,
@@ -138,19 +134,10 @@ async function startHaproxy(cleanup: Cleanup, servers: Record<string, number>): 
     '  option allbackups',
     ...Object.entries(servers).flatMap(([name, p]) => [`  server ${name} 127.0.0.1:${p} check`, `  server ${name}-failopen 127.0.0.1:${p} backup`]),
   ];
-  const config = join(dir, 'haproxy.cfg');
-  writeFileSync(config, `${lines.join('\n')}\n`);
-  const child: ChildProcess = spawn('haproxy', ['-f', config, '-db'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const errors: string[] = [];
-  child.stderr!.on('data', (d: Buffer) => errors.push(d.toString()));
-  cleanup.add(
-    'haproxy',
-    async () => {
-      await stopChild(child, 5_000);
-      rmSync(dir, { recursive: true, force: true });
-    },
-    () => child.kill('SIGKILL'),
-  );
+}
+
+/** Commands over HAProxy's admin socket, and one server's state from `show stat`. */
+function adminSocket(socket: string): Pick<Balancer, 'command' | 'server'> {
   const command = (line: string) =>
     new Promise<string>((resolve, reject) => {
       const conn = createConnection(socket);
@@ -170,6 +157,30 @@ async function startHaproxy(cleanup: Cleanup, servers: Record<string, number>): 
     if (!row) throw new Error(`haproxy has no server app/${name}`);
     return { status: row[header.indexOf('status')], sessions: Number(row[header.indexOf('scur')]) };
   };
+  return { command, server };
+}
+
+async function startHaproxy(cleanup: Cleanup, servers: Record<string, number>): Promise<Balancer> {
+  const haproxy = spawnSync('haproxy', ['-v'], { encoding: 'utf8' });
+  if (haproxy.status !== 0) throw new Error('haproxy is not installed: apt-get install haproxy');
+  const dir = mkdtempSync(join(tmpdir(), 'tickr-haproxy-'));
+  const socket = join(dir, 'admin.sock');
+  const port = await freePort();
+  const lines = haproxyConfig(socket, port, servers);
+  const config = join(dir, 'haproxy.cfg');
+  writeFileSync(config, `${lines.join('\n')}\n`);
+  const child: ChildProcess = spawn('haproxy', ['-f', config, '-db'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const errors: string[] = [];
+  child.stderr!.on('data', (d: Buffer) => errors.push(d.toString()));
+  cleanup.add(
+    'haproxy',
+    async () => {
+      await stopChild(child, 5_000);
+      rmSync(dir, { recursive: true, force: true });
+    },
+    () => child.kill('SIGKILL'),
+  );
+  const { command, server } = adminSocket(socket);
   const url = `http://127.0.0.1:${port}`;
   await waitFor(async () => ((await fetch(`${url}/health`).catch(() => undefined))?.status === 200 ? true : undefined), 'haproxy', 10_000);
   log(`haproxy ${haproxy.stdout.split('\n')[0].split(' ')[2]} on ${url}`);

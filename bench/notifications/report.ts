@@ -58,7 +58,7 @@ const ms = (v: number) => fmt(v, 1);
 const cores = (v: number | undefined) => (v === undefined ? '–' : v.toFixed(2));
 
 export function reportLines(run: NotificationsRun): string[] {
-  return [headerLines, relayLines, perRelayLines, exactlyOnceLines, roundLines, pooledLines, stubLines, outageLines, closingLines].flatMap((part) => part(run));
+  return [headerLines, relayLines, perRelayLines, exactlyOnceLines, roundLines, pooledLines, medianLines, stubLines, outageLines, closingLines].flatMap((part) => part(run));
 }
 
 /** The title and what ran where. */
@@ -259,6 +259,13 @@ function pooledLines(run: NotificationsRun): string[] {
       ...outageRows,
     ]),
   );
+  return out;
+}
+
+/** Part 2: the median of the per-round p50s, against the pooled figures. */
+function medianLines(run: NotificationsRun): string[] {
+  const c = run.compared.comparison;
+  const out: string[] = [];
   out.push(
     `median over rounds of each round's hold+pay p50: off ${ms(c.purchaseP50MedianOfRounds.off)} ms, on ${ms(c.purchaseP50MedianOfRounds.on)} ms ` +
       `(on − off ${ms(c.purchaseP50MedianOfRounds.on - c.purchaseP50MedianOfRounds.off)} ms; compare with the spread between rounds of the same instance above)`,
