@@ -20,7 +20,7 @@ import { call, registerUser } from './support/api';
 import { Cleanup, stopEverything } from './support/cleanup';
 import { LoadSettings, loadSettingsFromEnv, measure, Scenario, ScenarioResult } from './support/load';
 import { PlainServer, startPlainServer } from './support/plain-server';
-import { environment, fmt, resultsTable, table, writeResult, runBenchmark, printVerdict, intEnv, log } from './support/report';
+import { environment, fmt, resultsTable, table, writeResult, runBenchmark, printVerdict, intEnv, log, cores } from './support/report';
 import { catalogCounts, CatalogEventRow, insertCatalogEvents } from './support/sql-seeding';
 import { Stack, startStack } from './support/stack';
 import { lineChart, writeChartBeside } from './support/timeline';
@@ -277,7 +277,6 @@ function assess(results: ScenarioResult[]) {
 
 type Assessment = ReturnType<typeof assess>;
 
-const cores = (v: number | undefined) => (v === undefined ? '–' : v.toFixed(2));
 
 function warningsOf(results: ScenarioResult[], appLog: string[]): string[] {
   const warnings: string[] = [];

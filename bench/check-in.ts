@@ -42,8 +42,8 @@ import { call, publishedBenchEvent, purchase, registerUser, Session, problemCode
 import { Cleanup, stopEverything } from './support/cleanup';
 import { DriverRequest, runClosedLoop } from './support/closed-loop';
 import { watchCpu } from './support/cpu';
-import { latencySummary, LoadSettings, loadSettingsFromEnv, Samples } from './support/load';
-import { environment, fmt, runBenchmark, table, writeResult, printVerdict, intEnv, log } from './support/report';
+import { latencySummary, LoadSettings, loadSettingsFromEnv, perSecondStats, Samples } from './support/load';
+import { environment, fmt, runBenchmark, table, writeResult, printVerdict, intEnv, log, cores, dash } from './support/report';
 import { insertPaidTickets } from './support/sql-seeding';
 import { connectBenchDb, Stack, startStack } from './support/stack';
 
@@ -355,15 +355,13 @@ async function measureScans(load: ScanLoad, settings: LoadSettings, stack: Stack
   });
   const cpuCores = cpu.stop();
   const scansPerSecond = m.ok / m.elapsedSeconds;
-  const mean = perSecond.reduce((a, b) => a + b, 0) / perSecond.length;
-  const stddev = Math.sqrt(perSecond.reduce((a, b) => a + (b - mean) ** 2, 0) / perSecond.length);
   log(`scans: ${fmt(m.ok)} 200s in ${m.elapsedSeconds.toFixed(2)} s (${fmt(scansPerSecond)}/s)`);
   return {
     warmup,
     m,
     latency: latencySummary(okSamples.sorted()),
     scansPerSecond,
-    samples: { mean, stddev, min: Math.min(...perSecond), max: Math.max(...perSecond) },
+    samples: perSecondStats(perSecond),
     cpuCores,
     totalOk: (warmup?.ok ?? 0) + m.ok,
     totalScans: (warmup?.scans ?? 0) + m.scans,
@@ -406,8 +404,6 @@ function problemsOf(run: CheckInRun): string[] {
   return problems;
 }
 
-const cores = (v: number | undefined) => (v === undefined ? '–' : v.toFixed(2));
-const dash = '–';
 
 function warningsOf(run: CheckInRun, appLog: string[]): string[] {
   const { cpuCores } = run.scans;

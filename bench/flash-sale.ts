@@ -47,10 +47,10 @@ import { publishedBenchEvent, registerUser, Session, mapConcurrent, problemCode 
 import { Cleanup, stopEverything } from './support/cleanup';
 import { DriverRequest, runClosedLoop } from './support/closed-loop';
 import { watchCpu } from './support/cpu';
-import { loadSettingsFromEnv, latencySummary, percentile, Samples } from './support/load';
+import { loadSettingsFromEnv, latencySummary, percentile, perSecondStats, Samples } from './support/load';
 import { ActivitySummary, watchActivity } from './support/pg-activity';
 import { PgbenchProtocol, PgbenchResult, pgbenchPath, pgbenchVersion, runPgbench } from './support/pgbench';
-import { environment, fmt, table, writeResult, runBenchmark, printVerdict, intEnv, log } from './support/report';
+import { environment, fmt, table, writeResult, runBenchmark, printVerdict, intEnv, log, cores, dash } from './support/report';
 import { connectBenchDb, Stack, startStack } from './support/stack';
 import { lineChart, RssWatch, Timeline, watchRss, writeChartBeside } from './support/timeline';
 
@@ -258,15 +258,13 @@ async function measureHttp(
   );
   const cpuCores = cpu.stop();
   const dbSessions = await activity.stop();
-  const mean = perSecond.reduce((a, b) => a + b, 0) / perSecond.length;
-  const stddev = Math.sqrt(perSecond.reduce((a, b) => a + (b - mean) ** 2, 0) / perSecond.length);
   const allSorted = all.sorted();
   return {
     warmup,
     measured: {
       ...phase,
       holdsPerSecond: phase.created / phase.elapsedSeconds,
-      holdsPerSecondSamples: { mean, stddev, min: Math.min(...perSecond), max: Math.max(...perSecond) },
+      holdsPerSecondSamples: perSecondStats(perSecond),
       latencyMs: latencyStats(created),
       latencyAllMs: { p50: percentile(allSorted, 50), p99: percentile(allSorted, 99) },
       cpuCores,
@@ -557,8 +555,6 @@ function targetsOf({ http, lean, full }: Measured, appRssMaxMb: number | undefin
 
 type Targets = ReturnType<typeof targetsOf>;
 
-const cores = (v: number | undefined) => (v === undefined ? '–' : v.toFixed(2));
-const dash = '–';
 const met = (ok: boolean) => (ok ? 'met' : 'not met');
 
 function cpuRowsOf({ http, lean, full }: Measured): [string, Record<string, number | undefined>][] {

@@ -64,7 +64,7 @@ import { MetricsReceived, NotificationsRun, Outage, reportLines } from './notifi
 import { publishedBenchEvent, purchase, registerUser, Session, mapConcurrent } from './support/api';
 import { Cleanup, stopEverything } from './support/cleanup';
 import { CloudWatchStub, startCloudWatchStub } from './support/cloudwatch-stub';
-import { environment, fmt, log, runBenchmark, writeResult, printVerdict, intEnv } from './support/report';
+import { environment, fmt, log, runBenchmark, writeResult, printVerdict, intEnv, cores } from './support/report';
 import { BenchApp, connectBenchDb, migrate, startApp, startDatabases } from './support/stack';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -377,8 +377,7 @@ function withoutSdkNotice(lines: string[]): string[] {
 
 function warningsOf(x: Figures, appLogs: Record<Variant, string[]>): string[] {
   const warnings: string[] = [];
-  const cores = (v: number | undefined) => (v === undefined ? '–' : v.toFixed(2));
-  for (const r of x.rounds) {
+    for (const r of x.rounds) {
     if ((r.cpuCores.other ?? 0) > 0.25) warnings.push(`${r.label}: processes this bench did not start used ${cores(r.cpuCores.other)} cores meanwhile`);
   }
   for (const r of x.relayRuns) {

@@ -1,4 +1,4 @@
-import { environment, fmt, table } from '../support/report';
+import { environment, fmt, table, cores } from '../support/report';
 import type { StubCall } from '../support/cloudwatch-stub';
 import type { RelayRun } from './relay-run';
 import { Comparison, PURCHASE_QUANTITY, Round, SUCCESS_TOKEN } from './purchase-load';
@@ -55,7 +55,6 @@ export interface MetricsReceived {
 }
 
 const ms = (v: number) => fmt(v, 1);
-const cores = (v: number | undefined) => (v === undefined ? '–' : v.toFixed(2));
 
 export function reportLines(run: NotificationsRun): string[] {
   return [headerLines, relayLines, perRelayLines, exactlyOnceLines, roundLines, pooledLines, medianLines, stubLines, outageLines, closingLines].flatMap((part) => part(run));

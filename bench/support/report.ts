@@ -101,3 +101,7 @@ const processStarted = Date.now();
 export function log(line: string): void {
   process.stderr.write(`[${((Date.now() - processStarted) / 1000).toFixed(1).padStart(5)} s] ${line}\n`);
 }
+
+/** Cores busy (1.00 = one core), or a dash when unknown. */
+export const cores = (v: number | undefined) => (v === undefined ? '–' : v.toFixed(2));
+export const dash = '–';
