@@ -33,11 +33,11 @@ export async function startPostgres(cleanup: Cleanup, log: Log, prefix = 'tickr-
 }
 
 /** A throw-away `redis-server` on a free loopback port. */
-export async function startRedis(cleanup: Cleanup, log: Log, port?: number): Promise<{ url: string; pid?: number; kill(): void }> {
-  const redis = await startRedisServer(port ?? (await freePort()));
+export async function startRedis(cleanup: Cleanup, log: Log): Promise<{ url: string; pid?: number }> {
+  const redis = await startRedisServer(await freePort());
   cleanup.add('redis', async () => void (await stopChild(redis.process, 5_000)), () => redis.process.kill('SIGKILL'));
   log(`redis ready on ${redis.url}`);
-  return { url: redis.url, pid: redis.process.pid, kill: () => redis.process.kill('SIGKILL') };
+  return { url: redis.url, pid: redis.process.pid };
 }
 
 /** The schema, as a deploy migrates it. */
