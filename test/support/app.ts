@@ -8,7 +8,7 @@ import { AppConfig } from '../../src/config/app-config';
 import { createTestDatabase, TestDatabase, testRedisUrl } from './database';
 import { freePort } from './ports';
 
-// The out-of-process launcher and the e-mail helper live beside the API client, which the benches share.
+// Shared with the benches, which must not load the in-process app: the launcher (app-process.ts) and uniqueEmail (http.ts).
 export { spawnApp } from './app-process';
 export type { AppProcess } from './app-process';
 export { uniqueEmail } from './http';
