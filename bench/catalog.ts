@@ -2,7 +2,7 @@
  * `npm run bench:catalog` — the public catalog under load, against a plain Fastify baseline.
  *
  * Starts its own embedded Postgres, redis-server and `node dist/main.js` on loopback, seeds a catalog
- * (the measured event through the API, the bulk with SQL), then measures with autocannon, one
+ * (the measured event through the API, the bulk with SQL: bench/support/sql-seeding.ts), then measures with autocannon, one
  * scenario after the other, each warmed up first, all with the same settings:
  *
  *   event        GET /v1/events/{id}            one published event, warm in Redis (+ live counts)
@@ -16,13 +16,13 @@
  * Results: a table on stdout and bench/results/catalog-<timestamp>.json.
  */
 import { randomUUID } from 'node:crypto';
-import { Client } from 'pg';
-import { call, register } from './support/api';
+import { call, registerUser } from './support/api';
 import { Cleanup, stopEverything } from './support/cleanup';
 import { LoadSettings, loadSettingsFromEnv, measure, Scenario, ScenarioResult } from './support/load';
-import { startPlainServer } from './support/plain-server';
-import { environment, fmt, resultsTable, table, writeResult, runBenchmark, printVerdict, intEnv } from './support/report';
-import { startStack } from './support/stack';
+import { PlainServer, startPlainServer } from './support/plain-server';
+import { environment, fmt, resultsTable, table, writeResult, runBenchmark, printVerdict, intEnv, log, cores } from './support/report';
+import { catalogCounts, CatalogEventRow, insertCatalogEvents } from './support/sql-seeding';
+import { Stack, startStack } from './support/stack';
 import { lineChart, writeChartBeside } from './support/timeline';
 
 const CITIES = [
@@ -48,8 +48,6 @@ const VENUES = ['Théâtre municipal', 'Cité de la Culture', 'Palais des Congr�
 const LIST_FILTER = { city: 'Tunis', category: 'concert' as Category, limit: 20 };
 const SEARCH = { q: 'jazz', limit: 20 };
 
-const started = Date.now();
-const log = (line: string) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n`);
 
 
 /** Deterministic pseudo-random numbers (mulberry32), so every run seeds the same catalog shape. */
@@ -107,7 +105,7 @@ async function seedThroughApi(baseUrl: string, token: string, now: number): Prom
         currency: 'TND',
       },
     });
-    const id = created.json.id;
+    const id = created.body.id;
     for (const [name, price, capacity] of [
       ['Early bird', 30_000, 200],
       ['Standard', 45_000, 500],
@@ -121,100 +119,39 @@ async function seedThroughApi(baseUrl: string, token: string, now: number): Prom
   return { id: first, count: specs.length };
 }
 
-/** The bulk of the catalog, straight into the tables (the API would take minutes for thousands). */
-async function seedWithSql(
-  databaseUrl: string,
-  organiserId: string,
-  published: number,
-  now: number,
-): Promise<Record<string, number>> {
+
+/** The bulk of the catalog, generated here and inserted in SQL (bench/support/sql-seeding.ts says why). */
+function generateCatalog(published: number, now: number): CatalogEventRow[] {
   const random = prng(20_251_122);
   const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)];
   const weightedCities = CITIES.flatMap((c) => Array<string>(CITY_WEIGHT(c)).fill(c));
   const drafts = Math.round(published * 0.08);
   const cancelled = Math.round(published * 0.02);
   const total = published + drafts + cancelled;
-
-  const client = new Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    const batch = 1000;
-    for (let offset = 0; offset < total; offset += batch) {
-      const e = {
-        id: [] as string[], title: [] as string[], description: [] as string[], category: [] as string[],
-        venueName: [] as string[], city: [] as string[], address: [] as string[], startsAt: [] as string[],
-        endsAt: [] as string[], status: [] as string[], createdAt: [] as string[],
-      };
-      const t = { eventId: [] as string[], name: [] as string[], price: [] as number[], capacity: [] as number[], sold: [] as number[] };
-      for (let i = offset; i < Math.min(total, offset + batch); i++) {
-        const id = randomUUID();
-        const category = pick(CATEGORIES);
-        const city = pick(weightedCities);
-        const startsAt = Math.ceil((now + 2 * 3_600_000 + random() * 364 * DAY) / QUARTER_HOUR) * QUARTER_HOUR;
-        const hours = category === 'festival' ? 24 * (1 + Math.floor(random() * 3)) : 2 + Math.floor(random() * 3);
-        const title = `${pick(PREFIXES)} ${pick(SUBJECTS[category])} ${city} #${i + 1}`;
-        e.id.push(id);
-        e.title.push(title);
-        e.description.push(`${title}. ${'An evening to remember, with the best of the scene on one stage. '.repeat(1 + Math.floor(random() * 4))}`.trim());
-        e.category.push(category);
-        e.venueName.push(pick(VENUES));
-        e.city.push(city);
-        e.address.push(`${1 + Math.floor(random() * 200)} Avenue de la République`);
-        e.startsAt.push(new Date(startsAt).toISOString());
-        e.endsAt.push(new Date(startsAt + hours * 3_600_000).toISOString());
-        e.status.push(i < published ? 'published' : i < published + drafts ? 'draft' : 'cancelled');
-        e.createdAt.push(new Date(now - random() * 90 * DAY).toISOString());
-        const types = 1 + Math.floor(random() * 3);
-        for (const [k, [name, price, capacity]] of ([['Standard', 45_000, 500], ['VIP', 120_000, 50], ['Early bird', 30_000, 200]] as const).entries()) {
-          if (k >= types) break;
-          t.eventId.push(id);
-          t.name.push(name);
-          t.price.push(price);
-          t.capacity.push(capacity);
-          t.sold.push(Math.floor(random() * capacity * 0.6));
-        }
-      }
-      await client.query('BEGIN');
-      await client.query(
-        `INSERT INTO events (id, organiser_id, title, description, category, venue_name, venue_city, venue_address,
-                             starts_at, ends_at, timezone, currency, status, created_at, updated_at, published_at, cancelled_at)
-         SELECT x.id, $1, x.title, x.description, x.category, x.venue_name, x.city, x.address, x.starts_at, x.ends_at,
-                'Africa/Tunis', 'TND', x.status, x.created_at, x.created_at,
-                CASE WHEN x.status <> 'draft' THEN x.created_at END,
-                CASE WHEN x.status = 'cancelled' THEN x.created_at END
-         FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                     $9::timestamptz[], $10::timestamptz[], $11::text[], $12::timestamptz[])
-              AS x(id, title, description, category, venue_name, city, address, starts_at, ends_at, status, created_at)`,
-        [organiserId, e.id, e.title, e.description, e.category, e.venueName, e.city, e.address, e.startsAt, e.endsAt, e.status, e.createdAt],
-      );
-      await client.query(
-        `INSERT INTO ticket_types (event_id, name, price, capacity, sold)
-         SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::int[], $5::int[])`,
-        [t.eventId, t.name, t.price, t.capacity, t.sold],
-      );
-      await client.query('COMMIT');
-    }
-    await client.query('ANALYZE events');
-    await client.query('ANALYZE ticket_types');
-    const count = async (sql: string, params: unknown[] = []) =>
-      Number((await client.query<{ n: string }>(sql, params)).rows[0].n);
-    return {
-      publishedEvents: await count(`SELECT count(*) AS n FROM events WHERE status = 'published'`),
-      draftEvents: await count(`SELECT count(*) AS n FROM events WHERE status = 'draft'`),
-      cancelledEvents: await count(`SELECT count(*) AS n FROM events WHERE status = 'cancelled'`),
-      ticketTypes: await count(`SELECT count(*) AS n FROM ticket_types`),
-      cities: await count(`SELECT count(DISTINCT venue_city) AS n FROM events`),
-      listFilterMatches: await count(
-        `SELECT count(*) AS n FROM events WHERE status = 'published' AND lower(venue_city) = lower($1) AND category = $2`,
-        [LIST_FILTER.city, LIST_FILTER.category],
-      ),
-      searchMatches: await count(`SELECT count(*) AS n FROM events WHERE status = 'published' AND title ILIKE $1`, [
-        `%${SEARCH.q}%`,
-      ]),
-    };
-  } finally {
-    await client.end();
+  const events: CatalogEventRow[] = [];
+  for (let i = 0; i < total; i++) {
+    const category = pick(CATEGORIES);
+    const city = pick(weightedCities);
+    const startsAt = Math.ceil((now + 2 * 3_600_000 + random() * 364 * DAY) / QUARTER_HOUR) * QUARTER_HOUR;
+    const hours = category === 'festival' ? 24 * (1 + Math.floor(random() * 3)) : 2 + Math.floor(random() * 3);
+    const title = `${pick(PREFIXES)} ${pick(SUBJECTS[category])} ${city} #${i + 1}`;
+    const description = `${title}. ${'An evening to remember, with the best of the scene on one stage. '.repeat(1 + Math.floor(random() * 4))}`.trim();
+    const venueName = pick(VENUES);
+    const address = `${1 + Math.floor(random() * 200)} Avenue de la République`;
+    const createdAt = new Date(now - random() * 90 * DAY).toISOString();
+    const types = 1 + Math.floor(random() * 3);
+    const ticketTypes = ([['Standard', 45_000, 500], ['VIP', 120_000, 50], ['Early bird', 30_000, 200]] as const)
+      .slice(0, types)
+      .map(([name, price, capacity]) => ({ name, price, capacity, sold: Math.floor(random() * capacity * 0.6) }));
+    events.push({
+      id: randomUUID(), title, description, category, venueName, city, address,
+      startsAt: new Date(startsAt).toISOString(),
+      endsAt: new Date(startsAt + hours * 3_600_000).toISOString(),
+      status: i < published ? 'published' : i < published + drafts ? 'draft' : 'cancelled',
+      createdAt, ticketTypes,
+    });
   }
+  return events;
 }
 
 /** GET until two answers in a row are byte-identical 200s (warm cache, stable body); returns that body. */
@@ -234,6 +171,247 @@ function check(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(`sanity check failed: ${message}`);
 }
 
+
+type Counts = Awaited<ReturnType<typeof catalogCounts>>;
+
+interface Catalog {
+  api: { id: string; count: number };
+  seeded: Counts;
+}
+
+async function seedCatalog(stack: Stack, publishedTarget: number): Promise<Catalog> {
+  const now = Date.now();
+  const organiser = await registerUser(stack.app.url, 'organiser');
+  const api = await seedThroughApi(stack.app.url, organiser.accessToken, now);
+  await insertCatalogEvents(stack.databaseUrl, organiser.user.id, generateCatalog(Math.max(0, publishedTarget - api.count), now));
+  const seeded = await catalogCounts(stack.databaseUrl, LIST_FILTER, SEARCH);
+  log(`seeded ${seeded.publishedEvents} published events (+${seeded.draftEvents} drafts, ${seeded.cancelledEvents} cancelled) in ${seeded.cities} cities, ${seeded.ticketTypes} ticket types`);
+  return { api, seeded };
+}
+
+/** What each scenario must answer, byte for byte, checked for sense before anything is measured. */
+interface Expected {
+  eventPath: string;
+  eventBody: string;
+  filterPath: string;
+  filterBody: string;
+  filterPage: Page;
+  searchPath: string;
+  searchBody: string;
+  searchPage: Page;
+}
+
+async function expectedAnswers(base: string, catalog: Catalog): Promise<Expected> {
+  const { api, seeded } = catalog;
+  const eventPath = `/v1/events/${api.id}`;
+  const eventBody = await stableBody(`${base}${eventPath}`); // also warms the Redis snapshot
+  const event = JSON.parse(eventBody) as EventView;
+  check(event.id === api.id && event.status === 'published' && event.ticketTypes.length === 3, `${eventPath} is the published event`);
+
+  const filterPath = `/v1/events?city=${encodeURIComponent(LIST_FILTER.city)}&category=${LIST_FILTER.category}&limit=${LIST_FILTER.limit}`;
+  const filterBody = await stableBody(`${base}${filterPath}`);
+  const filterPage = JSON.parse(filterBody) as Page;
+  check(filterPage.items.length === Math.min(LIST_FILTER.limit, seeded.listFilterMatches), `${filterPath} returns a full page`);
+  check(
+    filterPage.items.every((e) => e.venue.city === LIST_FILTER.city && e.category === LIST_FILTER.category && e.status === 'published'),
+    `${filterPath} returns only published ${LIST_FILTER.category}s in ${LIST_FILTER.city}`,
+  );
+
+  const searchPath = `/v1/events?q=${encodeURIComponent(SEARCH.q)}&limit=${SEARCH.limit}`;
+  const searchBody = await stableBody(`${base}${searchPath}`);
+  const searchPage = JSON.parse(searchBody) as Page;
+  check(searchPage.items.length === Math.min(SEARCH.limit, seeded.searchMatches), `${searchPath} returns a full page`);
+  check(searchPage.items.every((e) => e.title.toLowerCase().includes(SEARCH.q)), `${searchPath} returns only matching titles`);
+  return { eventPath, eventBody, filterPath, filterBody, filterPage, searchPath, searchBody, searchPage };
+}
+
+/** The baseline answering the very same bytes as the app's event route. */
+async function startBaseline(cleanup: Cleanup, expected: Expected): Promise<PlainServer> {
+  const plain = await startPlainServer(cleanup, log, [{ path: '/v1/events/:id', body: JSON.parse(expected.eventBody) }]);
+  const plainBody = await stableBody(`${plain.url}${expected.eventPath}`);
+  check(plainBody === expected.eventBody, 'the plain server sends the very same bytes as the app');
+  return plain;
+}
+
+function scenariosFor(stack: Stack, plain: PlainServer, x: Expected): Scenario[] {
+  const base = stack.app.url;
+  const appCpu = { app: stack.pids.app, postgres: stack.pids.postgres, redis: stack.pids.redis };
+  return [
+    { name: 'plain', label: 'plain fastify: GET /v1/events/{id}', url: `${plain.url}${x.eventPath}`, expectBody: x.eventBody, cpu: { server: plain.pid } },
+    { name: 'event', label: 'app: GET /v1/events/{id} (warm)', url: `${base}${x.eventPath}`, expectBody: x.eventBody, cpu: appCpu },
+    // The floor of the app's pipeline: a route that touches nothing (liveness), through the same
+    // router, logger, request id and global guards; no app route can be faster than this.
+    { name: 'app-floor', label: 'app: GET /health (does nothing)', url: `${base}/health`, expectBody: '{"status":"ok"}', cpu: appCpu },
+    // Issue 8: p99 below 50 ms at 2 000 requests/s (open loop: the rate is kept whatever the latency).
+    { name: 'event-2000', label: 'app: GET /v1/events/{id} at 2 000 req/s', url: `${base}${x.eventPath}`, expectBody: x.eventBody, cpu: appCpu, overallRate: 2_000 },
+    { name: 'list-filter', label: `app: GET /v1/events?city&category`, url: `${base}${x.filterPath}`, expectBody: x.filterBody, cpu: appCpu },
+    { name: 'list-search', label: `app: GET /v1/events?q=${SEARCH.q}`, url: `${base}${x.searchPath}`, expectBody: x.searchBody, cpu: appCpu },
+  ];
+}
+
+/** Ratios to the baseline, the issue-8 targets and the verdict (which rests on the problems only). */
+function assess(results: ScenarioResult[]) {
+  const by = (name: string) => results.find((r) => r.name === name)!;
+  const baseline = by('plain');
+  const ratios = ['event', 'app-floor', 'list-filter', 'list-search'].map((name) => {
+    const r = by(name);
+    return {
+      scenario: name,
+      rpsAppOverPlain: r.rps.mean / baseline.rps.mean,
+      p50AppOverPlain: r.latencyMs.p50 / baseline.latencyMs.p50,
+      p99AppOverPlain: r.latencyMs.p99 / baseline.latencyMs.p99,
+    };
+  });
+  const problems = results.flatMap((r) => r.problems.map((p) => `${r.name}: ${p}`));
+  const eventRatio = by('event').rps.mean / baseline.rps.mean;
+  const floorRatio = by('app-floor').rps.mean / baseline.rps.mean;
+  const fixedRate = by('event-2000');
+  const targets = {
+    issue: 8,
+    eventOverPlain: { target: 0.5, value: eventRatio, met: eventRatio >= 0.5, pipelineFloorOverPlain: floorRatio },
+    p99At2000: { target: 50, value: fixedRate.latencyMs.p99, rps: fixedRate.rps.mean, met: fixedRate.latencyMs.p99 < 50 && fixedRate.rps.mean >= 1_900 },
+  };
+  const verdict = problems.length ? 'FAIL' : 'PASS';
+  return { by, baseline, ratios, problems, eventRatio, floorRatio, fixedRate, targets, verdict };
+}
+
+type Assessment = ReturnType<typeof assess>;
+
+
+function warningsOf(results: ScenarioResult[], appLog: string[]): string[] {
+  const warnings: string[] = [];
+  for (const r of results) {
+    if ((r.cpuCores.other ?? 0) > 0.25) {
+      warnings.push(`${r.name}: processes this bench did not start used ${cores(r.cpuCores.other)} cores meanwhile; its figures are unreliable`);
+    }
+    if ((r.cpuCores.bench ?? 0) > 0.85) {
+      warnings.push(`${r.name}: the load generator used ${cores(r.cpuCores.bench)} cores; the req/s may be its limit rather than the server's`);
+    }
+  }
+  if (appLog.length) warnings.push(`the app wrote ${appLog.length} log lines at LOG_LEVEL=warn (see appLog in the JSON)`);
+  return warnings;
+}
+
+function headerLines(settings: LoadSettings, seeded: Counts, x: Expected): string[] {
+  const env = environment();
+  return [
+    '',
+    `Catalog benchmark — node ${env.node}, ${env.cpuCount} CPU (${env.cpuModel}), ${env.platform}`,
+    `autocannon: ${settings.connections} connections, pipelining ${settings.pipelining}, ${settings.durationSeconds} s per scenario after a ${settings.warmupSeconds} s warm-up; load generator, app, Postgres and Redis share this machine`,
+    `catalog: ${seeded.publishedEvents} published events (${seeded.listFilterMatches} ${LIST_FILTER.category}s in ${LIST_FILTER.city}, ${seeded.searchMatches} titles matching "${SEARCH.q}"), event body ${Buffer.byteLength(x.eventBody)} B, list pages ${Buffer.byteLength(x.filterBody)} B / ${Buffer.byteLength(x.searchBody)} B`,
+    '',
+  ];
+}
+
+function figureLines(results: ScenarioResult[], a: Assessment): string[] {
+  return [
+    resultsTable(results),
+    'req/s: mean of per-second samples; latency: exact percentiles of every 2xx response time; non-2xx and errors',
+    '(timeouts, unexpected bodies) count the warm-up too.',
+    '',
+    table([
+      ['app / plain fastify', 'req/s ratio', 'p50 ratio', 'p99 ratio'],
+      ...a.ratios.map((r) => [
+        `${r.scenario}${r.scenario === 'event' ? '' : ' (for information)'}`,
+        fmt(r.rpsAppOverPlain, 3),
+        `${fmt(r.p50AppOverPlain, 2)}×`,
+        `${fmt(r.p99AppOverPlain, 2)}×`,
+      ]),
+    ]),
+    '',
+    table([
+      ['cpu: cores busy while measured', 'bench', 'server', 'postgres', 'redis', 'other', 'machine'],
+      ...results.map((r) => [
+        r.name,
+        cores(r.cpuCores.bench),
+        cores(r.cpuCores.app ?? r.cpuCores.server),
+        cores(r.cpuCores.postgres),
+        cores(r.cpuCores.redis),
+        cores(r.cpuCores.other),
+        cores(r.cpuCores.machine),
+      ]),
+    ]),
+    '(bench: the load generator, this process; server: the app\'s node process or the plain server; postgres: the',
+    'postmaster and its backends; other: every process this bench did not start; machine: all of them; 1.00 = one core)',
+    '',
+  ];
+}
+
+function verdictLines(a: Assessment, warnings: string[]): string[] {
+  const out: string[] = [];
+  for (const w of warnings) out.push(`warning: ${w}`);
+  if (warnings.length) out.push('');
+  const met = (ok: boolean) => (ok ? 'met' : 'not met');
+  out.push(
+    `targets (issue 8, not part of the verdict): warm GET /v1/events/{id} ≥ 0.5× plain fastify: ${met(a.targets.eventOverPlain.met)} (${fmt(a.eventRatio, 3)}×); ` +
+      `p99 < 50 ms at 2 000 req/s: ${met(a.targets.p99At2000.met)} (p99 ${fmt(a.fixedRate.latencyMs.p99, 1)} ms at ${fmt(a.fixedRate.rps.mean, 0)} req/s); ` +
+      `the app's pipeline floor (GET /health) is ${fmt(a.floorRatio, 3)}× plain`,
+  );
+  out.push(`verdict: ${a.verdict}${a.problems.length ? `\n  - ${a.problems.join('\n  - ')}` : ' (every response a 2xx with the expected body; no errors, no timeouts)'}`);
+  return out;
+}
+
+interface CatalogRun {
+  startedAt: Date;
+  settings: LoadSettings;
+  stack: Stack;
+  catalog: Catalog;
+  expected: Expected;
+  results: ScenarioResult[];
+  assessment: Assessment;
+  warnings: string[];
+  appLog: string[];
+}
+
+/** The JSON record and the chart beside it; returns their paths. */
+function save(run: CatalogRun): { path: string; chart: string } {
+  const { catalog, expected: x, assessment: a } = run;
+  const path = writeResult(
+    'catalog',
+    {
+      benchmark: 'catalog',
+      startedAt: run.startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      verdict: a.verdict,
+      problems: a.problems,
+      environment: environment(),
+      settings: run.settings,
+      app: { entry: 'node dist/main.js', env: run.stack.app.env },
+      catalog: {
+        ...catalog.seeded,
+        seededThroughApi: catalog.api.count,
+        eventId: catalog.api.id,
+        eventBodyBytes: Buffer.byteLength(x.eventBody),
+        listFilter: { path: x.filterPath, bodyBytes: Buffer.byteLength(x.filterBody), items: x.filterPage.items.length },
+        listSearch: { path: x.searchPath, bodyBytes: Buffer.byteLength(x.searchBody), items: x.searchPage.items.length },
+      },
+      scenarios: run.results,
+      ratios: a.ratios,
+      targets: a.targets,
+      warnings: run.warnings,
+      appLog: run.appLog,
+    },
+    run.startedAt,
+  );
+  const chart = writeChartBeside(
+    path,
+    lineChart({
+      title: 'bench:catalog: warm GET /v1/events/{id}, app vs plain Fastify',
+      subtitle: `app ${fmt(a.by('event').rps.mean, 0)} req/s = ${fmt(a.eventRatio, 3)}× plain (${fmt(a.baseline.rps.mean, 0)}); at 2 000 req/s p99 ${fmt(a.fixedRate.latencyMs.p99, 1)} ms`,
+      leftLabel: '2xx per second',
+      rightLabel: 'p99 latency (ms)',
+      series: [
+        { label: 'plain req/s', values: a.baseline.timeline.map((t) => t.perSecond), axis: 'left', color: '#7f7f7f' },
+        { label: 'app req/s', values: a.by('event').timeline.map((t) => t.perSecond), axis: 'left', color: '#1f77b4' },
+        { label: 'app p99 ms', values: a.by('event').timeline.map((t) => t.p99Ms), axis: 'right', color: '#ff7f0e' },
+        { label: 'p99 ms at 2 000/s', values: a.fixedRate.timeline.map((t) => t.p99Ms), axis: 'right', color: '#2ca02c' },
+      ],
+      targets: [{ axis: 'right', value: 50, label: 'p99 target 50 ms' }],
+    }),
+  );
+  return { path, chart };
+}
+
 async function main(): Promise<number> {
   const startedAt = new Date();
   const settings: LoadSettings = loadSettingsFromEnv({ durationSeconds: 10, connections: 50, pipelining: 1, warmupSeconds: 3 });
@@ -241,190 +419,18 @@ async function main(): Promise<number> {
   const cleanup = new Cleanup(log);
   try {
     const stack = await startStack(cleanup, log);
-    const base = stack.app.url;
-
-    // ---- seed ---------------------------------------------------------------------------------
-    const now = Date.now();
-    const organiser = await register(base, 'organiser');
-    const api = await seedThroughApi(base, organiser.accessToken, now);
-    const seeded = await seedWithSql(stack.databaseUrl, organiser.user.id, Math.max(0, publishedTarget - api.count), now);
-    log(`seeded ${seeded.publishedEvents} published events (+${seeded.draftEvents} drafts, ${seeded.cancelledEvents} cancelled) in ${seeded.cities} cities, ${seeded.ticketTypes} ticket types`);
-
-    // ---- what each scenario must answer -------------------------------------------------------
-    const eventPath = `/v1/events/${api.id}`;
-    const eventBody = await stableBody(`${base}${eventPath}`); // also warms the Redis snapshot
-    const event = JSON.parse(eventBody) as EventView;
-    check(event.id === api.id && event.status === 'published' && event.ticketTypes.length === 3, `${eventPath} is the published event`);
-
-    const filterPath = `/v1/events?city=${encodeURIComponent(LIST_FILTER.city)}&category=${LIST_FILTER.category}&limit=${LIST_FILTER.limit}`;
-    const filterBody = await stableBody(`${base}${filterPath}`);
-    const filterPage = JSON.parse(filterBody) as Page;
-    check(filterPage.items.length === Math.min(LIST_FILTER.limit, seeded.listFilterMatches), `${filterPath} returns a full page`);
-    check(
-      filterPage.items.every((e) => e.venue.city === LIST_FILTER.city && e.category === LIST_FILTER.category && e.status === 'published'),
-      `${filterPath} returns only published ${LIST_FILTER.category}s in ${LIST_FILTER.city}`,
-    );
-
-    const searchPath = `/v1/events?q=${encodeURIComponent(SEARCH.q)}&limit=${SEARCH.limit}`;
-    const searchBody = await stableBody(`${base}${searchPath}`);
-    const searchPage = JSON.parse(searchBody) as Page;
-    check(searchPage.items.length === Math.min(SEARCH.limit, seeded.searchMatches), `${searchPath} returns a full page`);
-    check(searchPage.items.every((e) => e.title.toLowerCase().includes(SEARCH.q)), `${searchPath} returns only matching titles`);
-
-    const plain = await startPlainServer(cleanup, log, [{ path: '/v1/events/:id', body: JSON.parse(eventBody) }]);
-    const plainBody = await stableBody(`${plain.url}${eventPath}`);
-    check(plainBody === eventBody, 'the plain server sends the very same bytes as the app');
-
-    // ---- measure --------------------------------------------------------------------------------
-    const appCpu = { app: stack.pids.app, postgres: stack.pids.postgres, redis: stack.pids.redis };
-    const scenarios: Scenario[] = [
-      { name: 'plain', label: 'plain fastify: GET /v1/events/{id}', url: `${plain.url}${eventPath}`, expectBody: eventBody, cpu: { server: plain.pid } },
-      { name: 'event', label: 'app: GET /v1/events/{id} (warm)', url: `${base}${eventPath}`, expectBody: eventBody, cpu: appCpu },
-      // The floor of the app's pipeline: a route that touches nothing (liveness), through the same
-      // router, logger, request id and global guards; no app route can be faster than this.
-      { name: 'app-floor', label: 'app: GET /health (does nothing)', url: `${base}/health`, expectBody: '{"status":"ok"}', cpu: appCpu },
-      // Issue 8: p99 below 50 ms at 2 000 requests/s (open loop: the rate is kept whatever the latency).
-      { name: 'event-2000', label: 'app: GET /v1/events/{id} at 2 000 req/s', url: `${base}${eventPath}`, expectBody: eventBody, cpu: appCpu, overallRate: 2_000 },
-      { name: 'list-filter', label: `app: GET /v1/events?city&category`, url: `${base}${filterPath}`, expectBody: filterBody, cpu: appCpu },
-      { name: 'list-search', label: `app: GET /v1/events?q=${SEARCH.q}`, url: `${base}${searchPath}`, expectBody: searchBody, cpu: appCpu },
-    ];
+    const catalog = await seedCatalog(stack, publishedTarget);
+    const expected = await expectedAnswers(stack.app.url, catalog);
+    const plain = await startBaseline(cleanup, expected);
     const results: ScenarioResult[] = [];
-    for (const scenario of scenarios) results.push(await measure(scenario, settings, log));
-    const by = (name: string) => results.find((r) => r.name === name)!;
-
-    // ---- report ---------------------------------------------------------------------------------
-    const baseline = by('plain');
-    const ratios = ['event', 'app-floor', 'list-filter', 'list-search'].map((name) => {
-      const r = by(name);
-      return {
-        scenario: name,
-        rpsAppOverPlain: r.rps.mean / baseline.rps.mean,
-        p50AppOverPlain: r.latencyMs.p50 / baseline.latencyMs.p50,
-        p99AppOverPlain: r.latencyMs.p99 / baseline.latencyMs.p99,
-      };
-    });
-    const problems = results.flatMap((r) => r.problems.map((p) => `${r.name}: ${p}`));
-    const eventRatio = by('event').rps.mean / baseline.rps.mean;
-    const floorRatio = by('app-floor').rps.mean / baseline.rps.mean;
-    const fixedRate = by('event-2000');
-    const targets = {
-      issue: 8,
-      eventOverPlain: { target: 0.5, value: eventRatio, met: eventRatio >= 0.5, pipelineFloorOverPlain: floorRatio },
-      p99At2000: { target: 50, value: fixedRate.latencyMs.p99, rps: fixedRate.rps.mean, met: fixedRate.latencyMs.p99 < 50 && fixedRate.rps.mean >= 1_900 },
-    };
-    const verdict = problems.length ? 'FAIL' : 'PASS';
-
-    const env = environment();
-    const out: string[] = [];
-    out.push('');
-    out.push(`Catalog benchmark — node ${env.node}, ${env.cpuCount} CPU (${env.cpuModel}), ${env.platform}`);
-    out.push(
-      `autocannon: ${settings.connections} connections, pipelining ${settings.pipelining}, ${settings.durationSeconds} s per scenario after a ${settings.warmupSeconds} s warm-up; load generator, app, Postgres and Redis share this machine`,
-    );
-    out.push(
-      `catalog: ${seeded.publishedEvents} published events (${seeded.listFilterMatches} ${LIST_FILTER.category}s in ${LIST_FILTER.city}, ${seeded.searchMatches} titles matching "${SEARCH.q}"), event body ${Buffer.byteLength(eventBody)} B, list pages ${Buffer.byteLength(filterBody)} B / ${Buffer.byteLength(searchBody)} B`,
-    );
-    out.push('');
-    out.push(resultsTable(results));
-    out.push('req/s: mean of per-second samples; latency: exact percentiles of every 2xx response time; non-2xx and errors');
-    out.push('(timeouts, unexpected bodies) count the warm-up too.');
-    out.push('');
-    out.push(
-      table([
-        ['app / plain fastify', 'req/s ratio', 'p50 ratio', 'p99 ratio'],
-        ...ratios.map((r) => [
-          `${r.scenario}${r.scenario === 'event' ? '' : ' (for information)'}`,
-          fmt(r.rpsAppOverPlain, 3),
-          `${fmt(r.p50AppOverPlain, 2)}×`,
-          `${fmt(r.p99AppOverPlain, 2)}×`,
-        ]),
-      ]),
-    );
-    out.push('');
-    const cores = (v: number | undefined) => (v === undefined ? '–' : v.toFixed(2));
-    out.push(
-      table([
-        ['cpu: cores busy while measured', 'bench', 'server', 'postgres', 'redis', 'other', 'machine'],
-        ...results.map((r) => [
-          r.name,
-          cores(r.cpuCores.bench),
-          cores(r.cpuCores.app ?? r.cpuCores.server),
-          cores(r.cpuCores.postgres),
-          cores(r.cpuCores.redis),
-          cores(r.cpuCores.other),
-          cores(r.cpuCores.machine),
-        ]),
-      ]),
-    );
-    out.push('(bench: the load generator, this process; server: the app\'s node process or the plain server; postgres: the');
-    out.push('postmaster and its backends; other: every process this bench did not start; machine: all of them; 1.00 = one core)');
-    out.push('');
+    for (const scenario of scenariosFor(stack, plain, expected)) results.push(await measure(scenario, settings, log));
+    const assessment = assess(results);
     const appLog = stack.app.output().split('\n').filter(Boolean);
-    const warnings: string[] = [];
-    for (const r of results) {
-      if ((r.cpuCores.other ?? 0) > 0.25) {
-        warnings.push(`${r.name}: processes this bench did not start used ${cores(r.cpuCores.other)} cores meanwhile; its figures are unreliable`);
-      }
-      if ((r.cpuCores.bench ?? 0) > 0.85) {
-        warnings.push(`${r.name}: the load generator used ${cores(r.cpuCores.bench)} cores; the req/s may be its limit rather than the server's`);
-      }
-    }
-    if (appLog.length) warnings.push(`the app wrote ${appLog.length} log lines at LOG_LEVEL=warn (see appLog in the JSON)`);
-    for (const w of warnings) out.push(`warning: ${w}`);
-    if (warnings.length) out.push('');
-    const met = (ok: boolean) => (ok ? 'met' : 'not met');
-    out.push(
-      `targets (issue 8, not part of the verdict): warm GET /v1/events/{id} ≥ 0.5× plain fastify: ${met(targets.eventOverPlain.met)} (${fmt(eventRatio, 3)}×); ` +
-        `p99 < 50 ms at 2 000 req/s: ${met(targets.p99At2000.met)} (p99 ${fmt(fixedRate.latencyMs.p99, 1)} ms at ${fmt(fixedRate.rps.mean, 0)} req/s); ` +
-        `the app's pipeline floor (GET /health) is ${fmt(floorRatio, 3)}× plain`,
-    );
-    out.push(`verdict: ${verdict}${problems.length ? `\n  - ${problems.join('\n  - ')}` : ' (every response a 2xx with the expected body; no errors, no timeouts)'}`);
-
-    const path = writeResult(
-      'catalog',
-      {
-        benchmark: 'catalog',
-        startedAt: startedAt.toISOString(),
-        finishedAt: new Date().toISOString(),
-        verdict,
-        problems,
-        environment: env,
-        settings,
-        app: { entry: 'node dist/main.js', env: stack.app.env },
-        catalog: {
-          ...seeded,
-          seededThroughApi: api.count,
-          eventId: api.id,
-          eventBodyBytes: Buffer.byteLength(eventBody),
-          listFilter: { path: filterPath, bodyBytes: Buffer.byteLength(filterBody), items: filterPage.items.length },
-          listSearch: { path: searchPath, bodyBytes: Buffer.byteLength(searchBody), items: searchPage.items.length },
-        },
-        scenarios: results,
-        ratios,
-        targets,
-        warnings,
-        appLog,
-      },
-      startedAt,
-    );
-    const chart = writeChartBeside(
-      path,
-      lineChart({
-        title: 'bench:catalog: warm GET /v1/events/{id}, app vs plain Fastify',
-        subtitle: `app ${fmt(by('event').rps.mean, 0)} req/s = ${fmt(eventRatio, 3)}× plain (${fmt(baseline.rps.mean, 0)}); at 2 000 req/s p99 ${fmt(fixedRate.latencyMs.p99, 1)} ms`,
-        leftLabel: '2xx per second',
-        rightLabel: 'p99 latency (ms)',
-        series: [
-          { label: 'plain req/s', values: baseline.timeline.map((t) => t.perSecond), axis: 'left', color: '#7f7f7f' },
-          { label: 'app req/s', values: by('event').timeline.map((t) => t.perSecond), axis: 'left', color: '#1f77b4' },
-          { label: 'app p99 ms', values: by('event').timeline.map((t) => t.p99Ms), axis: 'right', color: '#ff7f0e' },
-          { label: 'p99 ms at 2 000/s', values: fixedRate.timeline.map((t) => t.p99Ms), axis: 'right', color: '#2ca02c' },
-        ],
-        targets: [{ axis: 'right', value: 50, label: 'p99 target 50 ms' }],
-      }),
-    );
+    const warnings = warningsOf(results, appLog);
+    const out = [...headerLines(settings, catalog.seeded, expected), ...figureLines(results, assessment), ...verdictLines(assessment, warnings)];
+    const { path, chart } = save({ startedAt, settings, stack, catalog, expected, results, assessment, warnings, appLog });
     out.push(`chart: ${chart}`);
-    return printVerdict(out, path, verdict);
+    return printVerdict(out, path, assessment.verdict);
   } finally {
     await stopEverything(cleanup, log);
   }

@@ -9,7 +9,7 @@
  *   - through the API: an organiser, one published event with one ticket type, a buyer who places and
  *     pays (tok_visa) BENCH_API_ORDERS orders of 2 tickets, and BENCH_SCANNERS − 1 registered users
  *     made door staff by the owner (POST /v1/events/{id}/staff); the owner is the other scanner;
- *   - in SQL, one transaction (paying through the API is far too slow for tens of thousands of
+ *   - in SQL (bench/support/sql-seeding.ts), one transaction (paying through the API is far too slow for tens of thousands of
  *     tickets): BENCH_TICKETS more tickets in paid orders of that buyer for that event, 10 a order,
  *     each order with its item and its succeeded charge, codes crypto.randomBytes(18) base64url
  *     (144 bits, as the app makes them), and ticket_types.sold raised by as many (the invariant:
@@ -35,19 +35,18 @@
  * BENCH_DB_POOL_SIZE (the app's DATABASE_POOL_SIZE; the app's default when unset).
  * Results: a table on stdout and bench/results/check-in-<timestamp>.json.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
-import { call, publishedBenchEvent, register, RegisteredUser, problemCode } from './support/api';
+import { call, publishedBenchEvent, purchase, registerUser, Session, problemCode } from './support/api';
 import { Cleanup, stopEverything } from './support/cleanup';
 import { DriverRequest, runClosedLoop } from './support/closed-loop';
 import { watchCpu } from './support/cpu';
-import { latencySummary, loadSettingsFromEnv, Samples } from './support/load';
-import { environment, fmt, runBenchmark, table, writeResult, printVerdict, intEnv } from './support/report';
-import { startStack } from './support/stack';
+import { latencySummary, LoadSettings, loadSettingsFromEnv, perSecondStats, Samples } from './support/load';
+import { environment, fmt, runBenchmark, table, writeResult, printVerdict, intEnv, log, cores, dash } from './support/report';
+import { insertPaidTickets } from './support/sql-seeding';
+import { connectBenchDb, Stack, startStack } from './support/stack';
 
-const started = Date.now();
-const log = (line: string) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n`);
 
 const PRICE = 45_000; // 45.000 TND
 const PER_ORDER = 10; // tickets per SQL-seeded order
@@ -59,9 +58,9 @@ const MISS_LIMIT_DEFAULT = 30; // the app's CHECKIN_MISS_LIMIT default
 interface Seeded {
   eventId: string;
   ticketTypeId: string;
-  owner: RegisteredUser;
-  buyer: RegisteredUser;
-  scanners: RegisteredUser[];
+  owner: Session;
+  buyer: Session;
+  scanners: Session[];
   /** Every valid code of the event, shuffled. */
   codes: string[];
   apiTickets: number;
@@ -77,8 +76,9 @@ function shuffle<T>(a: T[]): T[] {
   return a;
 }
 
-async function seed(base: string, db: Client, opts: { tickets: number; scanners: number; apiOrders: number }): Promise<Seeded> {
-  const owner = await register(base, 'organiser');
+/** The event, its ticket type and a few real paid orders, all through the API. */
+async function seedThroughApi(base: string, opts: { tickets: number; apiOrders: number }) {
+  const owner = await registerUser(base, 'organiser');
   const apiTickets = opts.apiOrders * API_ORDER_QUANTITY;
   const capacity = opts.tickets + apiTickets;
   if (capacity > 1_000_000) throw new Error(`BENCH_TICKETS + API tickets must stay ≤ 1000000 (the API's maximum capacity)`);
@@ -93,98 +93,40 @@ async function seed(base: string, db: Client, opts: { tickets: number; scanners:
     [{ name: 'General admission', price: PRICE, capacity }],
   );
   const ticketTypeId = ticketTypeIds[0];
-
-  // A few real paid orders through the API.
-  const buyer = await register(base, 'buyer');
+  const buyer = await registerUser(base, 'buyer');
   const codes: string[] = [];
   for (let i = 0; i < opts.apiOrders; i++) {
-    // `call` sends no Idempotency-Key, which POST /v1/orders requires.
-    const res = await fetch(`${base}/v1/orders`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${buyer.accessToken}`, 'idempotency-key': `checkin-seed-${randomUUID()}` },
-      body: JSON.stringify({ eventId, items: [{ ticketTypeId, quantity: API_ORDER_QUANTITY }] }),
-    });
-    const text = await res.text();
-    if (res.status !== 201) throw new Error(`POST /v1/orders → ${res.status} (expected 201): ${text.slice(0, 500)}`);
-    const order = JSON.parse(text) as { id: string };
-    const paid = await call<{ status: string; tickets: { code: string }[] }>(base, 'POST', `/v1/orders/${order.id}/pay`, {
-      token: buyer.accessToken,
-      body: { paymentToken: 'tok_visa' },
-    });
-    if (paid.json.status !== 'paid' || paid.json.tickets.length !== API_ORDER_QUANTITY) throw new Error(`unexpected paid order: ${paid.text.slice(0, 500)}`);
-    codes.push(...paid.json.tickets.map((t) => t.code));
+    const paid = await purchase(base, buyer, { eventId, ticketTypeId, quantity: API_ORDER_QUANTITY });
+    if (paid.status !== 'paid' || paid.tickets.length !== API_ORDER_QUANTITY) throw new Error(`unexpected paid order: ${JSON.stringify(paid).slice(0, 500)}`);
+    codes.push(...paid.tickets.map((t) => t.code));
   }
   log(`${opts.apiOrders} orders placed and paid through the API (${apiTickets} tickets)`);
+  return { owner, buyer, eventId, ticketTypeId, codes, apiTickets };
+}
 
-  // The rest in SQL, one transaction, consistent with what the app writes for a paid order.
-  const t0 = Date.now();
-  const { rows: [charge] } = await db.query<{ provider: string }>(
-    `SELECT p.provider FROM payments p JOIN orders o ON o.id = p.order_id WHERE o.event_id = $1 AND p.kind = 'charge' AND p.status = 'succeeded' LIMIT 1`,
-    [eventId],
-  );
-  const provider = charge?.provider ?? 'simulated';
-  const orderCount = Math.ceil(opts.tickets / PER_ORDER);
-  await db.query('BEGIN');
-  try {
-    for (let first = 0; first < orderCount; first += 1000) {
-      const orderIds: string[] = [];
-      const quantities: number[] = [];
-      const ticketOrderIds: string[] = [];
-      const ticketCodes: string[] = [];
-      for (let o = first; o < Math.min(orderCount, first + 1000); o++) {
-        const id = randomUUID();
-        const quantity = Math.min(PER_ORDER, opts.tickets - o * PER_ORDER);
-        orderIds.push(id);
-        quantities.push(quantity);
-        for (let k = 0; k < quantity; k++) {
-          const code = randomBytes(18).toString('base64url');
-          ticketOrderIds.push(id);
-          ticketCodes.push(code);
-          codes.push(code);
-        }
-      }
-      await db.query(
-        `INSERT INTO orders (id, buyer_id, event_id, status, total, currency, expires_at, paid_at)
-         SELECT x.id, $2, $3, 'paid', x.q * $4::bigint, 'TND', now(), now() FROM unnest($1::uuid[], $5::int[]) AS x(id, q)`,
-        [orderIds, buyer.user.id, eventId, PRICE, quantities],
-      );
-      await db.query(
-        `INSERT INTO order_items (order_id, ticket_type_id, quantity, unit_price)
-         SELECT x.id, $2, x.q, $3 FROM unnest($1::uuid[], $4::int[]) AS x(id, q)`,
-        [orderIds, ticketTypeId, PRICE, quantities],
-      );
-      await db.query(
-        `INSERT INTO payments (id, order_id, kind, status, amount, currency, provider, provider_reference, completed_at)
-         SELECT gen_random_uuid(), o.id, 'charge', 'succeeded', o.total, o.currency, $2, 'bench-' || o.id, now()
-           FROM orders o WHERE o.id = ANY($1::uuid[])`,
-        [orderIds, provider],
-      );
-      await db.query(
-        `INSERT INTO tickets (order_id, ticket_type_id, event_id, code)
-         SELECT x.order_id, $2, $3, x.code FROM unnest($1::uuid[], $4::text[]) AS x(order_id, code)`,
-        [ticketOrderIds, ticketTypeId, eventId, ticketCodes],
-      );
-    }
-    const updated = await db.query(`UPDATE ticket_types SET sold = sold + $2 WHERE id = $1 AND sold + held + $2 <= capacity`, [ticketTypeId, opts.tickets]);
-    if (updated.rowCount !== 1) throw new Error('ticket type would exceed its capacity');
-    await db.query('COMMIT');
-  } catch (error) {
-    await db.query('ROLLBACK');
-    throw error;
-  }
-  await db.query('ANALYZE tickets; ANALYZE orders');
-  const sqlSeconds = (Date.now() - t0) / 1000;
-  log(`${fmt(opts.tickets)} tickets in ${fmt(orderCount)} paid orders inserted in SQL in ${sqlSeconds.toFixed(1)} s`);
-
-  // Door scanners: the owner and staff granted through the API.
-  const scanners: RegisteredUser[] = [owner];
-  for (let i = 1; i < opts.scanners; i++) {
-    const door = await register(base, 'buyer', `Bench Door ${i}`);
+/** Door scanners: the owner and staff granted through the API. */
+async function doorScanners(base: string, owner: Session, eventId: string, count: number): Promise<Session[]> {
+  const scanners: Session[] = [owner];
+  for (let i = 1; i < count; i++) {
+    const door = await registerUser(base, 'buyer', `Bench Door ${i}`);
     await call(base, 'POST', `/v1/events/${eventId}/staff`, { token: owner.accessToken, expect: 201, body: { email: door.user.email } });
     scanners.push(door);
   }
   log(`${scanners.length} scanners: the owner and ${scanners.length - 1} staff`);
-  return { eventId, ticketTypeId, owner, buyer, scanners, codes: shuffle(codes), apiTickets, sqlTickets: opts.tickets, sqlSeconds };
+  return scanners;
+}
+
+async function seed(base: string, db: Client, opts: { tickets: number; scanners: number; apiOrders: number }): Promise<Seeded> {
+  const api = await seedThroughApi(base, opts);
+  // The rest in SQL (bench/support/sql-seeding.ts), codes made as the app makes them (144 bits).
+  const t0 = Date.now();
+  const sqlCodes = Array.from({ length: opts.tickets }, () => randomBytes(18).toString('base64url'));
+  const { orders } = await insertPaidTickets(db, { buyerId: api.buyer.user.id, eventId: api.eventId, ticketTypeId: api.ticketTypeId, price: PRICE }, sqlCodes, PER_ORDER);
+  const sqlSeconds = (Date.now() - t0) / 1000;
+  log(`${fmt(opts.tickets)} tickets in ${fmt(orders)} paid orders inserted in SQL in ${sqlSeconds.toFixed(1)} s`);
+  const scanners = await doorScanners(base, api.owner, api.eventId, opts.scanners);
+  const { eventId, ticketTypeId, owner, buyer, apiTickets } = api;
+  return { eventId, ticketTypeId, owner, buyer, scanners, codes: shuffle([...api.codes, ...sqlCodes]), apiTickets, sqlTickets: opts.tickets, sqlSeconds };
 }
 
 // ---------------------------------------------------------------------------------------- HTTP load
@@ -219,7 +161,7 @@ class ScanLoad {
     private readonly base: string,
     private readonly eventId: string,
     private readonly codes: string[],
-    private readonly scanners: RegisteredUser[],
+    private readonly scanners: Session[],
   ) {}
 
   get used(): number {
@@ -262,14 +204,7 @@ class ScanLoad {
       onResponse: (req, res, ms, at) => {
         if (!req.scan) return;
         if (res.status === 200) {
-          p.ok++;
-          p.statuses['200'] = (p.statuses['200'] ?? 0) + 1;
-          try {
-            const body = JSON.parse(res.body) as { result?: string; ticket?: { code?: string; status?: string } };
-            if (body.result !== 'checked_in' || body.ticket?.code !== req.code || body.ticket?.status !== 'checked_in') p.unexpectedBodies++;
-          } catch {
-            p.unexpectedBodies++;
-          }
+          this.checkedIn(p, res.body, req.code);
           onOk?.(ms, at);
           return;
         }
@@ -287,6 +222,18 @@ class ScanLoad {
     p.inFlightAtDeadline = run.inFlightAtDeadline;
     p.drainSeconds = run.drainSeconds;
     return p;
+  }
+
+  /** A 200: it must say `checked_in` of the very code scanned. */
+  private checkedIn(p: Phase, body: string, code: string | undefined): void {
+    p.ok++;
+    p.statuses['200'] = (p.statuses['200'] ?? 0) + 1;
+    try {
+      const answer = JSON.parse(body) as { result?: string; ticket?: { code?: string; status?: string } };
+      if (answer.result !== 'checked_in' || answer.ticket?.code !== code || answer.ticket?.status !== 'checked_in') p.unexpectedBodies++;
+    } catch {
+      p.unexpectedBodies++;
+    }
   }
 }
 
@@ -375,224 +322,264 @@ async function databaseCheck(db: Client, seeded: Seeded, expect: { ok: number; s
 
 // ---------------------------------------------------------------------------------------- main
 
+function readSettings() {
+  const load = loadSettingsFromEnv({ durationSeconds: 10, connections: 32, warmupSeconds: 2, timeoutSeconds: 10 });
+  return {
+    load,
+    ticketCount: intEnv('BENCH_TICKETS', 20_000, 1, 999_000),
+    scannerCount: intEnv('BENCH_SCANNERS', 4, 1, 100),
+    apiOrders: intEnv('BENCH_API_ORDERS', 3, 0, 50),
+    selectSeconds: intEnv('BENCH_SELECT_DURATION', 5, 0),
+    poolSize: process.env.BENCH_DB_POOL_SIZE,
+  };
+}
+
+type Settings = ReturnType<typeof readSettings>;
+
+/** The warm-up, then the measured phase with its latencies, per-second counts and CPU. */
+async function measureScans(load: ScanLoad, settings: LoadSettings, stack: Stack, codesTotal: number, scanners: number) {
+  let warmup: Phase | null = null;
+  if (settings.warmupSeconds > 0) {
+    log(`scans: warm-up ${settings.warmupSeconds} s…`);
+    warmup = await load.phase(settings.warmupSeconds, settings.connections, settings.timeoutSeconds);
+    if (warmup.ok === 0) throw new Error(`the warm-up got no 200 at all; first answers:\n  ${warmup.firstErrors.join('\n  ') || '(none)'}`);
+  }
+  log(`scans: measuring ${settings.durationSeconds} s (${settings.connections} connections, ${scanners} scanners, ${fmt(codesTotal - load.used)} codes left)…`);
+  const okSamples = new Samples();
+  const perSecond = new Array<number>(settings.durationSeconds).fill(0);
+  const cpu = watchCpu({ app: stack.pids.app, postgres: stack.pids.postgres, redis: stack.pids.redis });
+  const m = await load.phase(settings.durationSeconds, settings.connections, settings.timeoutSeconds, (ms, at) => {
+    okSamples.push(ms);
+    const s = Math.floor(at / 1000);
+    if (s < perSecond.length) perSecond[s]++;
+  });
+  const cpuCores = cpu.stop();
+  const scansPerSecond = m.ok / m.elapsedSeconds;
+  log(`scans: ${fmt(m.ok)} 200s in ${m.elapsedSeconds.toFixed(2)} s (${fmt(scansPerSecond)}/s)`);
+  return {
+    warmup,
+    m,
+    latency: latencySummary(okSamples.sorted()),
+    scansPerSecond,
+    samples: perSecondStats(perSecond),
+    cpuCores,
+    totalOk: (warmup?.ok ?? 0) + m.ok,
+    totalScans: (warmup?.scans ?? 0) + m.scans,
+  };
+}
+
+type Scans = Awaited<ReturnType<typeof measureScans>>;
+type Check = Awaited<ReturnType<typeof databaseCheck>>;
+type Select = Awaited<ReturnType<typeof plainSelect>> | null;
+
+interface CheckInRun {
+  startedAt: Date;
+  settings: Settings;
+  stack: Stack;
+  serverVersion: string;
+  seeded: Seeded;
+  scans: Scans;
+  check: Check;
+  select: Select;
+}
+
+function problemsOf(run: CheckInRun): string[] {
+  const { scans, check, seeded } = run;
+  const problems: string[] = [];
+  for (const [name, p] of [['warm-up', scans.warmup], ['measured run', scans.m]] as const) {
+    if (!p) continue;
+    if (p.nonOk) {
+      const list = Object.entries(p.statuses).filter(([k]) => k !== '200').map(([k, n]) => `${n}× ${k}`).join(', ');
+      problems.push(`${name}: ${p.nonOk} scans answered other than 200 (${list})`);
+    }
+    if (p.unexpectedBodies) problems.push(`${name}: ${p.unexpectedBodies} 200s whose body is not checked_in of the scanned code`);
+    if (p.poolExhausted) problems.push(`${name}: the code pool ran out (${p.poolExhausted} requests had no unused code): raise BENCH_TICKETS above ${fmt(seeded.codes.length)}`);
+  }
+  if (!scans.m.ok) problems.push('measured run: no 200 at all');
+  if (!check.checkedInEquals200s) problems.push(`${check.checkedIn} tickets checked in ≠ ${scans.totalOk} 200s`);
+  if (!check.attemptRowsEqualRequests) problems.push(`${check.attemptRows} check_in_attempts rows ≠ ${scans.totalScans} scan requests`);
+  if (!check.allAttemptsCheckedIn) problems.push(`attempt rows not all checked_in: ${JSON.stringify(check.attemptsByResult)}`);
+  if (!check.checkedInByScanners) problems.push('some tickets were checked in by someone who is not one of the scanners');
+  if (!check.soldEqualsNonVoidTickets) problems.push(`sold ${check.sold} ≠ ${check.tickets - check.void} non-void tickets`);
+  return problems;
+}
+
+
+function warningsOf(run: CheckInRun, appLog: string[]): string[] {
+  const { cpuCores } = run.scans;
+  const warnings: string[] = [];
+  const perScanner = Math.ceil(run.settings.load.connections / run.seeded.scanners.length);
+  if (perScanner >= MISS_LIMIT_DEFAULT) {
+    warnings.push(`${perScanner} scans in flight per scanner can reach the miss budget (CHECKIN_MISS_LIMIT, default ${MISS_LIMIT_DEFAULT}) even though every code is valid: raise BENCH_SCANNERS`);
+  }
+  if ((cpuCores.other ?? 0) > 0.25) warnings.push(`processes this bench did not start used ${cores(cpuCores.other)} cores meanwhile; the figures are unreliable`);
+  if ((cpuCores.bench ?? 0) > 0.5) warnings.push(`the load generator used ${cores(cpuCores.bench)} cores of this ${environment().cpuCount}-core machine; it competes with the app`);
+  if (appLog.length) warnings.push(`the app wrote ${appLog.length} log lines at LOG_LEVEL=warn (see appLog in the JSON)`);
+  return warnings;
+}
+
+function headerLines(run: CheckInRun): string[] {
+  const { seeded, settings } = run;
+  const env = environment();
+  return [
+    '',
+    `Check-in benchmark — node ${env.node}, ${env.cpuCount} CPU (${env.cpuModel}), ${env.platform}; PostgreSQL ${run.serverVersion}`,
+    `one event, ${fmt(seeded.codes.length)} valid tickets (${seeded.apiTickets} paid through the API, ${fmt(seeded.sqlTickets)} inserted in SQL in ${seeded.sqlSeconds.toFixed(1)} s); ` +
+      `${seeded.scanners.length} scanners (owner + ${seeded.scanners.length - 1} staff) round-robin; every code scanned once, shuffled`,
+    `${settings.load.connections} keep-alive connections, closed loop, ${settings.load.durationSeconds} s after a ${settings.load.warmupSeconds} s warm-up (then waits for every request in flight); ` +
+      `DATABASE_POOL_SIZE ${settings.poolSize ?? 'default'}; load generator, app, Postgres and Redis share this machine`,
+    '',
+  ];
+}
+
+function measurementLines({ scans, select }: CheckInRun): string[] {
+  const { m, warmup, latency } = scans;
+  const selectRow = (x: NonNullable<Select>) => [
+    `plain SELECT by code via pg (${x.clients} conns, info)`,
+    fmt(x.perSecond),
+    dash,
+    fmt(x.latencyMs.mean, 3),
+    fmt(x.latencyMs.p50, 3),
+    fmt(x.latencyMs.p95, 3),
+    fmt(x.latencyMs.p99, 3),
+    fmt(x.latencyMs.max, 1),
+    fmt(x.found),
+    `${fmt(x.missing)} missing`,
+  ];
+  return [
+    table([
+      ['measurement', 'per s', '± sd', 'mean ms', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', '200', 'non-200'],
+      [
+        'POST /v1/events/{id}/check-ins (full stack)',
+        fmt(scans.scansPerSecond),
+        fmt(scans.samples.stddev),
+        fmt(latency.mean, 2),
+        fmt(latency.p50, 2),
+        fmt(latency.p95, 2),
+        fmt(latency.p99, 2),
+        fmt(latency.max, 1),
+        fmt(m.ok),
+        fmt(m.nonOk),
+      ],
+      ...(warmup ? [['  its warm-up (not measured)', fmt(warmup.ok / warmup.elapsedSeconds), dash, dash, dash, dash, dash, dash, fmt(warmup.ok), fmt(warmup.nonOk)]] : []),
+      ...(select ? [selectRow(select)] : []),
+    ]),
+    'scans: 200s ÷ seconds from the first request to the last answer (± sd of the per-second counts); latency of every 200, send to last byte;',
+    `the ${fmt(m.inFlightAtDeadline)} scans in flight at the deadline were all waited for (${fmt(m.drainSeconds * 1000)} ms). plain SELECT: rows found / not found.`,
+    '',
+  ];
+}
+
+function checkLines({ check, scans }: CheckInRun): string[] {
+  const yes = (ok: boolean) => (ok ? 'ok' : 'FAILED');
+  const c = scans.cpuCores;
+  return [
+    table([
+      ['DATABASE CHECK (after the run, warm-up included)', 'database', 'expected', ''],
+      ['tickets checked in = 200s', fmt(check.checkedIn), fmt(scans.totalOk), yes(check.checkedInEquals200s)],
+      ['check_in_attempts rows = scan requests', fmt(check.attemptRows), fmt(scans.totalScans), yes(check.attemptRowsEqualRequests)],
+      ['attempts with result checked_in', fmt(check.attemptsByResult.checked_in ?? 0), fmt(check.attemptRows), yes(check.allAttemptsCheckedIn)],
+      ['checked in by one of the scanners', check.checkedInByScanners ? 'all' : 'not all', 'all', yes(check.checkedInByScanners)],
+      ['ticket_types.sold = non-void tickets', fmt(check.sold), fmt(check.tickets - check.void), yes(check.soldEqualsNonVoidTickets)],
+      ['tickets still valid (unscanned)', fmt(check.valid), dash, ''],
+    ]),
+    '',
+    table([['cpu: cores busy while measured', 'bench', 'app', 'postgres', 'redis', 'other', 'machine'], ['scans', cores(c.bench), cores(c.app), cores(c.postgres), cores(c.redis), cores(c.other), cores(c.machine)]]),
+    '',
+  ];
+}
+
+function verdictLines(run: CheckInRun, problems: string[], warnings: string[]): string[] {
+  const { scans, check } = run;
+  const out: string[] = [];
+  for (const line of warnings) out.push(`warning: ${line}`);
+  if (warnings.length) out.push('');
+  const firstErrors = [...(scans.warmup?.firstErrors ?? []), ...scans.m.firstErrors];
+  if (firstErrors.length) out.push(`first non-200 answers:\n  ${firstErrors.slice(0, 5).join('\n  ')}\n`);
+  out.push(
+    `verdict: ${problems.length ? 'FAIL' : 'PASS'}${
+      problems.length
+        ? `\n  - ${problems.join('\n  - ')}`
+        : ` (${fmt(scans.totalScans)} scans of distinct valid codes, all 200; ${fmt(check.checkedIn)} tickets checked in = 200s; ${fmt(check.attemptRows)} attempt rows = requests)`
+    }`,
+  );
+  return out;
+}
+
+function save(run: CheckInRun, problems: string[], warnings: string[], appLog: string[]): string {
+  const { settings, seeded, scans } = run;
+  const { pipelining: _pipelining, ...httpSettings } = settings.load;
+  return writeResult(
+    'check-in',
+    {
+      benchmark: 'check-in',
+      startedAt: run.startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      verdict: problems.length ? 'FAIL' : 'PASS',
+      problems,
+      environment: { ...environment(), postgres: run.serverVersion },
+      settings: {
+        http: { ...httpSettings, driver: 'closed loop, node:http keep-alive (bench/support/closed-loop.ts)' },
+        tickets: settings.ticketCount,
+        apiOrders: settings.apiOrders,
+        scanners: settings.scannerCount,
+        selectSeconds: settings.selectSeconds,
+        price: PRICE,
+      },
+      app: { entry: 'node dist/main.js', env: run.stack.app.env },
+      seed: {
+        eventId: seeded.eventId,
+        ticketTypeId: seeded.ticketTypeId,
+        ownerId: seeded.owner.user.id,
+        buyerId: seeded.buyer.user.id,
+        scannerIds: seeded.scanners.map((s) => s.user.id),
+        codes: seeded.codes.length,
+        apiTickets: seeded.apiTickets,
+        sqlTickets: seeded.sqlTickets,
+        sqlSeconds: seeded.sqlSeconds,
+      },
+      measurements: {
+        scans: {
+          warmup: scans.warmup,
+          measured: { ...scans.m, scansPerSecond: scans.scansPerSecond, scansPerSecondSamples: scans.samples, latencyMs: scans.latency, cpuCores: scans.cpuCores },
+        },
+        plainSelect: run.select,
+      },
+      checks: run.check,
+      warnings,
+      appLog,
+    },
+    run.startedAt,
+  );
+}
+
 async function main(): Promise<number> {
   const startedAt = new Date();
-  const settings = loadSettingsFromEnv({ durationSeconds: 10, connections: 32, warmupSeconds: 2, timeoutSeconds: 10 });
-  const { pipelining: _pipelining, ...httpSettings } = settings;
-  const ticketCount = intEnv('BENCH_TICKETS', 20_000, 1, 999_000);
-  const scannerCount = intEnv('BENCH_SCANNERS', 4, 1, 100);
-  const apiOrders = intEnv('BENCH_API_ORDERS', 3, 0, 50);
-  const selectSeconds = intEnv('BENCH_SELECT_DURATION', 5, 0);
-  const poolSize = process.env.BENCH_DB_POOL_SIZE;
-
+  const settings = readSettings();
   const cleanup = new Cleanup(log);
   try {
     const stack = await startStack(cleanup, log, {
       appEnv: {
         ACCESS_TOKEN_TTL_SECONDS: '86400',
-        ...(poolSize ? { DATABASE_POOL_SIZE: poolSize } : {}),
+        ...(settings.poolSize ? { DATABASE_POOL_SIZE: settings.poolSize } : {}),
       },
     });
-    const base = stack.app.url;
-    const db = new Client({ connectionString: stack.databaseUrl, application_name: 'bench' });
-    db.on('error', (error) => log(`bench database connection: ${error.message}`));
-    await db.connect();
-    cleanup.add('bench database connection', () => db.end());
-    const serverVersion = (await db.query<{ server_version: string }>('SHOW server_version')).rows[0].server_version;
-
-    // ---- seed ---------------------------------------------------------------------------------
-    const seeded = await seed(base, db, { tickets: ticketCount, scanners: scannerCount, apiOrders });
-    const load = new ScanLoad(base, seeded.eventId, seeded.codes, seeded.scanners);
-
-    // ---- measure ------------------------------------------------------------------------------
-    let warmup: Phase | null = null;
-    if (settings.warmupSeconds > 0) {
-      log(`scans: warm-up ${settings.warmupSeconds} s…`);
-      warmup = await load.phase(settings.warmupSeconds, settings.connections, settings.timeoutSeconds);
-      if (warmup.ok === 0) throw new Error(`the warm-up got no 200 at all; first answers:\n  ${warmup.firstErrors.join('\n  ') || '(none)'}`);
+    const { db, serverVersion } = await connectBenchDb(cleanup, stack.databaseUrl, log);
+    const seeded = await seed(stack.app.url, db, { tickets: settings.ticketCount, scanners: settings.scannerCount, apiOrders: settings.apiOrders });
+    const load = new ScanLoad(stack.app.url, seeded.eventId, seeded.codes, seeded.scanners);
+    const scans = await measureScans(load, settings.load, stack, seeded.codes.length, seeded.scanners.length);
+    const check = await databaseCheck(db, seeded, { ok: scans.totalOk, scans: scans.totalScans });
+    let select: Select = null;
+    if (settings.selectSeconds > 0) {
+      log(`plain SELECT by code through pg: ${settings.selectSeconds} s, ${settings.load.connections} connections…`);
+      select = await plainSelect(stack.databaseUrl, seeded.codes, settings.load.connections, settings.selectSeconds);
     }
-    log(`scans: measuring ${settings.durationSeconds} s (${settings.connections} connections, ${seeded.scanners.length} scanners, ${fmt(seeded.codes.length - load.used)} codes left)…`);
-    const okSamples = new Samples();
-    const perSecond = new Array<number>(settings.durationSeconds).fill(0);
-    const cpu = watchCpu({ app: stack.pids.app, postgres: stack.pids.postgres, redis: stack.pids.redis });
-    const m = await load.phase(settings.durationSeconds, settings.connections, settings.timeoutSeconds, (ms, at) => {
-      okSamples.push(ms);
-      const s = Math.floor(at / 1000);
-      if (s < perSecond.length) perSecond[s]++;
-    });
-    const cpuCores = cpu.stop();
-    const latency = latencySummary(okSamples.sorted());
-    const scansPerSecond = m.ok / m.elapsedSeconds;
-    const mean = perSecond.reduce((a, b) => a + b, 0) / perSecond.length;
-    const stddev = Math.sqrt(perSecond.reduce((a, b) => a + (b - mean) ** 2, 0) / perSecond.length);
-    log(`scans: ${fmt(m.ok)} 200s in ${m.elapsedSeconds.toFixed(2)} s (${fmt(scansPerSecond)}/s)`);
-
-    const totalOk = (warmup?.ok ?? 0) + m.ok;
-    const totalScans = (warmup?.scans ?? 0) + m.scans;
-    const check = await databaseCheck(db, seeded, { ok: totalOk, scans: totalScans });
-
-    let select: Awaited<ReturnType<typeof plainSelect>> | null = null;
-    if (selectSeconds > 0) {
-      log(`plain SELECT by code through pg: ${selectSeconds} s, ${settings.connections} connections…`);
-      select = await plainSelect(stack.databaseUrl, seeded.codes, settings.connections, selectSeconds);
-    }
-
-    // ---- verdict ------------------------------------------------------------------------------
-    const problems: string[] = [];
-    for (const [name, p] of [['warm-up', warmup], ['measured run', m]] as const) {
-      if (!p) continue;
-      if (p.nonOk) {
-        const list = Object.entries(p.statuses).filter(([k]) => k !== '200').map(([k, n]) => `${n}× ${k}`).join(', ');
-        problems.push(`${name}: ${p.nonOk} scans answered other than 200 (${list})`);
-      }
-      if (p.unexpectedBodies) problems.push(`${name}: ${p.unexpectedBodies} 200s whose body is not checked_in of the scanned code`);
-      if (p.poolExhausted) problems.push(`${name}: the code pool ran out (${p.poolExhausted} requests had no unused code): raise BENCH_TICKETS above ${fmt(seeded.codes.length)}`);
-    }
-    if (!m.ok) problems.push('measured run: no 200 at all');
-    if (!check.checkedInEquals200s) problems.push(`${check.checkedIn} tickets checked in ≠ ${totalOk} 200s`);
-    if (!check.attemptRowsEqualRequests) problems.push(`${check.attemptRows} check_in_attempts rows ≠ ${totalScans} scan requests`);
-    if (!check.allAttemptsCheckedIn) problems.push(`attempt rows not all checked_in: ${JSON.stringify(check.attemptsByResult)}`);
-    if (!check.checkedInByScanners) problems.push('some tickets were checked in by someone who is not one of the scanners');
-    if (!check.soldEqualsNonVoidTickets) problems.push(`sold ${check.sold} ≠ ${check.tickets - check.void} non-void tickets`);
-    const verdict = problems.length ? 'FAIL' : 'PASS';
-
-    const warnings: string[] = [];
-    const perScanner = Math.ceil(settings.connections / seeded.scanners.length);
-    if (perScanner >= MISS_LIMIT_DEFAULT) {
-      warnings.push(`${perScanner} scans in flight per scanner can reach the miss budget (CHECKIN_MISS_LIMIT, default ${MISS_LIMIT_DEFAULT}) even though every code is valid: raise BENCH_SCANNERS`);
-    }
-    const cores = (v: number | undefined) => (v === undefined ? '–' : v.toFixed(2));
-    if ((cpuCores.other ?? 0) > 0.25) warnings.push(`processes this bench did not start used ${cores(cpuCores.other)} cores meanwhile; the figures are unreliable`);
-    if ((cpuCores.bench ?? 0) > 0.5) warnings.push(`the load generator used ${cores(cpuCores.bench)} cores of this ${environment().cpuCount}-core machine; it competes with the app`);
+    const run: CheckInRun = { startedAt, settings, stack, serverVersion, seeded, scans, check, select };
+    const problems = problemsOf(run);
     const appLog = stack.app.output().split('\n').filter(Boolean);
-    if (appLog.length) warnings.push(`the app wrote ${appLog.length} log lines at LOG_LEVEL=warn (see appLog in the JSON)`);
-
-    // ---- report -------------------------------------------------------------------------------
-    const env = environment();
-    const out: string[] = [];
-    const dash = '–';
-    out.push('');
-    out.push(`Check-in benchmark — node ${env.node}, ${env.cpuCount} CPU (${env.cpuModel}), ${env.platform}; PostgreSQL ${serverVersion}`);
-    out.push(
-      `one event, ${fmt(seeded.codes.length)} valid tickets (${seeded.apiTickets} paid through the API, ${fmt(seeded.sqlTickets)} inserted in SQL in ${seeded.sqlSeconds.toFixed(1)} s); ` +
-        `${seeded.scanners.length} scanners (owner + ${seeded.scanners.length - 1} staff) round-robin; every code scanned once, shuffled`,
-    );
-    out.push(
-      `${settings.connections} keep-alive connections, closed loop, ${settings.durationSeconds} s after a ${settings.warmupSeconds} s warm-up (then waits for every request in flight); ` +
-        `DATABASE_POOL_SIZE ${poolSize ?? 'default'}; load generator, app, Postgres and Redis share this machine`,
-    );
-    out.push('');
-    out.push(
-      table([
-        ['measurement', 'per s', '± sd', 'mean ms', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', '200', 'non-200'],
-        [
-          'POST /v1/events/{id}/check-ins (full stack)',
-          fmt(scansPerSecond),
-          fmt(stddev),
-          fmt(latency.mean, 2),
-          fmt(latency.p50, 2),
-          fmt(latency.p95, 2),
-          fmt(latency.p99, 2),
-          fmt(latency.max, 1),
-          fmt(m.ok),
-          fmt(m.nonOk),
-        ],
-        ...(warmup ? [['  its warm-up (not measured)', fmt(warmup.ok / warmup.elapsedSeconds), dash, dash, dash, dash, dash, dash, fmt(warmup.ok), fmt(warmup.nonOk)]] : []),
-        ...(select
-          ? [[
-              `plain SELECT by code via pg (${select.clients} conns, info)`,
-              fmt(select.perSecond),
-              dash,
-              fmt(select.latencyMs.mean, 3),
-              fmt(select.latencyMs.p50, 3),
-              fmt(select.latencyMs.p95, 3),
-              fmt(select.latencyMs.p99, 3),
-              fmt(select.latencyMs.max, 1),
-              fmt(select.found),
-              `${fmt(select.missing)} missing`,
-            ]]
-          : []),
-      ]),
-    );
-    out.push('scans: 200s ÷ seconds from the first request to the last answer (± sd of the per-second counts); latency of every 200, send to last byte;');
-    out.push(`the ${fmt(m.inFlightAtDeadline)} scans in flight at the deadline were all waited for (${fmt(m.drainSeconds * 1000)} ms). plain SELECT: rows found / not found.`);
-    out.push('');
-    const yes = (ok: boolean) => (ok ? 'ok' : 'FAILED');
-    out.push(
-      table([
-        ['DATABASE CHECK (after the run, warm-up included)', 'database', 'expected', ''],
-        ['tickets checked in = 200s', fmt(check.checkedIn), fmt(totalOk), yes(check.checkedInEquals200s)],
-        ['check_in_attempts rows = scan requests', fmt(check.attemptRows), fmt(totalScans), yes(check.attemptRowsEqualRequests)],
-        ['attempts with result checked_in', fmt(check.attemptsByResult.checked_in ?? 0), fmt(check.attemptRows), yes(check.allAttemptsCheckedIn)],
-        ['checked in by one of the scanners', check.checkedInByScanners ? 'all' : 'not all', 'all', yes(check.checkedInByScanners)],
-        ['ticket_types.sold = non-void tickets', fmt(check.sold), fmt(check.tickets - check.void), yes(check.soldEqualsNonVoidTickets)],
-        ['tickets still valid (unscanned)', fmt(check.valid), dash, ''],
-      ]),
-    );
-    out.push('');
-    out.push(table([['cpu: cores busy while measured', 'bench', 'app', 'postgres', 'redis', 'other', 'machine'], ['scans', cores(cpuCores.bench), cores(cpuCores.app), cores(cpuCores.postgres), cores(cpuCores.redis), cores(cpuCores.other), cores(cpuCores.machine)]]));
-    out.push('');
-    for (const line of warnings) out.push(`warning: ${line}`);
-    if (warnings.length) out.push('');
-    const firstErrors = [...(warmup?.firstErrors ?? []), ...m.firstErrors];
-    if (firstErrors.length) out.push(`first non-200 answers:\n  ${firstErrors.slice(0, 5).join('\n  ')}\n`);
-    out.push(
-      `verdict: ${verdict}${
-        problems.length
-          ? `\n  - ${problems.join('\n  - ')}`
-          : ` (${fmt(totalScans)} scans of distinct valid codes, all 200; ${fmt(check.checkedIn)} tickets checked in = 200s; ${fmt(check.attemptRows)} attempt rows = requests)`
-      }`,
-    );
-
-    const path = writeResult(
-      'check-in',
-      {
-        benchmark: 'check-in',
-        startedAt: startedAt.toISOString(),
-        finishedAt: new Date().toISOString(),
-        verdict,
-        problems,
-        environment: { ...env, postgres: serverVersion },
-        settings: {
-          http: { ...httpSettings, driver: 'closed loop, node:http keep-alive (bench/support/closed-loop.ts)' },
-          tickets: ticketCount,
-          apiOrders,
-          scanners: scannerCount,
-          selectSeconds,
-          price: PRICE,
-        },
-        app: { entry: 'node dist/main.js', env: stack.app.env },
-        seed: {
-          eventId: seeded.eventId,
-          ticketTypeId: seeded.ticketTypeId,
-          ownerId: seeded.owner.user.id,
-          buyerId: seeded.buyer.user.id,
-          scannerIds: seeded.scanners.map((s) => s.user.id),
-          codes: seeded.codes.length,
-          apiTickets: seeded.apiTickets,
-          sqlTickets: seeded.sqlTickets,
-          sqlSeconds: seeded.sqlSeconds,
-        },
-        measurements: {
-          scans: {
-            warmup,
-            measured: {
-              ...m,
-              scansPerSecond,
-              scansPerSecondSamples: { mean, stddev, min: Math.min(...perSecond), max: Math.max(...perSecond) },
-              latencyMs: latency,
-              cpuCores,
-            },
-          },
-          plainSelect: select,
-        },
-        checks: check,
-        warnings,
-        appLog,
-      },
-      startedAt,
-    );
-    return printVerdict(out, path, verdict);
+    const warnings = warningsOf(run, appLog);
+    const out = [...headerLines(run), ...measurementLines(run), ...checkLines(run), ...verdictLines(run, problems, warnings)];
+    return printVerdict(out, save(run, problems, warnings, appLog), problems.length ? 'FAIL' : 'PASS');
   } finally {
     await stopEverything(cleanup, log);
   }

@@ -10,7 +10,7 @@
  *
  *   app            POST /v1/orders, quantity 1 of the one ticket type, buyers taken round-robin, a
  *                  fresh Idempotency-Key per request: auth, rate limit (Redis), validation,
- *                  idempotency, the hold (batched per ticket type: OrdersService.holdBatch). A closed loop of BENCH_CONNECTIONS keep-alive
+ *                  idempotency, the hold (batched per ticket type: HoldsService). A closed loop of BENCH_CONNECTIONS keep-alive
  *                  connections (bench/support/closed-loop.ts) that waits for every request it sent,
  *                  so the database can be checked against the answers request for request.
  *   pgbench lean   the best single-statement hot-row transaction, autocommit: one statement whose
@@ -44,19 +44,17 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { holdableSql } from '../src/modules/orders/hold-rule';
-import { call, publishedBenchEvent, register, RegisteredUser, mapConcurrent, problemCode } from './support/api';
+import { publishedBenchEvent, registerUser, Session, mapConcurrent, problemCode } from './support/api';
 import { Cleanup, stopEverything } from './support/cleanup';
 import { DriverRequest, runClosedLoop } from './support/closed-loop';
 import { watchCpu } from './support/cpu';
-import { loadSettingsFromEnv, latencySummary, percentile, Samples } from './support/load';
+import { loadSettingsFromEnv, latencySummary, percentile, perSecondStats, Samples } from './support/load';
 import { ActivitySummary, watchActivity } from './support/pg-activity';
 import { PgbenchProtocol, PgbenchResult, pgbenchPath, pgbenchVersion, runPgbench } from './support/pgbench';
-import { environment, fmt, table, writeResult, runBenchmark, printVerdict, intEnv } from './support/report';
-import { startStack } from './support/stack';
-import { lineChart, Timeline, watchRss, writeChartBeside } from './support/timeline';
+import { environment, fmt, table, writeResult, runBenchmark, printVerdict, intEnv, log, cores, dash } from './support/report';
+import { connectBenchDb, Stack, startStack } from './support/stack';
+import { lineChart, RssWatch, Timeline, watchRss, writeChartBeside } from './support/timeline';
 
-const started = Date.now();
-const log = (line: string) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n`);
 
 const PRICE = 45_000; // 45.000 TND
 
@@ -67,12 +65,12 @@ interface Seeded {
   organiserId: string;
   /** One ticket type per measurement, all alike. */
   ticketTypes: { app: string; lean: string; full: string };
-  buyers: RegisteredUser[];
+  buyers: Session[];
   registerSeconds: number;
 }
 
 async function seed(base: string, buyers: number, capacity: number): Promise<Seeded> {
-  const organiser = await register(base, 'organiser');
+  const organiser = await registerUser(base, 'organiser');
   const token = organiser.accessToken;
   const names = ['Flash (app)', 'Flash (pgbench lean)', 'Flash (pgbench full)'];
   const { eventId, ticketTypeIds } = await publishedBenchEvent(
@@ -89,7 +87,7 @@ async function seed(base: string, buyers: number, capacity: number): Promise<See
 
   log(`registering ${buyers} buyers through POST /v1/auth/register…`);
   const t0 = Date.now();
-  const registered = await mapConcurrent(buyers, 16, () => register(base, 'buyer'));
+  const registered = await mapConcurrent(buyers, 16, () => registerUser(base, 'buyer'));
   const registerSeconds = (Date.now() - t0) / 1000;
   log(`${buyers} buyers registered in ${registerSeconds.toFixed(1)} s (${fmt(buyers / registerSeconds)}/s)`);
   return { eventId, organiserId: organiser.user.id, ticketTypes, buyers: registered, registerSeconds };
@@ -148,7 +146,7 @@ class HoldLoad {
 
   constructor(
     private readonly base: string,
-    private readonly buyers: RegisteredUser[],
+    private readonly buyers: Session[],
     private readonly eventId: string,
     private readonly ticketTypeId: string,
   ) {
@@ -191,16 +189,7 @@ class HoldLoad {
       onResponse: (_req, res, ms, at) => {
         onAnswer?.(ms);
         if (res.status === 201) {
-          p.created++;
-          if (res.headers['idempotent-replayed']) p.replayed++;
-          try {
-            const order = JSON.parse(res.body) as { id: string; status: string; items: { ticketTypeId: string; quantity: number }[] };
-            const ok = order.status === 'pending' && order.items.length === 1 && order.items[0].ticketTypeId === this.ticketTypeId && order.items[0].quantity === 1;
-            if (!ok) p.unexpectedBodies++;
-            this.orderIds.add(order.id);
-          } catch {
-            p.unexpectedBodies++;
-          }
+          this.created(p, res.body, Boolean(res.headers['idempotent-replayed']));
           onCreated?.(ms, at);
           return;
         }
@@ -218,6 +207,20 @@ class HoldLoad {
     p.inFlightAtDeadline = run.inFlightAtDeadline;
     p.drainSeconds = run.drainSeconds;
     return p;
+  }
+
+  /** A 201: it must be a fresh (not replayed) pending order of one seat of the ticket type. */
+  private created(p: HttpPhase, body: string, replayed: boolean): void {
+    p.created++;
+    if (replayed) p.replayed++;
+    try {
+      const order = JSON.parse(body) as { id: string; status: string; items: { ticketTypeId: string; quantity: number }[] };
+      const ok = order.status === 'pending' && order.items.length === 1 && order.items[0].ticketTypeId === this.ticketTypeId && order.items[0].quantity === 1;
+      if (!ok) p.unexpectedBodies++;
+      this.orderIds.add(order.id);
+    } catch {
+      p.unexpectedBodies++;
+    }
   }
 }
 
@@ -256,15 +259,13 @@ async function measureHttp(
   );
   const cpuCores = cpu.stop();
   const dbSessions = await activity.stop();
-  const mean = perSecond.reduce((a, b) => a + b, 0) / perSecond.length;
-  const stddev = Math.sqrt(perSecond.reduce((a, b) => a + (b - mean) ** 2, 0) / perSecond.length);
   const allSorted = all.sorted();
   return {
     warmup,
     measured: {
       ...phase,
       holdsPerSecond: phase.created / phase.elapsedSeconds,
-      holdsPerSecondSamples: { mean, stddev, min: Math.min(...perSecond), max: Math.max(...perSecond) },
+      holdsPerSecondSamples: perSecondStats(perSecond),
       latencyMs: latencyStats(created),
       latencyAllMs: { p50: percentile(allSorted, 50), p99: percentile(allSorted, 99) },
       cpuCores,
@@ -442,307 +443,376 @@ async function inventoryCheck(client: Client, ticketTypeId: string, expectedOrde
 
 // ---------------------------------------------------------------------------------------- main
 
-async function main(): Promise<number> {
-  const startedAt = new Date();
-  const settings = loadSettingsFromEnv({ durationSeconds: 10, connections: 64, warmupSeconds: 3, timeoutSeconds: 10 });
-  // One request per connection at a time (closed loop): BENCH_PIPELINING does not apply here.
-  const { pipelining: _pipelining, ...httpSettings } = settings;
-  const buyerCount = intEnv('BENCH_BUYERS', 2000);
-  const capacity = intEnv('BENCH_CAPACITY', 1_000_000, 1, 1_000_000);
+function readSettings() {
+  const load = loadSettingsFromEnv({ durationSeconds: 10, connections: 64, warmupSeconds: 3, timeoutSeconds: 10 });
   const protocol = (process.env.BENCH_PGBENCH_PROTOCOL || 'prepared') as PgbenchProtocol;
   if (!['simple', 'extended', 'prepared'].includes(protocol)) throw new Error(`BENCH_PGBENCH_PROTOCOL must be simple, extended or prepared (got "${protocol}")`);
-  const pgbenchSettings: PgbenchSettings = {
-    clients: intEnv('BENCH_PGBENCH_CLIENTS', settings.connections),
+  const pgbench: PgbenchSettings = {
+    clients: intEnv('BENCH_PGBENCH_CLIENTS', load.connections),
     threads: intEnv('BENCH_PGBENCH_THREADS', 2),
     protocol,
-    durationSeconds: settings.durationSeconds,
-    warmupSeconds: settings.warmupSeconds,
+    durationSeconds: load.durationSeconds,
+    warmupSeconds: load.warmupSeconds,
   };
-  const poolSize = process.env.BENCH_DB_POOL_SIZE;
-  const pgbench = pgbenchVersion(pgbenchPath()); // fails fast, before anything is started
+  return {
+    load,
+    buyerCount: intEnv('BENCH_BUYERS', 2000),
+    capacity: intEnv('BENCH_CAPACITY', 1_000_000, 1, 1_000_000),
+    pgbench,
+    poolSize: process.env.BENCH_DB_POOL_SIZE,
+  };
+}
 
+type Settings = ReturnType<typeof readSettings>;
+
+/** The stack, its memory watch from start-up on, and the bench's own database connection. */
+async function startFlashStack(cleanup: Cleanup, settings: Settings) {
+  const stack = await startStack(cleanup, log, {
+    appEnv: {
+      // Tokens must outlive seeding and every measurement, whatever BENCH_DURATION.
+      ACCESS_TOKEN_TTL_SECONDS: '86400',
+      ...(settings.poolSize ? { DATABASE_POOL_SIZE: settings.poolSize } : {}),
+    },
+  });
+  // The app's resident memory from start-up to the end of the last measurement (issue 8: < 300 MB).
+  const rss = watchRss({ app: stack.pids.app });
+  const { db, serverVersion } = await connectBenchDb(cleanup, stack.databaseUrl, log);
+  const dbSettings = Object.fromEntries(
+    (
+      await db.query<{ name: string; setting: string; unit: string | null }>(
+        `SELECT name, setting, unit FROM pg_settings WHERE name IN ('max_connections', 'shared_buffers', 'fsync', 'synchronous_commit', 'wal_sync_method', 'commit_delay')`,
+      )
+    ).rows.map((r) => [r.name, r.unit ? `${r.setting} ${r.unit}` : r.setting]),
+  );
+  return { stack, rss, db, serverVersion, dbSettings };
+}
+
+/** The app's holds, then both pgbench scripts, each on its own ticket type; each checked against the database. */
+async function measureAll(cleanup: Cleanup, settings: Settings, stack: Stack, db: Client, seeded: Seeded) {
+  const pids = { app: stack.pids.app, postgres: stack.pids.postgres, redis: stack.pids.redis };
+  const load = new HoldLoad(stack.app.url, seeded.buyers, seeded.eventId, seeded.ticketTypes.app);
+  const http = await measureHttp(load, settings.load, stack.databaseUrl, pids);
+  log(`app: ${fmt(http.measured.created)} holds in ${http.measured.elapsedSeconds.toFixed(2)} s`);
+  const appCheck = await inventoryCheck(db, seeded.ticketTypes.app, (http.warmup?.created ?? 0) + http.measured.created, load.orderIds);
+  const pgbenchBuyer = seeded.buyers[0].user.id;
+  const lean = await measurePgbench(
+    cleanup,
+    'pgbench lean',
+    leanScript({ eventId: seeded.eventId, ticketTypeId: seeded.ticketTypes.lean, buyerId: pgbenchBuyer }),
+    settings.pgbench,
+    stack.databaseUrl,
+    pids,
+  );
+  const full = await measurePgbench(
+    cleanup,
+    'pgbench full',
+    fullScript({ eventId: seeded.eventId, ticketTypeId: seeded.ticketTypes.full, buyerId: pgbenchBuyer }),
+    settings.pgbench,
+    stack.databaseUrl,
+    pids,
+  );
+  const pgbenchCount = (m: PgbenchMeasurement) => (m.warmup?.transactions ?? 0) + m.measured.transactions;
+  const leanCheck = await inventoryCheck(db, seeded.ticketTypes.lean, pgbenchCount(lean));
+  const fullCheck = await inventoryCheck(db, seeded.ticketTypes.full, pgbenchCount(full));
+  return { http, appCheck, lean, full, leanCheck, fullCheck, pgbenchBuyer };
+}
+
+type Measured = Awaited<ReturnType<typeof measureAll>>;
+
+/** The verdict rests on the app's books and answers only. */
+function problemsOf({ http, appCheck }: Measured): string[] {
+  const problems: string[] = [];
+  if (!appCheck.notSoldPlusHeldWithinCapacity) problems.push(`OVERSOLD: sold ${appCheck.sold} + held ${appCheck.held} > capacity ${appCheck.capacity}`);
+  if (!appCheck.heldMatchesPendingOrders) problems.push(`held ${appCheck.held} ≠ ${appCheck.pendingSeats} seats in pending orders`);
+  if (!appCheck.ordersMatchExpected) problems.push(`${appCheck.orders} orders in the database ≠ ${appCheck.expectedOrders} answered 201`);
+  if (appCheck.unknownOrderIds) problems.push(`${appCheck.unknownOrderIds} orders in the database were never answered 201`);
+  if (appCheck.missingOrderIds) problems.push(`${appCheck.missingOrderIds} orders answered 201 are not in the database`);
+  for (const [phase, p] of [['warm-up', http.warmup], ['measured run', http.measured]] as const) {
+    if (!p) continue;
+    if (p.otherErrorCount) {
+      const list = Object.entries(p.otherErrors).map(([k, n]) => `${n}× ${k}`).join(', ');
+      problems.push(`${phase}: ${p.otherErrorCount} non-409 errors (${list})${p.unanswered ? `; ${p.unanswered} unanswered, their outcome unknown` : ''}`);
+    }
+    if (p.replayed) problems.push(`${phase}: ${p.replayed} 201s were replays of another request's key`);
+    if (p.unexpectedBodies) problems.push(`${phase}: ${p.unexpectedBodies} 201s without a pending one-seat order of the ticket type`);
+  }
+  if (!http.measured.created) problems.push('measured run: no 201 at all');
+  return problems;
+}
+
+/** The issue-8 targets, printed met or not, outside the verdict. */
+function targetsOf({ http, lean, full }: Measured, appRssMaxMb: number | undefined) {
+  const m = http.measured;
+  const leanRatio = m.holdsPerSecond / lean.measured.tps;
+  const fullRatio = m.holdsPerSecond / full.measured.tps;
+  const targets = {
+    issue: 8,
+    holdsOverPgbenchLean: { target: 1.0, value: leanRatio, met: leanRatio >= 1.0 },
+    p99Ms: { target: 250, value: m.latencyMs.p99, met: m.latencyMs.p99 < 250 },
+    appRssMaxMb: { target: 300, value: appRssMaxMb, met: appRssMaxMb !== undefined && appRssMaxMb < 300 },
+  };
+  return { leanRatio, fullRatio, appRssMaxMb, targets };
+}
+
+type Targets = ReturnType<typeof targetsOf>;
+
+const met = (ok: boolean) => (ok ? 'met' : 'not met');
+
+function cpuRowsOf({ http, lean, full }: Measured): [string, Record<string, number | undefined>][] {
+  return [
+    ['app: POST /v1/orders', http.measured.cpuCores],
+    ['pgbench lean', lean.cpuCores],
+    ['pgbench full', full.cpuCores],
+  ];
+}
+
+function warningsOf(x: Measured, appLog: string[]): string[] {
+  const m = x.http.measured;
+  const warnings: string[] = [];
+  const reference = [x.lean, x.full].map((r) => r.measured.tps);
+  for (const [name, c] of [['pgbench lean', x.leanCheck], ['pgbench full', x.fullCheck]] as const) {
+    if (c.sold + c.held >= c.capacity) {
+      warnings.push(`${name} reached its ticket type's capacity (${fmt(c.capacity)}): its script does not stop at sold out, so its tps is not comparable; raise BENCH_CAPACITY`);
+    } else if (!c.ok) {
+      warnings.push(`${name}'s ticket type does not add up: held ${c.held}, ${c.pendingSeats} seats in pending orders, ${c.orders} orders for ${c.expectedOrders} transactions`);
+    }
+  }
+  if (reference.some((tps) => !(tps > 0))) warnings.push('a pgbench run reported no tps');
+  for (const [name, c] of cpuRowsOf(x)) {
+    if ((c.other ?? 0) > 0.25) warnings.push(`${name}: processes this bench did not start used ${cores(c.other)} cores meanwhile; its figures are unreliable`);
+  }
+  if ((m.cpuCores.bench ?? 0) > 0.5) warnings.push(`the load generator used ${cores(m.cpuCores.bench)} cores of this ${environment().cpuCount}-core machine; it competes with the app`);
+  if (appLog.length) warnings.push(`the app wrote ${appLog.length} log lines at LOG_LEVEL=warn (see appLog in the JSON)`);
+  return warnings;
+}
+
+interface FlashRun {
+  startedAt: Date;
+  settings: Settings;
+  stack: Stack;
+  pgbench: string;
+  serverVersion: string;
+  dbSettings: Record<string, string>;
+  seeded: Seeded;
+  measured: Measured;
+  problems: string[];
+  targets: Targets;
+  memory: ReturnType<RssWatch['stop']>;
+  warnings: string[];
+  appLog: string[];
+}
+
+function headerLines({ settings, serverVersion, pgbench }: FlashRun): string[] {
+  const env = environment();
+  return [
+    '',
+    `Flash-sale benchmark — node ${env.node}, ${env.cpuCount} CPU (${env.cpuModel}), ${env.platform}; PostgreSQL ${serverVersion}, ${pgbench}`,
+    `one ticket type per measurement, capacity ${fmt(settings.capacity)}, price ${PRICE}; ${fmt(settings.buyerCount)} buyers round-robin, quantity 1, a fresh Idempotency-Key per request`,
+    `app: ${settings.load.connections} keep-alive connections, closed loop, ${settings.load.durationSeconds} s after a ${settings.load.warmupSeconds} s warm-up (then waits for every request in flight); ` +
+      `DATABASE_POOL_SIZE ${settings.poolSize ?? 'default (20)'}`,
+    `pgbench: -c ${settings.pgbench.clients} -j ${settings.pgbench.threads} -T ${settings.pgbench.durationSeconds} -n -r -M ${settings.pgbench.protocol}, after a ${settings.load.warmupSeconds} s warm-up; ` +
+      `load generator, app, Postgres, Redis and pgbench share this machine`,
+    '',
+  ];
+}
+
+function measurementLines({ measured: { http, lean, full } }: FlashRun): string[] {
+  const m = http.measured;
+  const w = http.warmup;
+  return [
+    table([
+      ['measurement', 'holds/s', '± sd', 'mean ms', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', '201', '409 SOLD_OUT', 'non-409 errors'],
+      [
+        'app: POST /v1/orders (full stack)',
+        fmt(m.holdsPerSecond),
+        fmt(m.holdsPerSecondSamples.stddev),
+        fmt(m.latencyMs.mean, 2),
+        fmt(m.latencyMs.p50, 2),
+        fmt(m.latencyMs.p95, 2),
+        fmt(m.latencyMs.p99, 2),
+        fmt(m.latencyMs.max, 1),
+        fmt(m.created),
+        fmt(m.soldOut),
+        fmt(m.otherErrorCount),
+      ],
+      ...(w ? [['  its warm-up (not measured)', fmt(w.created / w.elapsedSeconds), dash, dash, dash, dash, dash, dash, fmt(w.created), fmt(w.soldOut), fmt(w.otherErrorCount)]] : []),
+      ...[lean, full].map((x) => [
+        `${x.name}${x.name === 'pgbench lean' ? ' (UPDATE + order insert)' : ' (per-buyer txn)'}`,
+        fmt(x.measured.tps),
+        dash,
+        fmt(x.measured.latencyAverageMs, 2),
+        dash,
+        dash,
+        dash,
+        dash,
+        fmt(x.measured.transactions),
+        dash,
+        `${fmt(x.measured.failedTransactions)} failed`,
+      ]),
+    ]),
+    'app: 201s ÷ seconds from the first request to the last answer (± sd of the per-second counts); latency of every 201,',
+    `send to last byte, exact percentiles; the ${fmt(m.inFlightAtDeadline)} requests in flight at the deadline were all answered, within ${fmt(m.drainSeconds * 1000)} ms.`,
+    'pgbench: its tps (without initial connection time), its average transaction latency and its count of transactions.',
+    '',
+  ];
+}
+
+function ratioAndBookLines({ measured: x, targets: t }: FlashRun): string[] {
+  const m = x.http.measured;
+  const checks = [x.appCheck, x.leanCheck, x.fullCheck];
+  const yes = (ok: boolean | undefined) => (ok === undefined ? '–' : ok ? 'ok' : 'FAILED');
+  return [
+    table([
+      ['ratio', 'value', 'target (issue 8)'],
+      ['holds/s ÷ pgbench lean tps', `${fmt(t.leanRatio, 3)}×`, `≥ 1.0×: ${met(t.targets.holdsOverPgbenchLean.met)}`],
+      ['holds/s ÷ pgbench full tps', `${fmt(t.fullRatio, 3)}×`, '(for information)'],
+      ['p99 latency of a hold', `${fmt(m.latencyMs.p99, 1)} ms`, `< 250 ms: ${met(t.targets.p99Ms.met)}`],
+    ]),
+    '',
+    table([
+      ['OVERSELL CHECK (database, after the run)', 'app', 'pgbench lean', 'pgbench full'],
+      ['capacity', ...checks.map((c) => fmt(c.capacity))],
+      ['sold', ...checks.map((c) => fmt(c.sold))],
+      ['held', ...checks.map((c) => fmt(c.held))],
+      ['sold + held ≤ capacity', ...checks.map((c) => yes(c.notSoldPlusHeldWithinCapacity))],
+      ['seats in pending orders', ...checks.map((c) => fmt(c.pendingSeats))],
+      ['held = seats in pending orders', ...checks.map((c) => yes(c.heldMatchesPendingOrders))],
+      ['orders in the database', ...checks.map((c) => fmt(c.orders))],
+      ['201s answered / pgbench transactions', ...checks.map((c) => fmt(c.expectedOrders))],
+      ['orders = 201s (warm-up included)', ...checks.map((c) => yes(c.ordersMatchExpected))],
+      ['order ids = ids answered 201', yes(!x.appCheck.unknownOrderIds && !x.appCheck.missingOrderIds), '–', '–'],
+    ]),
+    '(the verdict rests on the app column; the pgbench columns show the reference scripts keep the same books)',
+    '',
+  ];
+}
+
+function databaseLines({ measured: x }: FlashRun): string[] {
+  const out: string[] = [
+    table([
+      ['cpu: cores busy while measured', 'bench', 'app', 'postgres', 'redis', 'pgbench', 'other', 'machine'],
+      ...cpuRowsOf(x).map(([name, c]) => [name, cores(c.bench), cores(c.app), cores(c.postgres), cores(c.redis), cores(c.pgbench), cores(c.other), cores(c.machine)]),
+    ]),
+    '(bench: this process, the HTTP load generator; postgres: the postmaster and its backends; other: processes this bench did not start)',
+    '',
+  ];
+  const sessionRows: string[][] = [];
+  for (const [name, sessions] of [['app (application_name tickr)', x.http.measured.dbSessions], ['pgbench lean', x.lean.dbSessions], ['pgbench full', x.full.dbSessions]] as const) {
+    const states = sessions?.averageSessions ?? [];
+    sessionRows.push([name, fmt(states.reduce((n, s) => n + s.sessions, 0), 2)]);
+    for (const row of states.slice(0, 6)) sessionRows.push([`  ${row.state}`, fmt(row.sessions, 2)]);
+  }
+  out.push(table([['database sessions by state (pg_stat_activity every 100 ms)', 'avg sessions'], ...sessionRows]));
+  out.push('(Lock:transactionid / Lock:tuple: queueing for the hot row; idle in transaction: a transaction waiting for its client\'s next statement)');
+  out.push('');
+  const statementRows = [x.lean, x.full].flatMap((r) => [
+    [r.name, ''],
+    ...r.measured.statementLatenciesMs.map((st) => [`  ${st.statement.length > 100 ? `${st.statement.slice(0, 99)}…` : st.statement}`, fmt(st.ms, 3)]),
+  ]);
+  if (statementRows.length > 2) {
+    out.push(table([['pgbench per-statement latency (-r)', 'avg ms'], ...statementRows]));
+    out.push('');
+  }
+  return out;
+}
+
+function verdictLines({ measured: x, targets: t, problems, warnings }: FlashRun): string[] {
+  const m = x.http.measured;
+  const out: string[] = [];
+  for (const line of warnings) out.push(`warning: ${line}`);
+  if (warnings.length) out.push('');
+  const firstErrors = [...(x.http.warmup?.firstErrors ?? []), ...m.firstErrors];
+  if (firstErrors.length) out.push(`first non-409 errors:\n  ${firstErrors.slice(0, 5).join('\n  ')}\n`);
+  out.push(
+    `targets (issue 8, not part of the verdict): holds/s ≥ 1.0× pgbench lean tps: ${met(t.targets.holdsOverPgbenchLean.met)} (${fmt(t.leanRatio, 3)}×); ` +
+      `p99 < 250 ms: ${met(t.targets.p99Ms.met)} (${fmt(m.latencyMs.p99, 1)} ms); ` +
+      `app RSS < 300 MB throughout: ${met(t.targets.appRssMaxMb.met)} (max ${t.appRssMaxMb === undefined ? 'unknown' : fmt(t.appRssMaxMb, 0)} MB)`,
+  );
+  out.push(
+    `verdict: ${verdictOf(problems)}${
+      problems.length
+        ? `\n  - ${problems.join('\n  - ')}`
+        : ` (no oversell: sold + held ≤ capacity, held = pending seats, ${fmt(x.appCheck.orders)} orders = ${fmt(x.appCheck.expectedOrders)} 201s; zero non-409 errors)`
+    }`,
+  );
+  return out;
+}
+
+const verdictOf = (problems: string[]) => (problems.length ? 'FAIL' : 'PASS');
+
+/** The JSON record and the chart beside it. */
+function save(run: FlashRun): { path: string; chart: string } {
+  const { settings, seeded, measured: x, targets: t } = run;
+  const { pipelining: _pipelining, ...httpSettings } = settings.load;
+  const m = x.http.measured;
+  const path = writeResult(
+    'flash-sale',
+    {
+      benchmark: 'flash-sale',
+      startedAt: run.startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      verdict: verdictOf(run.problems),
+      problems: run.problems,
+      targets: t.targets,
+      environment: { ...environment(), postgres: run.serverVersion, postgresSettings: run.dbSettings, pgbench: run.pgbench },
+      settings: {
+        http: { ...httpSettings, driver: 'closed loop, node:http keep-alive (bench/support/closed-loop.ts)' },
+        pgbench: settings.pgbench,
+        buyers: settings.buyerCount,
+        capacity: settings.capacity,
+        price: PRICE,
+      },
+      app: { entry: 'node dist/main.js', env: run.stack.app.env },
+      seed: { eventId: seeded.eventId, ticketTypes: seeded.ticketTypes, buyers: settings.buyerCount, registerSeconds: seeded.registerSeconds, pgbenchBuyerId: x.pgbenchBuyer },
+      measurements: { app: { warmup: x.http.warmup, measured: m }, pgbenchLean: x.lean, pgbenchFull: x.full },
+      ratios: { holdsOverPgbenchLean: t.leanRatio, holdsOverPgbenchFull: t.fullRatio },
+      memory: { appRssMaxMb: t.appRssMaxMb, appRssPerSecondMb: run.memory.perSecond.app ?? [] },
+      checks: { app: x.appCheck, pgbenchLean: x.leanCheck, pgbenchFull: x.fullCheck },
+      warnings: run.warnings,
+      appLog: run.appLog,
+    },
+    run.startedAt,
+  );
+  const chart = writeChartBeside(
+    path,
+    lineChart({
+      title: 'bench:flash-sale: POST /v1/orders, one ticket type, 64 connections',
+      subtitle: `holds/s ${fmt(m.holdsPerSecond, 0)} = ${fmt(t.leanRatio, 2)}× pgbench lean (${fmt(x.lean.measured.tps, 0)} tps); p99 ${fmt(m.latencyMs.p99, 1)} ms; app RSS max ${t.appRssMaxMb === undefined ? '?' : fmt(t.appRssMaxMb, 0)} MB`,
+      leftLabel: 'holds per second',
+      rightLabel: 'p99 latency (ms)',
+      series: [
+        { label: 'holds/s', values: m.timeline.map((s) => s.perSecond), axis: 'left', color: '#1f77b4' },
+        { label: 'p99 ms', values: m.timeline.map((s) => s.p99Ms), axis: 'right', color: '#ff7f0e' },
+      ],
+      targets: [
+        { axis: 'left', value: x.lean.measured.tps, label: `pgbench lean ${fmt(x.lean.measured.tps, 0)} tps` },
+        { axis: 'right', value: 250, label: 'p99 target 250 ms' },
+      ],
+    }),
+  );
+  return { path, chart };
+}
+
+async function main(): Promise<number> {
+  const startedAt = new Date();
+  const settings = readSettings();
+  const pgbench = pgbenchVersion(pgbenchPath()); // fails fast, before anything is started
   const cleanup = new Cleanup(log);
   try {
-    const stack = await startStack(cleanup, log, {
-      appEnv: {
-        // Tokens must outlive seeding and every measurement, whatever BENCH_DURATION.
-        ACCESS_TOKEN_TTL_SECONDS: '86400',
-        ...(poolSize ? { DATABASE_POOL_SIZE: poolSize } : {}),
-      },
-    });
-    const base = stack.app.url;
-    // The app's resident memory from start-up to the end of the last measurement (issue 8: < 300 MB).
-    const rss = watchRss({ app: stack.pids.app });
-    const db = new Client({ connectionString: stack.databaseUrl, application_name: 'bench' });
-    db.on('error', (error) => log(`bench database connection: ${error.message}`));
-    await db.connect();
-    cleanup.add('bench database connection', () => db.end());
-    const serverVersion = (await db.query<{ server_version: string }>('SHOW server_version')).rows[0].server_version;
-    const dbSettings = Object.fromEntries(
-      (
-        await db.query<{ name: string; setting: string; unit: string | null }>(
-          `SELECT name, setting, unit FROM pg_settings WHERE name IN ('max_connections', 'shared_buffers', 'fsync', 'synchronous_commit', 'wal_sync_method', 'commit_delay')`,
-        )
-      ).rows.map((r) => [r.name, r.unit ? `${r.setting} ${r.unit}` : r.setting]),
-    );
+    const { stack, rss, db, serverVersion, dbSettings } = await startFlashStack(cleanup, settings);
     log(`${pgbench} against PostgreSQL ${serverVersion}`);
-
-    // ---- seed ---------------------------------------------------------------------------------
-    const seeded = await seed(base, buyerCount, capacity);
-    const pgbenchBuyer = seeded.buyers[0].user.id;
-
-    // ---- measure ------------------------------------------------------------------------------
-    const load = new HoldLoad(base, seeded.buyers, seeded.eventId, seeded.ticketTypes.app);
-    const http = await measureHttp(load, settings, stack.databaseUrl, { app: stack.pids.app, postgres: stack.pids.postgres, redis: stack.pids.redis });
-    log(`app: ${fmt(http.measured.created)} holds in ${http.measured.elapsedSeconds.toFixed(2)} s`);
-    const appCheck = await inventoryCheck(db, seeded.ticketTypes.app, (http.warmup?.created ?? 0) + http.measured.created, load.orderIds);
-
-    const pgPids = { app: stack.pids.app, postgres: stack.pids.postgres, redis: stack.pids.redis };
-    const lean = await measurePgbench(
-      cleanup,
-      'pgbench lean',
-      leanScript({ eventId: seeded.eventId, ticketTypeId: seeded.ticketTypes.lean, buyerId: pgbenchBuyer }),
-      pgbenchSettings,
-      stack.databaseUrl,
-      pgPids,
-    );
-    const full = await measurePgbench(
-      cleanup,
-      'pgbench full',
-      fullScript({ eventId: seeded.eventId, ticketTypeId: seeded.ticketTypes.full, buyerId: pgbenchBuyer }),
-      pgbenchSettings,
-      stack.databaseUrl,
-      pgPids,
-    );
-    const pgbenchCount = (m: PgbenchMeasurement) => (m.warmup?.transactions ?? 0) + m.measured.transactions;
-    const leanCheck = await inventoryCheck(db, seeded.ticketTypes.lean, pgbenchCount(lean));
-    const fullCheck = await inventoryCheck(db, seeded.ticketTypes.full, pgbenchCount(full));
-
-    // ---- verdict ------------------------------------------------------------------------------
-    const m = http.measured;
-    const w = http.warmup;
-    const problems: string[] = [];
-    if (!appCheck.notSoldPlusHeldWithinCapacity) problems.push(`OVERSOLD: sold ${appCheck.sold} + held ${appCheck.held} > capacity ${appCheck.capacity}`);
-    if (!appCheck.heldMatchesPendingOrders) problems.push(`held ${appCheck.held} ≠ ${appCheck.pendingSeats} seats in pending orders`);
-    if (!appCheck.ordersMatchExpected) problems.push(`${appCheck.orders} orders in the database ≠ ${appCheck.expectedOrders} answered 201`);
-    if (appCheck.unknownOrderIds) problems.push(`${appCheck.unknownOrderIds} orders in the database were never answered 201`);
-    if (appCheck.missingOrderIds) problems.push(`${appCheck.missingOrderIds} orders answered 201 are not in the database`);
-    for (const [phase, p] of [['warm-up', w], ['measured run', m]] as const) {
-      if (!p) continue;
-      if (p.otherErrorCount) {
-        const list = Object.entries(p.otherErrors).map(([k, n]) => `${n}× ${k}`).join(', ');
-        problems.push(`${phase}: ${p.otherErrorCount} non-409 errors (${list})${p.unanswered ? `; ${p.unanswered} unanswered, their outcome unknown` : ''}`);
-      }
-      if (p.replayed) problems.push(`${phase}: ${p.replayed} 201s were replays of another request's key`);
-      if (p.unexpectedBodies) problems.push(`${phase}: ${p.unexpectedBodies} 201s without a pending one-seat order of the ticket type`);
-    }
-    if (!m.created) problems.push('measured run: no 201 at all');
-    const verdict = problems.length ? 'FAIL' : 'PASS';
-
-    const leanRatio = m.holdsPerSecond / lean.measured.tps;
-    const fullRatio = m.holdsPerSecond / full.measured.tps;
+    const seeded = await seed(stack.app.url, settings.buyerCount, settings.capacity);
+    const measured = await measureAll(cleanup, settings, stack, db, seeded);
+    const problems = problemsOf(measured);
     const memory = rss.stop();
-    const appRssMaxMb = memory.maxMb.app;
-    const targets = {
-      issue: 8,
-      holdsOverPgbenchLean: { target: 1.0, value: leanRatio, met: leanRatio >= 1.0 },
-      p99Ms: { target: 250, value: m.latencyMs.p99, met: m.latencyMs.p99 < 250 },
-      appRssMaxMb: { target: 300, value: appRssMaxMb, met: appRssMaxMb !== undefined && appRssMaxMb < 300 },
-    };
-    const warnings: string[] = [];
-    const reference = [lean, full].map((x) => x.measured.tps);
-    for (const [name, c] of [['pgbench lean', leanCheck], ['pgbench full', fullCheck]] as const) {
-      if (c.sold + c.held >= c.capacity) {
-        warnings.push(`${name} reached its ticket type's capacity (${fmt(c.capacity)}): its script does not stop at sold out, so its tps is not comparable; raise BENCH_CAPACITY`);
-      } else if (!c.ok) {
-        warnings.push(`${name}'s ticket type does not add up: held ${c.held}, ${c.pendingSeats} seats in pending orders, ${c.orders} orders for ${c.expectedOrders} transactions`);
-      }
-    }
-    if (reference.some((tps) => !(tps > 0))) warnings.push('a pgbench run reported no tps');
-    const cores = (v: number | undefined) => (v === undefined ? '–' : v.toFixed(2));
-    const cpuRows: [string, Record<string, number | undefined>][] = [
-      ['app: POST /v1/orders', m.cpuCores],
-      ['pgbench lean', lean.cpuCores],
-      ['pgbench full', full.cpuCores],
-    ];
-    for (const [name, c] of cpuRows) {
-      if ((c.other ?? 0) > 0.25) warnings.push(`${name}: processes this bench did not start used ${cores(c.other)} cores meanwhile; its figures are unreliable`);
-    }
-    if ((m.cpuCores.bench ?? 0) > 0.5) warnings.push(`the load generator used ${cores(m.cpuCores.bench)} cores of this ${environment().cpuCount}-core machine; it competes with the app`);
+    const targets = targetsOf(measured, memory.maxMb.app);
     const appLog = stack.app.output().split('\n').filter(Boolean);
-    if (appLog.length) warnings.push(`the app wrote ${appLog.length} log lines at LOG_LEVEL=warn (see appLog in the JSON)`);
-
-    // ---- report -------------------------------------------------------------------------------
-    const env = environment();
-    const out: string[] = [];
-    out.push('');
-    out.push(`Flash-sale benchmark — node ${env.node}, ${env.cpuCount} CPU (${env.cpuModel}), ${env.platform}; PostgreSQL ${serverVersion}, ${pgbench}`);
-    out.push(
-      `one ticket type per measurement, capacity ${fmt(capacity)}, price ${PRICE}; ${fmt(buyerCount)} buyers round-robin, quantity 1, a fresh Idempotency-Key per request`,
-    );
-    out.push(
-      `app: ${settings.connections} keep-alive connections, closed loop, ${settings.durationSeconds} s after a ${settings.warmupSeconds} s warm-up (then waits for every request in flight); ` +
-        `DATABASE_POOL_SIZE ${poolSize ?? 'default (20)'}`,
-    );
-    out.push(
-      `pgbench: -c ${pgbenchSettings.clients} -j ${pgbenchSettings.threads} -T ${pgbenchSettings.durationSeconds} -n -r -M ${protocol}, after a ${settings.warmupSeconds} s warm-up; ` +
-        `load generator, app, Postgres, Redis and pgbench share this machine`,
-    );
-    out.push('');
-    const dash = '–';
-    out.push(
-      table([
-        ['measurement', 'holds/s', '± sd', 'mean ms', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', '201', '409 SOLD_OUT', 'non-409 errors'],
-        [
-          'app: POST /v1/orders (full stack)',
-          fmt(m.holdsPerSecond),
-          fmt(m.holdsPerSecondSamples.stddev),
-          fmt(m.latencyMs.mean, 2),
-          fmt(m.latencyMs.p50, 2),
-          fmt(m.latencyMs.p95, 2),
-          fmt(m.latencyMs.p99, 2),
-          fmt(m.latencyMs.max, 1),
-          fmt(m.created),
-          fmt(m.soldOut),
-          fmt(m.otherErrorCount),
-        ],
-        ...(w
-          ? [['  its warm-up (not measured)', fmt(w.created / w.elapsedSeconds), dash, dash, dash, dash, dash, dash, fmt(w.created), fmt(w.soldOut), fmt(w.otherErrorCount)]]
-          : []),
-        ...[lean, full].map((x) => [
-          `${x.name}${x.name === 'pgbench lean' ? ' (UPDATE + order insert)' : ' (per-buyer txn)'}`,
-          fmt(x.measured.tps),
-          dash,
-          fmt(x.measured.latencyAverageMs, 2),
-          dash,
-          dash,
-          dash,
-          dash,
-          fmt(x.measured.transactions),
-          dash,
-          `${fmt(x.measured.failedTransactions)} failed`,
-        ]),
-      ]),
-    );
-    out.push('app: 201s ÷ seconds from the first request to the last answer (± sd of the per-second counts); latency of every 201,');
-    out.push(`send to last byte, exact percentiles; the ${fmt(m.inFlightAtDeadline)} requests in flight at the deadline were all answered, within ${fmt(m.drainSeconds * 1000)} ms.`);
-    out.push('pgbench: its tps (without initial connection time), its average transaction latency and its count of transactions.');
-    out.push('');
-    const met = (ok: boolean) => (ok ? 'met' : 'not met');
-    out.push(
-      table([
-        ['ratio', 'value', 'target (issue 8)'],
-        ['holds/s ÷ pgbench lean tps', `${fmt(leanRatio, 3)}×`, `≥ 1.0×: ${met(targets.holdsOverPgbenchLean.met)}`],
-        ['holds/s ÷ pgbench full tps', `${fmt(fullRatio, 3)}×`, '(for information)'],
-        ['p99 latency of a hold', `${fmt(m.latencyMs.p99, 1)} ms`, `< 250 ms: ${met(targets.p99Ms.met)}`],
-      ]),
-    );
-    out.push('');
-    const yes = (ok: boolean | undefined) => (ok === undefined ? '–' : ok ? 'ok' : 'FAILED');
-    out.push(
-      table([
-        ['OVERSELL CHECK (database, after the run)', 'app', 'pgbench lean', 'pgbench full'],
-        ['capacity', ...[appCheck, leanCheck, fullCheck].map((c) => fmt(c.capacity))],
-        ['sold', ...[appCheck, leanCheck, fullCheck].map((c) => fmt(c.sold))],
-        ['held', ...[appCheck, leanCheck, fullCheck].map((c) => fmt(c.held))],
-        ['sold + held ≤ capacity', ...[appCheck, leanCheck, fullCheck].map((c) => yes(c.notSoldPlusHeldWithinCapacity))],
-        ['seats in pending orders', ...[appCheck, leanCheck, fullCheck].map((c) => fmt(c.pendingSeats))],
-        ['held = seats in pending orders', ...[appCheck, leanCheck, fullCheck].map((c) => yes(c.heldMatchesPendingOrders))],
-        ['orders in the database', ...[appCheck, leanCheck, fullCheck].map((c) => fmt(c.orders))],
-        ['201s answered / pgbench transactions', ...[appCheck, leanCheck, fullCheck].map((c) => fmt(c.expectedOrders))],
-        ['orders = 201s (warm-up included)', yes(appCheck.ordersMatchExpected), yes(leanCheck.ordersMatchExpected), yes(fullCheck.ordersMatchExpected)],
-        ['order ids = ids answered 201', yes(!appCheck.unknownOrderIds && !appCheck.missingOrderIds), '–', '–'],
-      ]),
-    );
-    out.push('(the verdict rests on the app column; the pgbench columns show the reference scripts keep the same books)');
-    out.push('');
-    out.push(
-      table([
-        ['cpu: cores busy while measured', 'bench', 'app', 'postgres', 'redis', 'pgbench', 'other', 'machine'],
-        ...cpuRows.map(([name, c]) => [name, cores(c.bench), cores(c.app), cores(c.postgres), cores(c.redis), cores(c.pgbench), cores(c.other), cores(c.machine)]),
-      ]),
-    );
-    out.push('(bench: this process, the HTTP load generator; postgres: the postmaster and its backends; other: processes this bench did not start)');
-    out.push('');
-    const sessionRows: string[][] = [];
-    for (const [name, sessions] of [['app (application_name tickr)', m.dbSessions], ['pgbench lean', lean.dbSessions], ['pgbench full', full.dbSessions]] as const) {
-      const states = sessions?.averageSessions ?? [];
-      sessionRows.push([name, fmt(states.reduce((n, x) => n + x.sessions, 0), 2)]);
-      for (const row of states.slice(0, 6)) sessionRows.push([`  ${row.state}`, fmt(row.sessions, 2)]);
-    }
-    out.push(table([['database sessions by state (pg_stat_activity every 100 ms)', 'avg sessions'], ...sessionRows]));
-    out.push('(Lock:transactionid / Lock:tuple: queueing for the hot row; idle in transaction: a transaction waiting for its client\'s next statement)');
-    out.push('');
-    const statementRows = [lean, full].flatMap((x) => [
-      [x.name, ''],
-      ...x.measured.statementLatenciesMs.map((st) => [`  ${st.statement.length > 100 ? `${st.statement.slice(0, 99)}…` : st.statement}`, fmt(st.ms, 3)]),
-    ]);
-    if (statementRows.length > 2) {
-      out.push(table([['pgbench per-statement latency (-r)', 'avg ms'], ...statementRows]));
-      out.push('');
-    }
-    for (const line of warnings) out.push(`warning: ${line}`);
-    if (warnings.length) out.push('');
-    const firstErrors = [...(w?.firstErrors ?? []), ...m.firstErrors];
-    if (firstErrors.length) out.push(`first non-409 errors:\n  ${firstErrors.slice(0, 5).join('\n  ')}\n`);
-    out.push(
-      `targets (issue 8, not part of the verdict): holds/s ≥ 1.0× pgbench lean tps: ${met(targets.holdsOverPgbenchLean.met)} (${fmt(leanRatio, 3)}×); ` +
-        `p99 < 250 ms: ${met(targets.p99Ms.met)} (${fmt(m.latencyMs.p99, 1)} ms); ` +
-        `app RSS < 300 MB throughout: ${met(targets.appRssMaxMb.met)} (max ${appRssMaxMb === undefined ? 'unknown' : fmt(appRssMaxMb, 0)} MB)`,
-    );
-    out.push(
-      `verdict: ${verdict}${
-        problems.length
-          ? `\n  - ${problems.join('\n  - ')}`
-          : ` (no oversell: sold + held ≤ capacity, held = pending seats, ${fmt(appCheck.orders)} orders = ${fmt(appCheck.expectedOrders)} 201s; zero non-409 errors)`
-      }`,
-    );
-
-    const path = writeResult(
-      'flash-sale',
-      {
-        benchmark: 'flash-sale',
-        startedAt: startedAt.toISOString(),
-        finishedAt: new Date().toISOString(),
-        verdict,
-        problems,
-        targets,
-        environment: { ...env, postgres: serverVersion, postgresSettings: dbSettings, pgbench },
-        settings: { http: { ...httpSettings, driver: 'closed loop, node:http keep-alive (bench/support/closed-loop.ts)' }, pgbench: pgbenchSettings, buyers: buyerCount, capacity, price: PRICE },
-        app: { entry: 'node dist/main.js', env: stack.app.env },
-        seed: { eventId: seeded.eventId, ticketTypes: seeded.ticketTypes, buyers: buyerCount, registerSeconds: seeded.registerSeconds, pgbenchBuyerId: pgbenchBuyer },
-        measurements: {
-          app: { warmup: w, measured: m },
-          pgbenchLean: lean,
-          pgbenchFull: full,
-        },
-        ratios: { holdsOverPgbenchLean: leanRatio, holdsOverPgbenchFull: fullRatio },
-        memory: { appRssMaxMb, appRssPerSecondMb: memory.perSecond.app ?? [] },
-        checks: { app: appCheck, pgbenchLean: leanCheck, pgbenchFull: fullCheck },
-        warnings,
-        appLog,
-      },
-      startedAt,
-    );
-    const chart = writeChartBeside(
-      path,
-      lineChart({
-        title: 'bench:flash-sale: POST /v1/orders, one ticket type, 64 connections',
-        subtitle: `holds/s ${fmt(m.holdsPerSecond, 0)} = ${fmt(leanRatio, 2)}× pgbench lean (${fmt(lean.measured.tps, 0)} tps); p99 ${fmt(m.latencyMs.p99, 1)} ms; app RSS max ${appRssMaxMb === undefined ? '?' : fmt(appRssMaxMb, 0)} MB`,
-        leftLabel: 'holds per second',
-        rightLabel: 'p99 latency (ms)',
-        series: [
-          { label: 'holds/s', values: m.timeline.map((t) => t.perSecond), axis: 'left', color: '#1f77b4' },
-          { label: 'p99 ms', values: m.timeline.map((t) => t.p99Ms), axis: 'right', color: '#ff7f0e' },
-        ],
-        targets: [
-          { axis: 'left', value: lean.measured.tps, label: `pgbench lean ${fmt(lean.measured.tps, 0)} tps` },
-          { axis: 'right', value: 250, label: 'p99 target 250 ms' },
-        ],
-      }),
-    );
+    const warnings = warningsOf(measured, appLog);
+    const run: FlashRun = { startedAt, settings, stack, pgbench, serverVersion, dbSettings, seeded, measured, problems, targets, memory, warnings, appLog };
+    const out = [...headerLines(run), ...measurementLines(run), ...ratioAndBookLines(run), ...databaseLines(run), ...verdictLines(run)];
+    const { path, chart } = save(run);
     out.push(`chart: ${chart}`);
-    return printVerdict(out, path, verdict);
+    return printVerdict(out, path, verdictOf(problems));
   } finally {
     await stopEverything(cleanup, log);
   }

@@ -38,25 +38,23 @@
  */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
-import { startEmbeddedPostgres } from '../src/database/embedded-postgres';
 import { invariantViolations } from '../test/support/orders';
 import { freePort, waitFor } from '../test/support/ports';
+import { startThrowawayPostgres, ThrowawayPostgres } from '../test/support/postgres';
 import { startRedisServer } from '../test/support/redis-server';
-import { call, publishedBenchEvent, register, RegisteredUser } from './support/api';
+import { call, publishedBenchEvent, registerUser, Session } from './support/api';
 import { Cleanup, stopEverything } from './support/cleanup';
 import { percentile } from './support/load';
-import { environment, fmt, intEnv, printVerdict, runBenchmark, table, writeResult } from './support/report';
-import { AppProcess, migrate, startApp, stopChild } from './support/stack';
+import { environment, fmt, intEnv, log, printVerdict, runBenchmark, table, writeResult } from './support/report';
+import { BenchApp, migrate, startApp, stopChild } from './support/stack';
 import { lineChart, Timeline, writeChartBeside } from './support/timeline';
 
-const started = Date.now();
-const log = (line: string) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n`);
 
 type Phase = 'steady' | 'rolling' | 'steady-after-rolling' | 'redis-down' | 'redis-back' | 'postgres-down' | 'recovered';
 type Kind = 'event' | 'hold' | 'pay';
@@ -75,32 +73,26 @@ interface Answer {
   detail?: string;
 }
 
-// ------------------------------------------------------------------------------------ Postgres
+// ------------------------------------------------------------------------------------ Postgres and Redis
 
-/** An embedded Postgres that can be stopped and started again on the same data and port. */
-async function restartablePostgres(cleanup: Cleanup): Promise<{ url: string; stop(): Promise<void>; start(): Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'tickr-resilience-pg-'));
-  chmodSync(dir, 0o755);
-  const dataDir = join(dir, 'data');
+/** The harness's throw-away Postgres, which keeps its data and port across a stop and a start. */
+async function restartablePostgres(cleanup: Cleanup): Promise<ThrowawayPostgres> {
+  const pg = await startThrowawayPostgres({ prefix: 'tickr-resilience-pg-' });
+  cleanup.add('postgres', () => pg.close(), () => pg.kill());
+  return pg;
+}
+
+/** A redis-server that can be killed and started again on the same port; cleanup stops whichever runs. */
+async function restartableRedis(cleanup: Cleanup): Promise<{ url: string; kill(): void; start(): Promise<void> }> {
   const port = await freePort();
-  let running: Awaited<ReturnType<typeof startEmbeddedPostgres>> | undefined = await startEmbeddedPostgres({ dir: dataDir, port, persistent: true });
-  const url = running.url;
-  cleanup.add(
-    'postgres',
-    async () => {
-      await running?.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-    () => spawnSync('pkill', ['-INT', '-f', dataDir]),
-  );
+  let redis = await startRedisServer(port);
+  cleanup.add('redis', async () => void (await stopChild(redis.process, 5_000)), () => redis.process.kill('SIGKILL'));
+  log(`redis ready on ${redis.url}`);
   return {
-    url,
-    async stop() {
-      await running?.stop();
-      running = undefined;
-    },
-    async start() {
-      running = await startEmbeddedPostgres({ dir: dataDir, port, persistent: true });
+    url: redis.url,
+    kill: () => redis.process.kill('SIGKILL'),
+    start: async () => {
+      redis = await startRedisServer(port);
     },
   };
 }
@@ -114,13 +106,9 @@ interface Balancer {
   server(name: string): Promise<{ status: string; sessions: number }>;
 }
 
-async function startHaproxy(cleanup: Cleanup, servers: Record<string, number>): Promise<Balancer> {
-  const haproxy = spawnSync('haproxy', ['-v'], { encoding: 'utf8' });
-  if (haproxy.status !== 0) throw new Error('haproxy is not installed: apt-get install haproxy');
-  const dir = mkdtempSync(join(tmpdir(), 'tickr-haproxy-'));
-  const socket = join(dir, 'admin.sock');
-  const port = await freePort();
-  const lines = [
+/** As an ALB is set up: round robin, health check on readiness every 500 ms, the instances again as fail-open backups. */
+function haproxyConfig(socket: string, port: number, servers: Record<string, number>): string[] {
+  return [
     'global',
     '  maxconn 4096',
     `  stats socket ${socket} mode 600 level admin`,
@@ -146,19 +134,10 @@ async function startHaproxy(cleanup: Cleanup, servers: Record<string, number>): 
     '  option allbackups',
     ...Object.entries(servers).flatMap(([name, p]) => [`  server ${name} 127.0.0.1:${p} check`, `  server ${name}-failopen 127.0.0.1:${p} backup`]),
   ];
-  const config = join(dir, 'haproxy.cfg');
-  writeFileSync(config, `${lines.join('\n')}\n`);
-  const child: ChildProcess = spawn('haproxy', ['-f', config, '-db'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const errors: string[] = [];
-  child.stderr!.on('data', (d: Buffer) => errors.push(d.toString()));
-  cleanup.add(
-    'haproxy',
-    async () => {
-      await stopChild(child, 5_000);
-      rmSync(dir, { recursive: true, force: true });
-    },
-    () => child.kill('SIGKILL'),
-  );
+}
+
+/** Commands over HAProxy's admin socket, and one server's state from `show stat`. */
+function adminSocket(socket: string): Pick<Balancer, 'command' | 'server'> {
   const command = (line: string) =>
     new Promise<string>((resolve, reject) => {
       const conn = createConnection(socket);
@@ -178,6 +157,30 @@ async function startHaproxy(cleanup: Cleanup, servers: Record<string, number>): 
     if (!row) throw new Error(`haproxy has no server app/${name}`);
     return { status: row[header.indexOf('status')], sessions: Number(row[header.indexOf('scur')]) };
   };
+  return { command, server };
+}
+
+async function startHaproxy(cleanup: Cleanup, servers: Record<string, number>): Promise<Balancer> {
+  const haproxy = spawnSync('haproxy', ['-v'], { encoding: 'utf8' });
+  if (haproxy.status !== 0) throw new Error('haproxy is not installed: apt-get install haproxy');
+  const dir = mkdtempSync(join(tmpdir(), 'tickr-haproxy-'));
+  const socket = join(dir, 'admin.sock');
+  const port = await freePort();
+  const lines = haproxyConfig(socket, port, servers);
+  const config = join(dir, 'haproxy.cfg');
+  writeFileSync(config, `${lines.join('\n')}\n`);
+  const child: ChildProcess = spawn('haproxy', ['-f', config, '-db'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const errors: string[] = [];
+  child.stderr!.on('data', (d: Buffer) => errors.push(d.toString()));
+  cleanup.add(
+    'haproxy',
+    async () => {
+      await stopChild(child, 5_000);
+      rmSync(dir, { recursive: true, force: true });
+    },
+    () => child.kill('SIGKILL'),
+  );
+  const { command, server } = adminSocket(socket);
   const url = `http://127.0.0.1:${port}`;
   await waitFor(async () => ((await fetch(`${url}/health`).catch(() => undefined))?.status === 200 ? true : undefined), 'haproxy', 10_000);
   log(`haproxy ${haproxy.stdout.split('\n')[0].split(' ')[2]} on ${url}`);
@@ -198,7 +201,7 @@ class Traffic {
 
   constructor(
     private readonly url: string,
-    private readonly buyers: RegisteredUser[],
+    private readonly buyers: Session[],
     private readonly eventId: string,
     private readonly ticketTypeId: string,
   ) {}
@@ -285,237 +288,317 @@ function isExpected(a: Answer): boolean {
 
 // ------------------------------------------------------------------------------------ main
 
+type Readiness = { status: number; body: any };
+
+async function readiness(app: BenchApp): Promise<Readiness> {
+  const res = await fetch(`${app.url}/health/ready`).catch(() => undefined);
+  return { status: res?.status ?? 0, body: res ? ((await res.json().catch(() => ({}))) as any) : {} };
+}
+
+const portOf = (app: BenchApp) => Number(new URL(app.url).port);
+
+/** Postgres, Redis, the schema, two app instances and HAProxy in front of them, both servers UP. */
+async function startResilienceStack(cleanup: Cleanup) {
+  const pg = await restartablePostgres(cleanup);
+  log('postgres ready');
+  migrate(pg.url, log);
+  const redis = await restartableRedis(cleanup);
+  const appEnv = {
+    // One secret for every instance, as in a deployment: a token from one is valid on the others.
+    JWT_SECRET: randomBytes(32).toString('hex'),
+    RATE_LIMIT_PER_MINUTE: '1000000',
+    ACCESS_TOKEN_TTL_SECONDS: '3600',
+    // The balancer checks every 500 ms and needs 2 failures: 1.5 s of 503 readiness covers it.
+    SHUTDOWN_DRAIN_DELAY_MS: '1500',
+    SHUTDOWN_TIMEOUT_MS: '10000',
+  };
+  const launch = () => startApp(cleanup, log, { databaseUrl: pg.url, redisUrl: redis.url, env: appEnv });
+  const apps: Record<string, BenchApp> = { a: await launch(), b: await launch() };
+  const balancer = await startHaproxy(cleanup, { a: portOf(apps.a), b: portOf(apps.b) });
+  await waitFor(async () => ((await balancer.server('a')).status === 'UP' && (await balancer.server('b')).status === 'UP' ? true : undefined), 'both servers UP');
+  return { pg, redis, appEnv, launch, apps, balancer };
+}
+
+type ResilienceStack = Awaited<ReturnType<typeof startResilienceStack>>;
+
+/** The event and 40 buyers, through the balancer; the event fetched once (warm). */
+async function seedThroughBalancer(url: string): Promise<{ eventId: string; ticketTypeId: string; buyers: Session[] }> {
+  const organiser = await registerUser(url, 'organiser');
+  const { eventId, ticketTypeIds } = await publishedBenchEvent(
+    url,
+    organiser.accessToken,
+    { title: 'Resilience night', description: 'Instances come and go.', venue: { name: 'Arena', city: 'Tunis', address: '1 Avenue Habib Bourguiba' } },
+    [{ name: 'Floor', price: 45_000, capacity: 1_000_000 }],
+  );
+  const buyers: Session[] = [];
+  for (let i = 0; i < 40; i += 10) buyers.push(...(await Promise.all(Array.from({ length: 10 }, () => registerUser(url, 'buyer')))));
+  await call(url, 'GET', `/v1/events/${eventId}`, { expect: 200 });
+  log(`seeded: event ${eventId}, ${buyers.length} buyers`);
+  return { eventId, ticketTypeId: ticketTypeIds[0], buyers };
+}
+
+interface PhaseRecord {
+  phase: Phase;
+  fromMs: number;
+  toMs: number;
+  notes: string[];
+}
+
+/** The phases of the run as the traffic saw them, with their notes and the chart's markers. */
+class Phases {
+  readonly list: PhaseRecord[] = [];
+  readonly markers: { second: number; label: string }[] = [];
+
+  constructor(private readonly traffic: Traffic) {}
+
+  enter(phase: Phase): void {
+    this.end();
+    this.traffic.phase = phase;
+    this.list.push({ phase, fromMs: this.traffic.now(), toMs: 0, notes: [] });
+    this.markers.push({ second: this.traffic.now() / 1000, label: phase });
+    log(`phase: ${phase}`);
+  }
+
+  note(line: string): void {
+    this.list[this.list.length - 1].notes.push(line);
+    log(`  ${line}`);
+  }
+
+  end(): void {
+    if (this.list.length) this.list[this.list.length - 1].toMs = this.traffic.now();
+  }
+}
+
+/** Per instance, as ECS does it: drain at the balancer, SIGTERM, a new instance on a new port, UP again. */
+async function rollingRestart(stack: ResilienceStack, phases: Phases): Promise<void> {
+  const { balancer, apps } = stack;
+  for (const name of ['a', 'b']) {
+    const t = Date.now();
+    await balancer.command(`set server app/${name} state drain`);
+    await balancer.command(`set server app/${name}-failopen state drain`);
+    await waitFor(async () => ((await balancer.server(name)).sessions === 0 ? true : undefined), `${name} drained`, 15_000);
+    const drainedMs = Date.now() - t;
+    const code = await apps[name].stop();
+    const fresh = await stack.launch();
+    apps[name] = fresh;
+    for (const server of [name, `${name}-failopen`]) {
+      await balancer.command(`set server app/${server} addr 127.0.0.1 port ${portOf(fresh)}`);
+      await balancer.command(`set server app/${server} state ready`);
+    }
+    await waitFor(async () => ((await balancer.server(name)).status === 'UP' ? true : undefined), `${name} UP again`, 15_000);
+    phases.note(`${name}: drained in ${drainedMs} ms, old instance exited ${code}, new one UP after ${Date.now() - t} ms in all`);
+  }
+}
+
+const everyReadiness = async (stack: ResilienceStack) => Promise.all(Object.values(stack.apps).map(readiness));
+
+/** redis-server killed for `downSeconds`, started again; then both instances must reach it. */
+async function redisOutage(stack: ResilienceStack, phases: Phases, downSeconds: number, steadySeconds: number): Promise<void> {
+  phases.enter('redis-down');
+  stack.redis.kill();
+  await sleep(1_500);
+  const duringRedis = await everyReadiness(stack);
+  phases.note(`readiness while Redis is down: ${duringRedis.map((r) => `${r.status} redis ${JSON.stringify(r.body?.details?.redis ?? {})}`).join('; ')}`);
+  await sleep(Math.max(0, downSeconds * 1000 - 1_500));
+  await stack.redis.start();
+  phases.enter('redis-back');
+  await waitFor(
+    async () => ((await everyReadiness(stack)).every((r) => r.body?.details?.redis?.reachable === true) ? true : undefined),
+    'Redis reachable from both instances',
+    15_000,
+  );
+  phases.note('both instances reach Redis again');
+  await sleep(steadySeconds * 1000);
+}
+
+/** Postgres stopped until both instances say so, and `downSeconds` more; then started again on the same data. */
+async function postgresOutage(stack: ResilienceStack, phases: Phases, downSeconds: number): Promise<void> {
+  phases.enter('postgres-down');
+  const stoppedAt = Date.now();
+  await stack.pg.stop();
+  await waitFor(async () => ((await everyReadiness(stack)).every((r) => r.status === 503) ? true : undefined), 'readiness 503 on both', 15_000);
+  const notReady = await readiness(stack.apps.a);
+  phases.note(`readiness 503 on both ${Date.now() - stoppedAt} ms after the stop: ${JSON.stringify(notReady.body?.details?.postgres ?? notReady.body)}`);
+  await sleep(downSeconds * 1000);
+  await stack.pg.start();
+  const restartedAt = Date.now();
+  await waitFor(async () => ((await everyReadiness(stack)).every((r) => r.status === 200) ? true : undefined), 'readiness 200 on both', 30_000);
+  phases.note(`Postgres down ${((restartedAt - stoppedAt) / 1000).toFixed(1)} s; both instances ready ${Date.now() - restartedAt} ms after it was back (no restart)`);
+}
+
+/** The database against every answer: orders answered 201 exist, payments answered 200 are paid and confirmed, invariants hold. */
+async function theBooks(cleanup: Cleanup, databaseUrl: string, traffic: Traffic) {
+  const db = new Client({ connectionString: databaseUrl });
+  await db.connect();
+  cleanup.add('bench database connection', () => db.end());
+  const held = [...traffic.holds.keys()];
+  const found = new Set((await db.query<{ id: string }>('SELECT id FROM orders WHERE id = ANY($1::uuid[])', [held])).rows.map((r) => r.id));
+  const lostOrders = held.filter((id) => !found.has(id));
+  const paidIds = [...traffic.paid];
+  const paidRows = await db.query<{ id: string; status: string; outbox: number }>(
+    `SELECT o.id, o.status, (SELECT count(*)::int FROM outbox x WHERE x.cause = 'order-paid:' || o.id::text) AS outbox
+       FROM orders o WHERE o.id = ANY($1::uuid[])`,
+    [paidIds],
+  );
+  const notPaid = paidRows.rows.filter((r) => r.status !== 'paid').map((r) => r.id);
+  const withoutConfirmation = paidRows.rows.filter((r) => r.outbox === 0).map((r) => r.id);
+  const missingPaid = paidIds.length - paidRows.rowCount!;
+  const ordersInDb = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM orders')).rows[0].n;
+  const invariants = await invariantViolations(db);
+  return { held: held.length, lostOrders, ordersInDb, paid: paidIds.length, notPaid, missingPaid, withoutConfirmation, invariants };
+}
+
+type Books = Awaited<ReturnType<typeof theBooks>>;
+
+/** One row per phase: answers by the phase in which they came. */
+function phaseTable(traffic: Traffic, phases: PhaseRecord[]): { table: string; unexpectedTotal: number; unexpectedSamples: string[] } {
+  const rows: string[][] = [['phase', 'seconds', 'answers', 'ok', '503 (allowed)', 'unexpected', 'transport errors', 'p99 ms', 'p99 of 503s ms']];
+  let unexpectedTotal = 0;
+  const unexpectedSamples: string[] = [];
+  for (const p of phases) {
+    const of = traffic.answers.filter((a) => a.phase === p.phase);
+    const ok = of.filter((a) => a.status === EXPECTED[a.kind]);
+    const allowed503 = of.filter((a) => a.status === 503 && isExpected(a));
+    const unexpected = of.filter((a) => !isExpected(a));
+    unexpectedTotal += unexpected.length;
+    for (const a of unexpected.slice(0, 5)) unexpectedSamples.push(`${p.phase} ${a.kind} → ${a.status || 'no answer'} ${a.code} ${a.detail ?? ''}`.trim());
+    const p99 = (xs: Answer[]) => (xs.length ? fmt(percentile(Float64Array.from(xs.map((a) => a.ms)).sort(), 99), 1) : '–');
+    rows.push([
+      p.phase,
+      ((p.toMs - p.fromMs) / 1000).toFixed(1),
+      fmt(of.length),
+      fmt(ok.length),
+      fmt(allowed503.length),
+      fmt(unexpected.length),
+      fmt(of.filter((a) => a.status === 0).length),
+      p99(ok),
+      p99(allowed503),
+    ]);
+  }
+  return { table: table(rows), unexpectedTotal, unexpectedSamples };
+}
+
+function problemsOf(books: Books, unexpected: { unexpectedTotal: number; unexpectedSamples: string[] }, slow503: number): string[] {
+  const problems: string[] = [];
+  if (unexpected.unexpectedTotal) problems.push(`${unexpected.unexpectedTotal} unexpected answers (first: ${unexpected.unexpectedSamples.slice(0, 5).join(' | ')})`);
+  if (books.lostOrders.length) problems.push(`${books.lostOrders.length} orders answered 201 are not in the database`);
+  if (books.notPaid.length || books.missingPaid) problems.push(`${books.notPaid.length + books.missingPaid} orders answered 200 to pay are not paid`);
+  if (books.withoutConfirmation.length) problems.push(`${books.withoutConfirmation.length} paid orders have no confirmation in the outbox`);
+  if (books.invariants.inventory.length || books.invariants.payments.length) problems.push('inventory or payment invariants violated');
+  if (slow503) problems.push(`${slow503} answers 503 took more than 2 s (not failing fast)`);
+  return problems;
+}
+
+function booksTable(books: Books): string {
+  return table([
+    ['BOOKS (database, after the run)', 'value'],
+    ['orders answered 201', fmt(books.held)],
+    ['of them missing from the database', fmt(books.lostOrders.length)],
+    ['orders in the database (all)', fmt(books.ordersInDb)],
+    ['orders answered 200 to pay', fmt(books.paid)],
+    ['of them not paid / missing', `${fmt(books.notPaid.length)} / ${fmt(books.missingPaid)}`],
+    ['of them without a confirmation in the outbox', fmt(books.withoutConfirmation.length)],
+    ['inventory / payment invariant violations', `${books.invariants.inventory.length} / ${books.invariants.payments.length}`],
+  ]);
+}
+
+interface Settings {
+  workers: number;
+  redisDownSeconds: number;
+  postgresDownSeconds: number;
+  steadySeconds: number;
+}
+
+/** The JSON record and the chart beside it. */
+function save(
+  startedAt: Date,
+  run: { settings: Settings; appEnv: Record<string, string>; traffic: Traffic; phases: Phases; books: Books; problems: string[]; verdict: string; unexpectedTotal: number },
+): { path: string; chart: string } {
+  const { traffic, verdict } = run;
+  const series = traffic.timeline.series();
+  const path = writeResult(
+    'resilience',
+    {
+      benchmark: 'resilience',
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      verdict,
+      problems: run.problems,
+      environment: environment(),
+      settings: { ...run.settings, appEnv: { ...run.appEnv, JWT_SECRET: '(redacted)' } },
+      phases: run.phases.list,
+      answers: traffic.answers.length,
+      unexpected: traffic.answers.filter((a) => !isExpected(a)).slice(0, 200),
+      books: run.books,
+      timeline: series,
+    },
+    startedAt,
+  );
+  const chart = writeChartBeside(
+    path,
+    lineChart({
+      title: 'test:resilience: rolling restart, Redis killed, Postgres restarted (HAProxy, 2 instances)',
+      subtitle: `${fmt(traffic.answers.length)} answers, ${run.unexpectedTotal} unexpected; verdict ${verdict}`,
+      leftLabel: '2xx answers per second',
+      rightLabel: 'p99 latency of 2xx (ms)',
+      series: [
+        { label: '2xx/s', values: series.map((s) => s.perSecond), axis: 'left', color: '#1f77b4' },
+        { label: 'p99 ms', values: series.map((s) => s.p99Ms), axis: 'right', color: '#ff7f0e' },
+      ],
+      markers: run.phases.markers,
+    }),
+  );
+  return { path, chart };
+}
+
+/** Steady traffic through every phase, from the first steady seconds to the recovery. */
+async function runPhases(stack: ResilienceStack, traffic: Traffic, settings: Settings): Promise<Phases> {
+  const phases = new Phases(traffic);
+  phases.enter('steady');
+  traffic.start(settings.workers);
+  await sleep(settings.steadySeconds * 1000);
+  phases.enter('rolling');
+  await rollingRestart(stack, phases);
+  phases.enter('steady-after-rolling');
+  await sleep(settings.steadySeconds * 1000);
+  await redisOutage(stack, phases, settings.redisDownSeconds, settings.steadySeconds);
+  await postgresOutage(stack, phases, settings.postgresDownSeconds);
+  phases.enter('recovered');
+  await sleep(settings.steadySeconds * 1000);
+  await traffic.stop();
+  phases.end();
+  log(`traffic stopped: ${fmt(traffic.answers.length)} answers`);
+  return phases;
+}
+
 async function main(): Promise<number> {
   const startedAt = new Date();
   const cleanup = new Cleanup(log);
-  const workers = intEnv('RESILIENCE_WORKERS', 12);
-  const redisDownSeconds = intEnv('RESILIENCE_REDIS_DOWN', 10);
-  const postgresDownSeconds = intEnv('RESILIENCE_POSTGRES_DOWN', 5);
-  const steadySeconds = intEnv('RESILIENCE_STEADY', 4);
+  const settings: Settings = {
+    workers: intEnv('RESILIENCE_WORKERS', 12),
+    redisDownSeconds: intEnv('RESILIENCE_REDIS_DOWN', 10),
+    postgresDownSeconds: intEnv('RESILIENCE_POSTGRES_DOWN', 5),
+    steadySeconds: intEnv('RESILIENCE_STEADY', 4),
+  };
   try {
-    const pg = await restartablePostgres(cleanup);
-    log('postgres ready');
-    migrate(pg.url, log);
-    const redisPort = await freePort();
-    let redis = await startRedisServer(redisPort);
-    cleanup.add('redis', async () => void (await stopChild(redis.process, 5_000)), () => redis.process.kill('SIGKILL'));
-    log(`redis ready on ${redis.url}`);
+    const stack = await startResilienceStack(cleanup);
+    const seeded = await seedThroughBalancer(stack.balancer.url);
+    const traffic = new Traffic(stack.balancer.url, seeded.buyers, seeded.eventId, seeded.ticketTypeId);
+    const phases = await runPhases(stack, traffic, settings);
+    const books = await theBooks(cleanup, stack.pg.url, traffic);
 
-    const appEnv = {
-      // One secret for every instance, as in a deployment: a token from one is valid on the others.
-      JWT_SECRET: randomBytes(32).toString('hex'),
-      RATE_LIMIT_PER_MINUTE: '1000000',
-      ACCESS_TOKEN_TTL_SECONDS: '3600',
-      // The balancer checks every 500 ms and needs 2 failures: 1.5 s of 503 readiness covers it.
-      SHUTDOWN_DRAIN_DELAY_MS: '1500',
-      SHUTDOWN_TIMEOUT_MS: '10000',
-    };
-    const launch = () => startApp(cleanup, log, { databaseUrl: pg.url, redisUrl: redis.url, env: appEnv });
-    const apps: Record<string, AppProcess> = { a: await launch(), b: await launch() };
-    const portOf = (app: AppProcess) => Number(new URL(app.url).port);
-    const balancer = await startHaproxy(cleanup, { a: portOf(apps.a), b: portOf(apps.b) });
-    await waitFor(async () => ((await balancer.server('a')).status === 'UP' && (await balancer.server('b')).status === 'UP' ? true : undefined), 'both servers UP');
-
-    // ---- seed through the balancer
-    const organiser = await register(balancer.url, 'organiser');
-    const { eventId, ticketTypeIds } = await publishedBenchEvent(
-      balancer.url,
-      organiser.accessToken,
-      { title: 'Resilience night', description: 'Instances come and go.', venue: { name: 'Arena', city: 'Tunis', address: '1 Avenue Habib Bourguiba' } },
-      [{ name: 'Floor', price: 45_000, capacity: 1_000_000 }],
-    );
-    const buyers: RegisteredUser[] = [];
-    for (let i = 0; i < 40; i += 10) buyers.push(...(await Promise.all(Array.from({ length: 10 }, () => register(balancer.url, 'buyer')))));
-    await call(balancer.url, 'GET', `/v1/events/${eventId}`);
-    log(`seeded: event ${eventId}, ${buyers.length} buyers`);
-
-    const traffic = new Traffic(balancer.url, buyers, eventId, ticketTypeIds[0]);
-    const markers: { second: number; label: string }[] = [];
-    const phases: { phase: Phase; fromMs: number; toMs: number; notes: string[] }[] = [];
-    const enter = (phase: Phase) => {
-      if (phases.length) phases[phases.length - 1].toMs = traffic.now();
-      traffic.phase = phase;
-      phases.push({ phase, fromMs: traffic.now(), toMs: 0, notes: [] });
-      markers.push({ second: traffic.now() / 1000, label: phase });
-      log(`phase: ${phase}`);
-    };
-    const note = (line: string) => {
-      phases[phases.length - 1].notes.push(line);
-      log(`  ${line}`);
-    };
-    const readiness = async (app: AppProcess) => {
-      const res = await fetch(`${app.url}/health/ready`).catch(() => undefined);
-      return { status: res?.status ?? 0, body: res ? ((await res.json().catch(() => ({}))) as any) : {} };
-    };
-
-    enter('steady');
-    traffic.start(workers);
-    await sleep(steadySeconds * 1000);
-
-    // ---- rolling restart, one instance after the other
-    enter('rolling');
-    for (const name of ['a', 'b']) {
-      const t = Date.now();
-      await balancer.command(`set server app/${name} state drain`);
-      await balancer.command(`set server app/${name}-failopen state drain`);
-      await waitFor(async () => ((await balancer.server(name)).sessions === 0 ? true : undefined), `${name} drained`, 15_000);
-      const drainedMs = Date.now() - t;
-      const code = await apps[name].stop();
-      const fresh = await launch();
-      apps[name] = fresh;
-      for (const server of [name, `${name}-failopen`]) {
-        await balancer.command(`set server app/${server} addr 127.0.0.1 port ${portOf(fresh)}`);
-        await balancer.command(`set server app/${server} state ready`);
-      }
-      await waitFor(async () => ((await balancer.server(name)).status === 'UP' ? true : undefined), `${name} UP again`, 15_000);
-      note(`${name}: drained in ${drainedMs} ms, old instance exited ${code}, new one UP after ${Date.now() - t} ms in all`);
-    }
-    enter('steady-after-rolling');
-    await sleep(steadySeconds * 1000);
-
-    // ---- Redis killed
-    enter('redis-down');
-    redis.process.kill('SIGKILL');
-    await sleep(1_500);
-    const duringRedis = await Promise.all(Object.values(apps).map(readiness));
-    note(`readiness while Redis is down: ${duringRedis.map((r) => `${r.status} redis ${JSON.stringify(r.body?.details?.redis ?? {})}`).join('; ')}`);
-    await sleep(Math.max(0, redisDownSeconds * 1000 - 1_500));
-    redis = await startRedisServer(redisPort);
-    enter('redis-back');
-    await waitFor(
-      async () => ((await Promise.all(Object.values(apps).map(readiness))).every((r) => r.body?.details?.redis?.reachable === true) ? true : undefined),
-      'Redis reachable from both instances',
-      15_000,
-    );
-    note('both instances reach Redis again');
-    await sleep(steadySeconds * 1000);
-
-    // ---- Postgres restarted
-    enter('postgres-down');
-    const stoppedAt = Date.now();
-    await pg.stop();
-    await waitFor(async () => ((await Promise.all(Object.values(apps).map(readiness))).every((r) => r.status === 503) ? true : undefined), 'readiness 503 on both', 15_000);
-    const notReady = await readiness(apps.a);
-    note(`readiness 503 on both ${Date.now() - stoppedAt} ms after the stop: ${JSON.stringify(notReady.body?.details?.postgres ?? notReady.body)}`);
-    await sleep(postgresDownSeconds * 1000);
-    await pg.start();
-    const restartedAt = Date.now();
-    await waitFor(async () => ((await Promise.all(Object.values(apps).map(readiness))).every((r) => r.status === 200) ? true : undefined), 'readiness 200 on both', 30_000);
-    note(`Postgres down ${((restartedAt - stoppedAt) / 1000).toFixed(1)} s; both instances ready ${Date.now() - restartedAt} ms after it was back (no restart)`);
-    enter('recovered');
-    await sleep(steadySeconds * 1000);
-    await traffic.stop();
-    phases[phases.length - 1].toMs = traffic.now();
-    log(`traffic stopped: ${fmt(traffic.answers.length)} answers`);
-
-    // ---- the books
-    const db = new Client({ connectionString: pg.url });
-    await db.connect();
-    cleanup.add('bench database connection', () => db.end());
-    const held = [...traffic.holds.keys()];
-    const found = new Set((await db.query<{ id: string }>('SELECT id FROM orders WHERE id = ANY($1::uuid[])', [held])).rows.map((r) => r.id));
-    const lostOrders = held.filter((id) => !found.has(id));
-    const paidIds = [...traffic.paid];
-    const paidRows = await db.query<{ id: string; status: string; outbox: number }>(
-      `SELECT o.id, o.status, (SELECT count(*)::int FROM outbox x WHERE x.cause = 'order-paid:' || o.id::text) AS outbox
-         FROM orders o WHERE o.id = ANY($1::uuid[])`,
-      [paidIds],
-    );
-    const notPaid = paidRows.rows.filter((r) => r.status !== 'paid').map((r) => r.id);
-    const withoutConfirmation = paidRows.rows.filter((r) => r.outbox === 0).map((r) => r.id);
-    const missingPaid = paidIds.length - paidRows.rowCount!;
-    const ordersInDb = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM orders')).rows[0].n;
-    const invariants = await invariantViolations(db);
-
-    // ---- report
-    const out: string[] = [];
     const env = environment();
-    out.push('');
-    out.push(`Resilience run — node ${env.node}, ${env.cpuCount} CPU (${env.cpuModel}), ${env.platform}; HAProxy in front of two instances, ${workers} workers`);
-    const rows: string[][] = [['phase', 'seconds', 'answers', 'ok', '503 (allowed)', 'unexpected', 'transport errors', 'p99 ms', 'p99 of 503s ms']];
-    let unexpectedTotal = 0;
-    const unexpectedSamples: string[] = [];
-    for (const p of phases) {
-      const of = traffic.answers.filter((a) => a.phase === p.phase);
-      const ok = of.filter((a) => a.status === EXPECTED[a.kind]);
-      const allowed503 = of.filter((a) => a.status === 503 && isExpected(a));
-      const unexpected = of.filter((a) => !isExpected(a));
-      unexpectedTotal += unexpected.length;
-      for (const a of unexpected.slice(0, 5)) unexpectedSamples.push(`${p.phase} ${a.kind} → ${a.status || 'no answer'} ${a.code} ${a.detail ?? ''}`.trim());
-      const p99 = (xs: Answer[]) => (xs.length ? fmt(percentile(Float64Array.from(xs.map((a) => a.ms)).sort(), 99), 1) : '–');
-      rows.push([
-        p.phase,
-        ((p.toMs - p.fromMs) / 1000).toFixed(1),
-        fmt(of.length),
-        fmt(ok.length),
-        fmt(allowed503.length),
-        fmt(unexpected.length),
-        fmt(of.filter((a) => a.status === 0).length),
-        p99(ok),
-        p99(allowed503),
-      ]);
-    }
-    out.push(table(rows));
-    out.push('');
-    for (const p of phases) for (const n of p.notes) out.push(`${p.phase}: ${n}`);
-    out.push('');
+    const out: string[] = ['', `Resilience run — node ${env.node}, ${env.cpuCount} CPU (${env.cpuModel}), ${env.platform}; HAProxy in front of two instances, ${settings.workers} workers`];
+    const answers = phaseTable(traffic, phases.list);
+    out.push(answers.table, '');
+    for (const p of phases.list) for (const n of p.notes) out.push(`${p.phase}: ${n}`);
+    out.push('', booksTable(books));
     const slow503 = traffic.answers.filter((a) => a.status === 503 && a.ms > 2_000).length;
-    out.push(
-      table([
-        ['BOOKS (database, after the run)', 'value'],
-        ['orders answered 201', fmt(held.length)],
-        ['of them missing from the database', fmt(lostOrders.length)],
-        ['orders in the database (all)', fmt(ordersInDb)],
-        ['orders answered 200 to pay', fmt(paidIds.length)],
-        ['of them not paid / missing', `${fmt(notPaid.length)} / ${fmt(missingPaid)}`],
-        ['of them without a confirmation in the outbox', fmt(withoutConfirmation.length)],
-        ['inventory / payment invariant violations', `${invariants.inventory.length} / ${invariants.payments.length}`],
-      ]),
-    );
-    const problems: string[] = [];
-    if (unexpectedTotal) problems.push(`${unexpectedTotal} unexpected answers (first: ${unexpectedSamples.slice(0, 5).join(' | ')})`);
-    if (lostOrders.length) problems.push(`${lostOrders.length} orders answered 201 are not in the database`);
-    if (notPaid.length || missingPaid) problems.push(`${notPaid.length + missingPaid} orders answered 200 to pay are not paid`);
-    if (withoutConfirmation.length) problems.push(`${withoutConfirmation.length} paid orders have no confirmation in the outbox`);
-    if (invariants.inventory.length || invariants.payments.length) problems.push('inventory or payment invariants violated');
-    if (slow503) problems.push(`${slow503} answers 503 took more than 2 s (not failing fast)`);
+    const problems = problemsOf(books, answers, slow503);
     const verdict = problems.length ? 'FAIL' : 'PASS';
     out.push('');
     out.push(`verdict: ${verdict}${problems.length ? `\n  - ${problems.join('\n  - ')}` : ' (no failed request outside the Postgres outage, every 503 fast, no order or confirmation lost, invariants hold)'}`);
-
-    const series = traffic.timeline.series();
-    const path = writeResult(
-      'resilience',
-      {
-        benchmark: 'resilience',
-        startedAt: startedAt.toISOString(),
-        finishedAt: new Date().toISOString(),
-        verdict,
-        problems,
-        environment: env,
-        settings: { workers, redisDownSeconds, postgresDownSeconds, steadySeconds, appEnv: { ...appEnv, JWT_SECRET: '(redacted)' } },
-        phases,
-        answers: traffic.answers.length,
-        unexpected: traffic.answers.filter((a) => !isExpected(a)).slice(0, 200),
-        books: { held: held.length, lostOrders, ordersInDb, paid: paidIds.length, notPaid, missingPaid, withoutConfirmation, invariants },
-        timeline: series,
-      },
-      startedAt,
-    );
-    const chart = writeChartBeside(
-      path,
-      lineChart({
-        title: 'test:resilience: rolling restart, Redis killed, Postgres restarted (HAProxy, 2 instances)',
-        subtitle: `${fmt(traffic.answers.length)} answers, ${unexpectedTotal} unexpected; verdict ${verdict}`,
-        leftLabel: '2xx answers per second',
-        rightLabel: 'p99 latency of 2xx (ms)',
-        series: [
-          { label: '2xx/s', values: series.map((s) => s.perSecond), axis: 'left', color: '#1f77b4' },
-          { label: 'p99 ms', values: series.map((s) => s.p99Ms), axis: 'right', color: '#ff7f0e' },
-        ],
-        markers,
-      }),
-    );
+    const { path, chart } = save(startedAt, { settings, appEnv: stack.appEnv, traffic, phases, books, problems, verdict, unexpectedTotal: answers.unexpectedTotal });
     out.push(`chart: ${chart}`);
     return printVerdict(out, path, verdict);
   } finally {

@@ -1,64 +1,18 @@
-import { randomBytes } from 'node:crypto';
-
-export interface ApiResponse<T> {
-  status: number;
-  /** The body exactly as sent. */
-  text: string;
-  json: T;
-  headers: Headers;
-}
+import { randomBytes, randomUUID } from 'node:crypto';
+import { call, register, Reply, Session, uniqueEmail } from '../../test/support/http';
 
 /**
- * One API call; anything but the expected status is an error that shows the request and the answer,
- * so a bench never measures or seeds on top of a failure it did not notice.
+ * The benches' fixtures, on the one API client of the tests (test/support/http.ts): every seeding
+ * call states the status it needs (`expect`), so a bench never measures on top of a failure it did
+ * not notice.
  */
-export async function call<T = unknown>(
-  baseUrl: string,
-  method: string,
-  path: string,
-  options: { body?: unknown; token?: string; expect?: number } = {},
-): Promise<ApiResponse<T>> {
-  const headers: Record<string, string> = {};
-  if (options.body !== undefined) headers['content-type'] = 'application/json';
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  const res = await fetch(`${baseUrl}${path}`, {
-    method,
-    headers,
-    body: options.body === undefined ? undefined : JSON.stringify(options.body),
-  });
-  const text = await res.text();
-  const expected = options.expect ?? 200;
-  if (res.status !== expected) {
-    const sent = options.body === undefined ? '' : ` ${JSON.stringify(options.body)}`;
-    throw new Error(`${method} ${path}${sent}\n→ ${res.status} (expected ${expected}): ${text.slice(0, 2000)}`);
-  }
-  let json: T;
-  try {
-    json = (text ? JSON.parse(text) : undefined) as T;
-  } catch {
-    throw new Error(`${method} ${path} → ${res.status} with a body that is not JSON: ${text.slice(0, 500)}`);
-  }
-  return { status: res.status, text, json, headers: res.headers };
-}
 
-export interface RegisteredUser {
-  user: { id: string; email: string; name: string; role: string };
-  accessToken: string;
-  refreshToken: string;
-}
+export { call };
+export type { Reply, Session };
 
-/** `POST /v1/auth/register` with a unique e-mail. */
-export async function register(
-  baseUrl: string,
-  role: 'buyer' | 'organiser',
-  name = role === 'organiser' ? 'Bench Organiser' : 'Bench Buyer',
-): Promise<RegisteredUser> {
-  const email = `bench-${role}-${randomBytes(5).toString('hex')}@example.com`;
-  const res = await call<RegisteredUser>(baseUrl, 'POST', '/v1/auth/register', {
-    body: { email, password: `bench-password-${randomBytes(6).toString('hex')}`, name, role },
-    expect: 201,
-  });
-  return res.json;
+/** `POST /v1/auth/register` with a unique e-mail and a password of its own. */
+export function registerUser(baseUrl: string, role: 'buyer' | 'organiser', name = role === 'organiser' ? 'Bench Organiser' : 'Bench Buyer'): Promise<Session> {
+  return register(baseUrl, { email: uniqueEmail(`bench-${role}`), password: `bench-password-${randomBytes(6).toString('hex')}`, name, role });
 }
 
 const HOUR_MS = 3_600_000;
@@ -86,13 +40,29 @@ export async function publishedBenchEvent(
       currency: 'TND',
     },
   });
-  const eventId = created.json.id;
+  const eventId = created.body.id;
   const ticketTypeIds: string[] = [];
   for (const body of ticketTypes) {
-    ticketTypeIds.push((await call<{ id: string }>(base, 'POST', `/v1/events/${eventId}/ticket-types`, { token, expect: 201, body })).json.id);
+    ticketTypeIds.push((await call<{ id: string }>(base, 'POST', `/v1/events/${eventId}/ticket-types`, { token, expect: 201, body })).body.id);
   }
   await call(base, 'POST', `/v1/events/${eventId}/publish`, { token, expect: 200 });
   return { eventId, ticketTypeIds };
+}
+
+/** A hold (`POST /v1/orders`, a fresh Idempotency-Key) paid with `tok_visa`; returns the paid order. */
+export async function purchase(
+  base: string,
+  buyer: Session,
+  order: { eventId: string; ticketTypeId: string; quantity: number },
+): Promise<{ id: string; status: string; tickets: { code: string }[] }> {
+  const held = await call<{ id: string }>(base, 'POST', '/v1/orders', {
+    token: buyer.accessToken,
+    headers: { 'idempotency-key': `bench-seed-${randomUUID()}` },
+    body: { eventId: order.eventId, items: [{ ticketTypeId: order.ticketTypeId, quantity: order.quantity }] },
+    expect: 201,
+  });
+  const paid = await call(base, 'POST', `/v1/orders/${held.body.id}/pay`, { token: buyer.accessToken, body: { paymentToken: 'tok_visa' }, expect: 200 });
+  return paid.body;
 }
 
 /** `work(0)` … `work(count - 1)`, at most `concurrency` at a time; results in index order. */

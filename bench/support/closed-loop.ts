@@ -1,5 +1,6 @@
-import { Agent, IncomingHttpHeaders, request } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { KeepAliveClient } from './http-client';
 
 /**
  * A closed-loop HTTP/1.1 load driver on `node:http` keep-alive connections: `connections` workers,
@@ -48,33 +49,14 @@ export interface DriverRun {
 }
 
 export async function runClosedLoop<R extends DriverRequest>(options: DriverOptions<R>): Promise<DriverRun> {
-  const url = new URL(options.baseUrl);
-  const agent = new Agent({ keepAlive: true, maxSockets: options.connections, maxFreeSockets: options.connections });
-  const timeoutMs = options.timeoutSeconds * 1000;
+  const client = new KeepAliveClient(options.baseUrl, options.connections, options.timeoutSeconds * 1000);
+  const send = (req: R) => client.send(req.method, req.path, req.headers, req.body);
   const started = performance.now();
   const deadline = started + options.durationSeconds * 1000;
   let sent = 0;
   let inFlight = 0;
   let inFlightAtDeadline = -1;
   let lastAnswer = started;
-
-  const send = (req: R) =>
-    new Promise<DriverResponse>((resolve, reject) => {
-      const headers: Record<string, string | number> = { ...req.headers };
-      if (req.body) headers['content-length'] = req.body.length;
-      const outgoing = request(
-        { agent, host: url.hostname, port: url.port, method: req.method, path: req.path, headers },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-          res.on('error', reject);
-        },
-      );
-      outgoing.setTimeout(timeoutMs, () => outgoing.destroy(new Error(`no answer within ${options.timeoutSeconds} s (timeout)`)));
-      outgoing.on('error', reject);
-      outgoing.end(req.body);
-    });
 
   const deadlineTimer = setTimeout(() => (inFlightAtDeadline = inFlight), Math.max(0, deadline - performance.now()));
   const worker = async () => {
@@ -100,7 +82,7 @@ export async function runClosedLoop<R extends DriverRequest>(options: DriverOpti
     await Promise.all(Array.from({ length: options.connections }, worker));
   } finally {
     clearTimeout(deadlineTimer);
-    agent.destroy();
+    client.close();
   }
   return {
     elapsedSeconds: (lastAnswer - started) / 1000,

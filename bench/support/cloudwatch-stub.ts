@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { gunzipSync } from 'node:zlib';
@@ -80,103 +80,78 @@ function parseQuery(body: Buffer): Datum[] | undefined {
   return [...data.values()];
 }
 
-export async function startCloudWatchStub(cleanup: Cleanup, log: Log): Promise<CloudWatchStub> {
-  const started = performance.now();
-  const calls: StubCall[] = [];
-  const totals: MetricTotals = {};
-  const hung = new Set<ServerResponse>();
-  const stub = { mode: 'ok' as StubMode };
+/** What the request says, in either protocol; `undefined` data when it is not a PutMetricData call. */
+function parseRequest(req: IncomingMessage, raw: Buffer): { protocol: StubCall['protocol']; data?: Datum[]; contentType: string; target: string } {
+  const gzip = /gzip/i.test(String(req.headers['content-encoding'] ?? ''));
+  const contentType = String(req.headers['content-type'] ?? '');
+  const target = String(req.headers['x-amz-target'] ?? '');
+  try {
+    const body = gzip ? gunzipSync(raw) : raw;
+    if (req.method === 'POST' && contentType.includes('application/x-amz-json') && target.endsWith('.PutMetricData')) {
+      const data = parseJson(body);
+      return { protocol: data ? 'json' : 'unknown', data, contentType, target };
+    }
+    if (req.method === 'POST' && contentType.includes('application/x-www-form-urlencoded')) {
+      const data = parseQuery(body);
+      return { protocol: data ? 'query' : 'unknown', data, contentType, target };
+    }
+  } catch {
+    // not understood: answered 400 below
+  }
+  return { protocol: 'unknown', contentType, target };
+}
 
-  const handle = (req: IncomingMessage, res: ServerResponse, raw: Buffer) => {
-    const at = performance.now() - started;
-    const gzip = /gzip/i.test(String(req.headers['content-encoding'] ?? ''));
-    const contentType = String(req.headers['content-type'] ?? '');
-    const target = String(req.headers['x-amz-target'] ?? '');
-    const call: StubCall = {
-      at,
-      mode: stub.mode,
-      protocol: 'unknown',
-      status: 400,
-      datapoints: 0,
-      bodyBytes: raw.length,
-      gzip,
-      signed: String(req.headers.authorization ?? '').startsWith('AWS4-HMAC-SHA256'),
-    };
-    calls.push(call);
-    let data: Datum[] | undefined;
-    try {
-      const body = gzip ? gunzipSync(raw) : raw;
-      if (req.method === 'POST' && contentType.includes('application/x-amz-json') && target.endsWith('.PutMetricData')) {
-        call.protocol = 'json';
-        data = parseJson(body);
-      } else if (req.method === 'POST' && contentType.includes('application/x-www-form-urlencoded')) {
-        data = parseQuery(body);
-        if (data) call.protocol = 'query';
-      }
-    } catch {
-      data = undefined;
-    }
-    if (!data) {
-      call.protocol = 'unknown';
-      res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0' });
-      res.end(JSON.stringify({ __type: 'InvalidAction', message: `bench stub: not a PutMetricData request (${req.method} ${req.url} ${contentType} ${target})` }));
-      return;
-    }
-    call.datapoints = data.length;
-    const requestId = randomUUID();
-    if (stub.mode === 'hang') {
-      call.status = 'hung';
-      hung.add(res);
-      res.on('close', () => {
-        hung.delete(res);
-        call.abandonedAfterMs = performance.now() - started - at;
+/** Adds accepted data to the totals per metric name (StatisticSets, value lists or single values). */
+function addToTotals(totals: MetricTotals, data: Datum[]): void {
+  for (const d of data) {
+    const name = d.MetricName ?? '(unnamed)';
+    const t = (totals[name] ??= { sampleCount: 0, sum: 0, datapoints: 0 });
+    t.datapoints++;
+    if (d.StatisticValues) {
+      t.sampleCount += d.StatisticValues.SampleCount ?? 0;
+      t.sum += d.StatisticValues.Sum ?? 0;
+    } else if (d.Values) {
+      const counts = d.Counts ?? d.Values.map(() => 1);
+      d.Values.forEach((v, i) => {
+        t.sampleCount += counts[i];
+        t.sum += v * counts[i];
       });
-      return;
+    } else if (d.Value !== undefined) {
+      t.sampleCount += 1;
+      t.sum += d.Value;
     }
-    if (stub.mode === 'error') {
-      call.status = 500;
-      if (call.protocol === 'json') {
-        res.writeHead(500, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': requestId, 'x-amzn-query-error': 'InternalServiceError;Receiver' });
-        res.end(JSON.stringify({ __type: 'InternalServiceFault', message: 'bench stub: simulated CloudWatch outage' }));
-      } else {
-        res.writeHead(500, { 'content-type': 'text/xml' });
-        res.end(
-          `<ErrorResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/"><Error><Type>Receiver</Type><Code>InternalServiceError</Code>` +
-            `<Message>bench stub: simulated CloudWatch outage</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`,
-        );
-      }
-      return;
-    }
-    call.status = 200;
-    for (const d of data) {
-      const name = d.MetricName ?? '(unnamed)';
-      const t = (totals[name] ??= { sampleCount: 0, sum: 0, datapoints: 0 });
-      t.datapoints++;
-      if (d.StatisticValues) {
-        t.sampleCount += d.StatisticValues.SampleCount ?? 0;
-        t.sum += d.StatisticValues.Sum ?? 0;
-      } else if (d.Values) {
-        const counts = d.Counts ?? d.Values.map(() => 1);
-        d.Values.forEach((v, i) => {
-          t.sampleCount += counts[i];
-          t.sum += v * counts[i];
-        });
-      } else if (d.Value !== undefined) {
-        t.sampleCount += 1;
-        t.sum += d.Value;
-      }
-    }
-    if (call.protocol === 'json') {
-      res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': requestId });
-      res.end('{}');
-    } else {
-      res.writeHead(200, { 'content-type': 'text/xml' });
-      res.end(
-        `<PutMetricDataResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/"><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></PutMetricDataResponse>`,
-      );
-    }
-  };
+  }
+}
 
+/** The simulated outage's answer, in the caller's protocol. */
+function answerOutage(res: ServerResponse, protocol: StubCall['protocol'], requestId: string): void {
+  if (protocol === 'json') {
+    res.writeHead(500, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': requestId, 'x-amzn-query-error': 'InternalServiceError;Receiver' });
+    res.end(JSON.stringify({ __type: 'InternalServiceFault', message: 'bench stub: simulated CloudWatch outage' }));
+  } else {
+    res.writeHead(500, { 'content-type': 'text/xml' });
+    res.end(
+      `<ErrorResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/"><Error><Type>Receiver</Type><Code>InternalServiceError</Code>` +
+        `<Message>bench stub: simulated CloudWatch outage</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`,
+    );
+  }
+}
+
+/** PutMetricData accepted, in the caller's protocol. */
+function answerAccepted(res: ServerResponse, protocol: StubCall['protocol'], requestId: string): void {
+  if (protocol === 'json') {
+    res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': requestId });
+    res.end('{}');
+  } else {
+    res.writeHead(200, { 'content-type': 'text/xml' });
+    res.end(
+      `<PutMetricDataResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/"><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></PutMetricDataResponse>`,
+    );
+  }
+}
+
+/** An HTTP server on a free loopback port that hands each request to `handle` with its whole body. */
+async function listenOnLoopback(handle: (req: IncomingMessage, res: ServerResponse, raw: Buffer) => void): Promise<{ endpoint: string; server: Server }> {
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -186,7 +161,65 @@ export async function startCloudWatchStub(cleanup: Cleanup, log: Log): Promise<C
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
   });
-  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+interface StubState {
+  started: number;
+  mode: StubMode;
+  calls: StubCall[];
+  totals: MetricTotals;
+  hung: Set<ServerResponse>;
+}
+
+/** Every request recorded as a call, then answered as the current mode says. */
+function handlerFor(state: StubState): (req: IncomingMessage, res: ServerResponse, raw: Buffer) => void {
+  return (req: IncomingMessage, res: ServerResponse, raw: Buffer) => {
+    const at = performance.now() - state.started;
+    const parsed = parseRequest(req, raw);
+    const call: StubCall = {
+      at,
+      mode: state.mode,
+      protocol: parsed.protocol,
+      status: 400,
+      datapoints: 0,
+      bodyBytes: raw.length,
+      gzip: /gzip/i.test(String(req.headers['content-encoding'] ?? '')),
+      signed: String(req.headers.authorization ?? '').startsWith('AWS4-HMAC-SHA256'),
+    };
+    state.calls.push(call);
+    if (!parsed.data) {
+      res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0' });
+      res.end(JSON.stringify({ __type: 'InvalidAction', message: `bench stub: not a PutMetricData request (${req.method} ${req.url} ${parsed.contentType} ${parsed.target})` }));
+      return;
+    }
+    call.datapoints = parsed.data.length;
+    const requestId = randomUUID();
+    if (state.mode === 'hang') {
+      call.status = 'hung';
+      state.hung.add(res);
+      res.on('close', () => {
+        state.hung.delete(res);
+        call.abandonedAfterMs = performance.now() - state.started - at;
+      });
+      return;
+    }
+    if (state.mode === 'error') {
+      call.status = 500;
+      answerOutage(res, call.protocol, requestId);
+      return;
+    }
+    call.status = 200;
+    addToTotals(state.totals, parsed.data);
+    answerAccepted(res, call.protocol, requestId);
+  };
+}
+
+export async function startCloudWatchStub(cleanup: Cleanup, log: Log): Promise<CloudWatchStub> {
+  const state: StubState = { started: performance.now(), mode: 'ok', calls: [], totals: {}, hung: new Set() };
+  const { calls, totals, hung } = state;
+  const handle = handlerFor(state);
+  const { endpoint, server } = await listenOnLoopback(handle);
   const close = () =>
     new Promise<void>((resolve) => {
       for (const res of hung) res.destroy();
@@ -198,10 +231,10 @@ export async function startCloudWatchStub(cleanup: Cleanup, log: Log): Promise<C
   return {
     endpoint,
     get mode() {
-      return stub.mode;
+      return state.mode;
     },
     set mode(mode: StubMode) {
-      stub.mode = mode;
+      state.mode = mode;
     },
     calls,
     totals,

@@ -230,3 +230,10 @@ export async function measure(scenario: Scenario, settings: LoadSettings, log: L
     timeline: timeline.series(settings.durationSeconds),
   };
 }
+
+/** Mean, standard deviation, min and max of per-second counts. */
+export function perSecondStats(perSecond: number[]): { mean: number; stddev: number; min: number; max: number } {
+  const mean = perSecond.reduce((a, b) => a + b, 0) / perSecond.length;
+  const stddev = Math.sqrt(perSecond.reduce((a, b) => a + (b - mean) ** 2, 0) / perSecond.length);
+  return { mean, stddev, min: Math.min(...perSecond), max: Math.max(...perSecond) };
+}

@@ -60,19 +60,7 @@ export async function runPgbench(cleanup: Cleanup, log: Log, options: PgbenchOpt
   const dir = mkdtempSync(join(tmpdir(), 'tickr-bench-pgbench-'));
   const scriptPath = join(dir, 'script.sql');
   writeFileSync(scriptPath, options.script);
-  const args = [
-    '-n',
-    '-r',
-    '-M', options.protocol,
-    '-c', String(options.clients),
-    '-j', String(options.threads),
-    '-T', String(options.durationSeconds),
-    '-f', scriptPath,
-    '-h', url.hostname,
-    '-p', url.port || '5432',
-    '-U', decodeURIComponent(url.username),
-    decodeURIComponent(url.pathname.slice(1)),
-  ];
+  const args = pgbenchArgs(options, scriptPath);
   const path = pgbenchPath();
   const child = spawn(path, args, {
     env: { PATH: process.env.PATH ?? '', PGPASSWORD: decodeURIComponent(url.password), PGAPPNAME: 'pgbench', PGSSLMODE: 'disable' },
@@ -99,11 +87,39 @@ export async function runPgbench(cleanup: Cleanup, log: Log, options: PgbenchOpt
   });
   rmSync(dir, { recursive: true, force: true });
   const command = `${path} ${args.join(' ')}`.replace(scriptPath, '<script>');
+  const result = parseOutput(output, command, exitCode);
+  if (exitCode !== 0 || !Number.isFinite(result.tps) || /client \d+ aborted/.test(output)) {
+    throw new Error(`pgbench failed (exit code ${exitCode}):\n${command}\n${output.slice(-3000)}`);
+  }
+  log(`pgbench: ${result.transactions} transactions, ${result.tps.toFixed(0)} tps`);
+  return result;
+}
+
+/** `-n` (no vacuum of its own tables, which do not exist here), `-r` per-statement latencies, the connection from the URL but its password. */
+function pgbenchArgs(options: PgbenchOptions, scriptPath: string): string[] {
+  const url = new URL(options.databaseUrl);
+  return [
+    '-n',
+    '-r',
+    '-M', options.protocol,
+    '-c', String(options.clients),
+    '-j', String(options.threads),
+    '-T', String(options.durationSeconds),
+    '-f', scriptPath,
+    '-h', url.hostname,
+    '-p', url.port || '5432',
+    '-U', decodeURIComponent(url.username),
+    decodeURIComponent(url.pathname.slice(1)),
+  ];
+}
+
+/** The figures pgbench printed. */
+function parseOutput(output: string, command: string, exitCode: number | null): PgbenchResult {
   const number = (pattern: RegExp) => {
     const m = pattern.exec(output);
     return m ? Number(m[1]) : NaN;
   };
-  const result: PgbenchResult = {
+  return {
     command,
     exitCode,
     tps: number(/^tps = ([\d.]+)/m),
@@ -115,11 +131,6 @@ export async function runPgbench(cleanup: Cleanup, log: Log, options: PgbenchOpt
     statementLatenciesMs: statementLatencies(output),
     output,
   };
-  if (exitCode !== 0 || !Number.isFinite(result.tps) || /client \d+ aborted/.test(output)) {
-    throw new Error(`pgbench failed (exit code ${exitCode}):\n${command}\n${output.slice(-3000)}`);
-  }
-  log(`pgbench: ${result.transactions} transactions, ${result.tps.toFixed(0)} tps`);
-  return result;
 }
 
 /** The lines after "statement latencies in milliseconds…": `   1.234  [failures]  SQL`. */

@@ -94,3 +94,14 @@ export function printVerdict(out: string[], resultsPath: string, verdict: string
   process.stdout.write(`${out.join('\n')}\n`);
   return verdict === 'PASS' ? 0 : 1;
 }
+
+const processStarted = Date.now();
+
+/** A bench's progress line on stderr, stamped with the seconds since it started. */
+export function log(line: string): void {
+  process.stderr.write(`[${((Date.now() - processStarted) / 1000).toFixed(1).padStart(5)} s] ${line}\n`);
+}
+
+/** Cores busy (1.00 = one core), or a dash when unknown. */
+export const cores = (v: number | undefined) => (v === undefined ? '–' : v.toFixed(2));
+export const dash = '–';

@@ -83,11 +83,7 @@ function niceMax(value: number): number {
   return [1, 2, 5, 10].map((m) => m * power).find((m) => m >= value)!;
 }
 
-/**
- * A line chart as a standalone SVG: seconds on x, up to two y axes (left and right), a legend,
- * and optional horizontal target lines. Plain SVG, viewable in any browser.
- */
-export function lineChart(options: {
+export interface ChartOptions {
   title: string;
   subtitle?: string;
   leftLabel: string;
@@ -96,12 +92,16 @@ export function lineChart(options: {
   targets?: { axis: 'left' | 'right'; value: number; label: string }[];
   /** Vertical lines at a second, labelled (phases of a run). */
   markers?: { second: number; label: string }[];
-}): string {
-  const width = 900;
-  const height = 420;
-  const margin = { top: 64, right: 80, bottom: 48, left: 80 };
-  const plotW = width - margin.left - margin.right;
-  const plotH = height - margin.top - margin.bottom;
+}
+
+const WIDTH = 900;
+const HEIGHT = 420;
+const MARGIN = { top: 64, right: 80, bottom: 48, left: 80 };
+const PLOT_W = WIDTH - MARGIN.left - MARGIN.right;
+const PLOT_H = HEIGHT - MARGIN.top - MARGIN.bottom;
+
+/** Where a second and a value of either axis fall on the plot. */
+function scales(options: ChartOptions) {
   const seconds = Math.max(1, ...options.series.map((s) => s.values.length));
   const maxOf = (axis: 'left' | 'right') =>
     niceMax(
@@ -112,44 +112,56 @@ export function lineChart(options: {
       ),
     );
   const max = { left: maxOf('left'), right: maxOf('right') };
-  const x = (second: number) => margin.left + (seconds <= 1 ? 0 : (second / (seconds - 1)) * plotW);
-  const y = (axis: 'left' | 'right', value: number) => margin.top + plotH - (value / max[axis]) * plotH;
+  const x = (second: number) => MARGIN.left + (seconds <= 1 ? 0 : (second / (seconds - 1)) * PLOT_W);
+  const y = (axis: 'left' | 'right', value: number) => MARGIN.top + PLOT_H - (value / max[axis]) * PLOT_H;
+  return { seconds, max, x, y };
+}
+
+type Scales = ReturnType<typeof scales>;
+
+/** Title, grid, axis ticks and labels, and the plot's frame. */
+function frame(options: ChartOptions, { seconds, max, x }: Scales): string[] {
   const parts: string[] = [];
-  parts.push(`<rect width="${width}" height="${height}" fill="white"/>`);
-  parts.push(`<text x="${width / 2}" y="24" text-anchor="middle" font-size="16" font-weight="bold">${escape(options.title)}</text>`);
-  if (options.subtitle) parts.push(`<text x="${width / 2}" y="44" text-anchor="middle" font-size="12" fill="#555">${escape(options.subtitle)}</text>`);
-  // Grid and axes.
+  parts.push(`<rect width="${WIDTH}" height="${HEIGHT}" fill="white"/>`);
+  parts.push(`<text x="${WIDTH / 2}" y="24" text-anchor="middle" font-size="16" font-weight="bold">${escape(options.title)}</text>`);
+  if (options.subtitle) parts.push(`<text x="${WIDTH / 2}" y="44" text-anchor="middle" font-size="12" fill="#555">${escape(options.subtitle)}</text>`);
   for (let i = 0; i <= 5; i++) {
-    const gy = margin.top + (plotH * i) / 5;
-    parts.push(`<line x1="${margin.left}" y1="${gy}" x2="${margin.left + plotW}" y2="${gy}" stroke="#e5e5e5"/>`);
-    parts.push(`<text x="${margin.left - 8}" y="${gy + 4}" text-anchor="end" font-size="11">${+(max.left * (1 - i / 5)).toPrecision(3)}</text>`);
+    const gy = MARGIN.top + (PLOT_H * i) / 5;
+    parts.push(`<line x1="${MARGIN.left}" y1="${gy}" x2="${MARGIN.left + PLOT_W}" y2="${gy}" stroke="#e5e5e5"/>`);
+    parts.push(`<text x="${MARGIN.left - 8}" y="${gy + 4}" text-anchor="end" font-size="11">${+(max.left * (1 - i / 5)).toPrecision(3)}</text>`);
     if (options.rightLabel) {
-      parts.push(`<text x="${margin.left + plotW + 8}" y="${gy + 4}" font-size="11">${+(max.right * (1 - i / 5)).toPrecision(3)}</text>`);
+      parts.push(`<text x="${MARGIN.left + PLOT_W + 8}" y="${gy + 4}" font-size="11">${+(max.right * (1 - i / 5)).toPrecision(3)}</text>`);
     }
   }
   const step = Math.max(1, Math.ceil(seconds / 10));
   for (let s = 0; s < seconds; s += step) {
-    parts.push(`<text x="${x(s)}" y="${margin.top + plotH + 16}" text-anchor="middle" font-size="11">${s}</text>`);
+    parts.push(`<text x="${x(s)}" y="${MARGIN.top + PLOT_H + 16}" text-anchor="middle" font-size="11">${s}</text>`);
   }
-  parts.push(`<text x="${margin.left + plotW / 2}" y="${height - 10}" text-anchor="middle" font-size="12">seconds</text>`);
+  parts.push(`<text x="${MARGIN.left + PLOT_W / 2}" y="${HEIGHT - 10}" text-anchor="middle" font-size="12">seconds</text>`);
   parts.push(
-    `<text transform="translate(18 ${margin.top + plotH / 2}) rotate(-90)" text-anchor="middle" font-size="12">${escape(options.leftLabel)}</text>`,
+    `<text transform="translate(18 ${MARGIN.top + PLOT_H / 2}) rotate(-90)" text-anchor="middle" font-size="12">${escape(options.leftLabel)}</text>`,
   );
   if (options.rightLabel) {
     parts.push(
-      `<text transform="translate(${width - 14} ${margin.top + plotH / 2}) rotate(90)" text-anchor="middle" font-size="12">${escape(options.rightLabel)}</text>`,
+      `<text transform="translate(${WIDTH - 14} ${MARGIN.top + PLOT_H / 2}) rotate(90)" text-anchor="middle" font-size="12">${escape(options.rightLabel)}</text>`,
     );
   }
-  parts.push(`<rect x="${margin.left}" y="${margin.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#999"/>`);
+  parts.push(`<rect x="${MARGIN.left}" y="${MARGIN.top}" width="${PLOT_W}" height="${PLOT_H}" fill="none" stroke="#999"/>`);
+  return parts;
+}
+
+/** Target lines, phase markers, the series and their legend. */
+function content(options: ChartOptions, { x, y }: Scales): string[] {
+  const parts: string[] = [];
   for (const target of options.targets ?? []) {
     const ty = y(target.axis, target.value);
-    parts.push(`<line x1="${margin.left}" y1="${ty}" x2="${margin.left + plotW}" y2="${ty}" stroke="#d62728" stroke-dasharray="6 4"/>`);
-    parts.push(`<text x="${margin.left + 6}" y="${ty - 4}" font-size="11" fill="#d62728">${escape(target.label)}</text>`);
+    parts.push(`<line x1="${MARGIN.left}" y1="${ty}" x2="${MARGIN.left + PLOT_W}" y2="${ty}" stroke="#d62728" stroke-dasharray="6 4"/>`);
+    parts.push(`<text x="${MARGIN.left + 6}" y="${ty - 4}" font-size="11" fill="#d62728">${escape(target.label)}</text>`);
   }
   (options.markers ?? []).forEach((marker, i) => {
     const mx = x(marker.second);
-    parts.push(`<line x1="${mx}" y1="${margin.top}" x2="${mx}" y2="${margin.top + plotH}" stroke="#7f7f7f" stroke-dasharray="3 3"/>`);
-    parts.push(`<text x="${mx + 3}" y="${margin.top + 14 + (i % 3) * 13}" font-size="10" fill="#555">${escape(marker.label)}</text>`);
+    parts.push(`<line x1="${mx}" y1="${MARGIN.top}" x2="${mx}" y2="${MARGIN.top + PLOT_H}" stroke="#7f7f7f" stroke-dasharray="3 3"/>`);
+    parts.push(`<text x="${mx + 3}" y="${MARGIN.top + 14 + (i % 3) * 13}" font-size="10" fill="#555">${escape(marker.label)}</text>`);
   });
   for (const series of options.series) {
     const points = series.values
@@ -159,11 +171,21 @@ export function lineChart(options: {
     parts.push(`<polyline points="${points}" fill="none" stroke="${series.color}" stroke-width="2"/>`);
   }
   options.series.forEach((series, i) => {
-    const lx = margin.left + 10 + i * 190;
-    parts.push(`<line x1="${lx}" y1="${margin.top - 10}" x2="${lx + 20}" y2="${margin.top - 10}" stroke="${series.color}" stroke-width="3"/>`);
-    parts.push(`<text x="${lx + 26}" y="${margin.top - 6}" font-size="12">${escape(series.label)} (${series.axis})</text>`);
+    const lx = MARGIN.left + 10 + i * 190;
+    parts.push(`<line x1="${lx}" y1="${MARGIN.top - 10}" x2="${lx + 20}" y2="${MARGIN.top - 10}" stroke="${series.color}" stroke-width="3"/>`);
+    parts.push(`<text x="${lx + 26}" y="${MARGIN.top - 6}" font-size="12">${escape(series.label)} (${series.axis})</text>`);
   });
-  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" font-family="sans-serif">\n${parts.join('\n')}\n</svg>\n`;
+  return parts;
+}
+
+/**
+ * A line chart as a standalone SVG: seconds on x, up to two y axes (left and right), a legend,
+ * and optional horizontal target lines. Plain SVG, viewable in any browser.
+ */
+export function lineChart(options: ChartOptions): string {
+  const scale = scales(options);
+  const parts = [...frame(options, scale), ...content(options, scale)];
+  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${WIDTH} ${HEIGHT}" width="${WIDTH}" height="${HEIGHT}" font-family="sans-serif">\n${parts.join('\n')}\n</svg>\n`;
 }
 
 /** Writes an SVG next to a result JSON (same name, `.svg`) and returns its path. */

@@ -1,14 +1,17 @@
-import { randomBytes } from 'node:crypto';
-import { ChildProcess, spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type Redis from 'ioredis';
 import { connectRedis } from '../../src/adapters/redis/redis.client';
 import { createApp } from '../../src/bootstrap';
 import { AppConfig } from '../../src/config/app-config';
 import { createTestDatabase, TestDatabase, testRedisUrl } from './database';
-import { freePort, waitFor } from './ports';
+import { freePort } from './ports';
+
+// Shared with the benches, which must not load the in-process app: the launcher (app-process.ts) and uniqueEmail (http.ts).
+export { spawnApp } from './app-process';
+export type { AppProcess } from './app-process';
+export { uniqueEmail } from './http';
 
 export type Env = Record<string, string>;
 
@@ -60,56 +63,4 @@ export async function startTestApp(overrides: Env = {}, existingDb?: TestDatabas
       if (!existingDb) await db.drop();
     },
   };
-}
-
-export interface AppProcess {
-  url: string;
-  child: ChildProcess;
-  output(): string;
-  /** SIGTERM, then wait for the exit code. */
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
-}
-
-/** The built app (`node dist/main.js`) as a separate process, as production runs it. */
-export async function spawnApp(env: Env): Promise<AppProcess> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['dist/main.js'], {
-    cwd: resolve(__dirname, '../..'),
-    env: {
-      PATH: process.env.PATH ?? '',
-      PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
-      ...env,
-      PORT: String(port),
-      LOG_LEVEL: env.LOG_LEVEL ?? 'warn',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    await waitFor(async () => {
-      if (child.exitCode !== null) throw new Error(`app exited with ${child.exitCode}:\n${output}`);
-      const res = await fetch(`${url}/health/ready`);
-      return res.status === 200 ? true : undefined;
-    }, `app on ${url}`, 30_000);
-  } catch (error) {
-    child.kill('SIGKILL');
-    throw new Error(`${(error as Error).message}\n--- app output ---\n${output}`);
-  }
-  return {
-    url,
-    child,
-    output: () => output,
-    stop: async (signal = 'SIGTERM') => {
-      if (child.exitCode === null) child.kill(signal);
-      return exited;
-    },
-  };
-}
-
-export function uniqueEmail(tag = 'user'): string {
-  return `${tag}-${randomBytes(5).toString('hex')}@example.com`;
 }

@@ -1,10 +1,8 @@
-import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Client } from 'pg';
-import { startEmbeddedPostgres } from '../../src/database/embedded-postgres';
 import { freePort } from './ports';
+import { migrateDatabase, startThrowawayPostgres } from './postgres';
 import { startRedisServer } from './redis-server';
 import { TEMPLATE_DB, withDatabase } from './urls';
 
@@ -33,14 +31,9 @@ export default async function globalSetup(): Promise<void> {
 
   let adminUrl = process.env.DATABASE_URL;
   if (!adminUrl) {
-    const dir = mkdtempSync(join(tmpdir(), 'tickr-pg-'));
-    chmodSync(dir, 0o755); // as root, Postgres runs as the `postgres` OS user, which must reach the folder
-    const pg = await startEmbeddedPostgres({ dir: join(dir, 'data'), port: await freePort(), persistent: false });
+    const pg = await startThrowawayPostgres();
     adminUrl = pg.url;
-    stops.push(async () => {
-      await pg.stop();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    stops.push(() => pg.close());
   }
 
   let redisUrl = process.env.REDIS_URL;
@@ -58,12 +51,7 @@ export default async function globalSetup(): Promise<void> {
   await admin.query(`CREATE DATABASE ${TEMPLATE_DB}`);
   await admin.end();
   const templateUrl = withDatabase(adminUrl, TEMPLATE_DB);
-  const migrated = spawnSync(process.execPath, ['dist/cli/migrate.js', 'run'], {
-    cwd: resolve(__dirname, '../..'),
-    env: { ...process.env, DATABASE_URL: templateUrl, NODE_ENV: 'test' },
-    encoding: 'utf8',
-  });
-  if (migrated.status !== 0) throw new Error(`migrating the template failed:\n${migrated.stderr}${migrated.stdout}`);
+  migrateDatabase(templateUrl, { ...(process.env as Record<string, string>), NODE_ENV: 'test' });
 
   process.env.TEST_PG_ADMIN_URL = adminUrl;
   process.env.TEST_REDIS_URL = redisUrl;
