@@ -4,11 +4,14 @@ import { EventCache } from './event-cache';
 import { EventsController } from './events.controller';
 import { EventsRepository } from './events.repository';
 import { EventsService } from './events.service';
+import { InventoryChangesSubscriber } from './inventory-changes.subscriber';
+import { TicketInventory } from './ticket-inventory.service';
+import { TicketInventoryRepository } from './ticket-inventory.repository';
 
 @Module({
   imports: [NotificationsModule],
   controllers: [EventsController],
-  providers: [EventsService, EventsRepository, EventCache],
-  exports: [EventsService, EventCache],
+  providers: [EventsService, EventsRepository, EventCache, TicketInventory, TicketInventoryRepository, InventoryChangesSubscriber],
+  exports: [EventsService, EventCache, TicketInventory],
 })
 export class EventsModule {}
