@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../../src/database/data-source.options';
 import { Sql, Transactions } from '../../src/database/transaction';
+import { EventsRepository } from '../../src/modules/events/events.repository';
 import { OrdersRepository } from '../../src/modules/orders/orders.repository';
 import { createTestDatabase, TestDatabase } from '../support/database';
 
@@ -176,5 +177,55 @@ describe('OrdersRepository', () => {
     expect(await repo.salesOf(tx.sql, event)).toEqual({
       byTicketType: [{ ticketTypeId: vip, name: 'VIP', capacity: 10, sold: 2, held: 0, revenue: 1000 }],
     });
+  });
+});
+
+/** The events module's side of a cancelled event's settlement: the orders module asks it to mark. */
+describe('EventsRepository: cancelled events to settle', () => {
+  let db: TestDatabase;
+  let dataSource: DataSource;
+  let tx: Transactions;
+  let events: EventsRepository;
+  let organiserId: string;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    dataSource = await new DataSource(dataSourceOptions(db.url, { poolSize: 2 })).initialize();
+    tx = new Transactions(dataSource);
+    events = new EventsRepository(tx);
+    [{ id: organiserId }] = await tx.sql.query<{ id: string }>(
+      `INSERT INTO users (email, name, role, password_hash) VALUES ('e@example.com', 'n', 'organiser', 'h') RETURNING id`,
+    );
+  });
+  afterAll(async () => {
+    await dataSource?.destroy();
+    await db?.drop();
+  });
+
+  const event = async (status: string, cancelledAgo?: string): Promise<string> => {
+    const [{ id }] = await tx.sql.query<{ id: string }>(
+      `INSERT INTO events (organiser_id, title, category, venue_name, venue_city, venue_address, starts_at, ends_at, timezone, currency,
+                           status, published_at, cancelled_at)
+       VALUES ($1, 't', 'concert', 'v', 'c', 'a', now() + interval '1 day', now() + interval '2 days', 'UTC', 'TND',
+               $2, CASE WHEN $2 <> 'draft' THEN now() - interval '1 day' END, now() - $3::interval) RETURNING id`,
+      [organiserId, status, cancelledAgo ?? null],
+    );
+    return id;
+  };
+
+  it('lists unsettled cancelled events oldest cancellation first, and marks each once', async () => {
+    const recent = await event('cancelled', '1 minute');
+    const older = await event('cancelled', '1 hour');
+    await event('published');
+    expect(await events.unsettledCancelledEvents(tx.sql, 10)).toEqual([older, recent]);
+    expect(await events.unsettledCancelledEvents(tx.sql, 1)).toEqual([older]);
+    expect(await events.markOrdersSettled(tx.sql, older)).toBe(true);
+    expect(await events.markOrdersSettled(tx.sql, older)).toBe(false);
+    expect(await events.unsettledCancelledEvents(tx.sql, 10)).toEqual([recent]);
+  });
+
+  it('never marks an event that is not cancelled', async () => {
+    const live = await event('published');
+    expect(await events.markOrdersSettled(tx.sql, live)).toBe(false);
   });
 });

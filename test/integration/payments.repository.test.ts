@@ -120,6 +120,14 @@ describe('PaymentsRepository', () => {
     expect(await repo.leaseDue(tx.sql, 0, 60, 50)).toEqual([expect.objectContaining({ id: young.id })]);
   });
 
+  it('the schema keeps "reversed" for charges: a refund is never reversed', async () => {
+    const orderId = await newOrder();
+    const c = await charge(orderId);
+    await repo.complete(tx.sql, c.id, { status: 'succeeded', providerReference: 'ch' });
+    const r = await refund(orderId);
+    await expect(repo.complete(tx.sql, r!.id, { status: 'reversed', providerReference: 're' })).rejects.toThrow(/payments_reversed_check/);
+  });
+
   it('sums an event\'s money from successful payments only', async () => {
     const [{ id: other }] = await tx.sql.query<{ id: string }>(
       `INSERT INTO events (organiser_id, title, category, venue_name, venue_city, venue_address, starts_at, ends_at, timezone, currency)
