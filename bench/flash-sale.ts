@@ -43,6 +43,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { Client } from 'pg';
+import { holdableSql } from '../src/modules/orders/hold-rule';
 import { call, publishedBenchEvent, register, RegisteredUser, mapConcurrent, problemCode } from './support/api';
 import { Cleanup, stopEverything } from './support/cleanup';
 import { DriverRequest, runClosedLoop } from './support/closed-loop';
@@ -307,9 +308,9 @@ function fullScript(ids: { eventId: string; ticketTypeId: string; buyerId: strin
     '\\set k random(1, 9000000000000000000)',
     'BEGIN;',
     `INSERT INTO idempotency_keys (buyer_id, key, request_hash) VALUES ('${ids.buyerId}', ${key}, '${hash}') ON CONFLICT (buyer_id, key) DO NOTHING RETURNING created_at AS now;`,
-    `WITH hold AS (UPDATE ticket_types t SET held = t.held + 1 FROM events e WHERE t.id = '${ids.ticketTypeId}' AND t.event_id = '${ids.eventId}' AND e.id = t.event_id ` +
-      `AND e.status = 'published' AND (t.sales_start_at IS NULL OR t.sales_start_at <= now()) AND coalesce(t.sales_end_at, e.ends_at) > now() ` +
-      `AND 1 <= t.max_per_order AND t.sold + t.held + 1 <= t.capacity RETURNING t.price, e.currency), ` +
+    // The app's hold rule rendered as SQL (its own test proves the rendering agrees with the rule).
+    `WITH hold AS (UPDATE ticket_types t SET held = t.held + 1 FROM events e WHERE ${holdableSql({ eventId: `'${ids.eventId}'`, ticketTypeId: `'${ids.ticketTypeId}'`, quantity: '1' })} ` +
+      `RETURNING t.price, e.currency), ` +
       `o AS (INSERT INTO orders (id, buyer_id, event_id, total, currency, expires_at, created_at, updated_at) ` +
       `SELECT gen_random_uuid(), '${ids.buyerId}', '${ids.eventId}', hold.price * 1, hold.currency, now() + interval '600 seconds', now(), now() FROM hold RETURNING id), ` +
       `i AS (INSERT INTO order_items (order_id, ticket_type_id, quantity, unit_price) SELECT o.id, '${ids.ticketTypeId}', 1, hold.price FROM o, hold), ` +

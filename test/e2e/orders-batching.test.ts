@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import { OrdersRepository } from '../../src/modules/orders/orders.repository';
+import { TicketInventory } from '../../src/modules/events/ticket-inventory.service';
 import { startTestApp, TestApp } from '../support/app';
 import { Reply, Session } from '../support/http';
 import { buyers, invariantViolations, organiser, placeOrder, Sellable, sellableEvent } from '../support/orders';
@@ -8,7 +8,7 @@ import { CHEAP_HASHING } from '../support/problems';
 
 /**
  * Holds of one ticket type are batched: while one transaction for the ticket type is in flight, the
- * holds that arrive wait and go together in the next (OrdersService.holdBatch). These tests fire
+ * holds that arrive wait and go together in the next (HoldsService). These tests fire
  * crowds at one in-process app, check that batches really formed (fewer row locks than holds), and
  * that each request was still decided on its own, all or nothing, in one consistent order.
  */
@@ -26,9 +26,9 @@ describe('batched holds', () => {
     owner = await organiser(app.url);
     crowd = await buyers(app.url, 150, 'batch');
     // Counts the batches: each takes the ticket type's row lock once (the real method still runs).
-    const repository = app.app.get(OrdersRepository);
-    const lockForHolds = repository.lockForHolds.bind(repository);
-    repository.lockForHolds = (...args) => {
+    const inventory = app.app.get(TicketInventory);
+    const lockForHolds = inventory.lockForHolds.bind(inventory);
+    inventory.lockForHolds = (...args) => {
       lockCalls += 1;
       return lockForHolds(...args);
     };

@@ -8,9 +8,9 @@ import { UuidParam } from '../../common/validation';
 import { AuthenticatedUser, CurrentUser, Roles } from '../auth/auth.decorators';
 import { CreateOrderDto, OrderDto, OrderPageDto, PayOrderDto, SalesReportDto, TicketWithQrDto } from './dto/order.dto';
 import { CancellationsService } from './cancellations.service';
+import { HoldsService } from './holds.service';
 import { OrderPaymentsService } from './order-payments.service';
 import { OrderQueriesService } from './order-queries.service';
-import { OrdersService } from './orders.service';
 import { RefundsService } from './refunds.service';
 
 const MAX_KEY_LENGTH = 255;
@@ -29,7 +29,7 @@ function idempotencyKeyOf(value: string | undefined): string {
 @Controller()
 export class OrdersController {
   constructor(
-    private readonly orders: OrdersService,
+    private readonly holds: HoldsService,
     private readonly payments: OrderPaymentsService,
     private readonly cancellations: CancellationsService,
     private readonly refunds: RefundsService,
@@ -61,7 +61,7 @@ export class OrdersController {
     @Body() body: CreateOrderDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<OrderDto> {
-    const placed = await this.orders.place(caller.id, idempotencyKeyOf(key), {
+    const placed = await this.holds.place(caller.id, idempotencyKeyOf(key), {
       eventId: body.eventId,
       items: body.items.map((i) => ({ ticketTypeId: i.ticketTypeId, quantity: i.quantity })),
     });

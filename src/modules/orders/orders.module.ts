@@ -3,13 +3,15 @@ import { EventsModule } from '../events/events.module';
 import { NotificationsModule } from '../notifications/notifications.module';
 import { PaymentsModule } from '../payments/payments.module';
 import { CancellationsService } from './cancellations.service';
+import { HoldsRepository } from './holds.repository';
+import { HoldsService } from './holds.service';
+import { IdempotencyRepository } from './idempotency.repository';
 import { OrderEffectsSubscriber } from './order-effects.subscriber';
 import { OrderPaymentsService } from './order-payments.service';
 import { OrderQueriesService } from './order-queries.service';
 import { OrderSettlement } from './order-settlement.service';
 import { OrdersController } from './orders.controller';
 import { OrdersRepository } from './orders.repository';
-import { OrdersService } from './orders.service';
 import { OrdersWorker } from './orders.worker';
 import { RefundsService } from './refunds.service';
 
@@ -17,9 +19,11 @@ import { RefundsService } from './refunds.service';
   imports: [EventsModule, NotificationsModule, PaymentsModule],
   controllers: [OrdersController],
   providers: [
-    OrdersService,
     OrdersRepository,
     OrdersWorker,
+    HoldsService,
+    HoldsRepository,
+    IdempotencyRepository,
     OrderSettlement,
     OrderPaymentsService,
     RefundsService,
@@ -27,6 +31,5 @@ import { RefundsService } from './refunds.service';
     OrderQueriesService,
     OrderEffectsSubscriber,
   ],
-  exports: [OrdersService],
 })
 export class OrdersModule {}

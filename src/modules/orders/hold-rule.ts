@@ -1,0 +1,85 @@
+import { DomainError, NotFoundError, ValidationFailedError } from '../../common/domain-error';
+import type { InventoryLock, LockedTicketType } from '../events/ticket-inventory.service';
+
+/**
+ * "Can this sell?": the one rule every hold is decided by, against ticket types locked for the
+ * decision. A new condition (a per-buyer cap, admission from a waiting room) goes here, in
+ * `decideHold`, and nowhere else; `holdableSql` renders the same conditions for the raw-SQL
+ * benchmark baseline only, and a test proves the two agree.
+ */
+
+export interface HoldItem {
+  ticketTypeId: string;
+  quantity: number;
+}
+
+export type HoldDecision = { accepted: true } | { accepted: false; refusal: DomainError };
+
+export class SoldOutError extends DomainError {
+  constructor(available: { ticketTypeId: string; available: number }[]) {
+    super('conflict', 'SOLD_OUT', 'Not enough seats are left for this order; nothing was held.', { available });
+  }
+}
+
+export class QuantityLimitError extends DomainError {
+  constructor(limits: { ticketTypeId: string; maxPerOrder: number }[]) {
+    super('rule_violation', 'QUANTITY_LIMIT', 'The order asks for more seats of a ticket type than one order may hold.', { limits });
+  }
+}
+
+export class SalesClosedError extends DomainError {
+  constructor(detail: string) {
+    super('rule_violation', 'SALES_CLOSED', detail);
+  }
+}
+
+/** In its sales window by the transaction's clock: open from publication when unset, and until the event ends. */
+export const onSale = (t: LockedTicketType, eventEndsAt: Date, now: Date): boolean =>
+  (t.salesStartAt === null || t.salesStartAt.getTime() <= now.getTime()) && (t.salesEndAt ?? eventEndsAt).getTime() > now.getTime();
+
+/**
+ * Decides one request, items in the request's order, against the locked state with `taken` seats
+ * per ticket type already given to earlier requests of the same transaction. A refusal names the
+ * most fundamental reason first: no such event, sales not open, a ticket type that is not the
+ * event's, the sales window, the per-order limit, and only then seats.
+ */
+export function decideHold(state: InventoryLock, items: readonly HoldItem[], taken: ReadonlyMap<string, number> = new Map()): HoldDecision {
+  const refuse = (refusal: DomainError): HoldDecision => ({ accepted: false, refusal });
+  const { event, now } = state;
+  if (!event) return refuse(new NotFoundError('No such event.'));
+  if (event.status !== 'published') return refuse(new SalesClosedError(`The event is ${event.status}; it is not on sale.`));
+  const byId = new Map(state.ticketTypes.map((t) => [t.id, t]));
+  const unknown = items.map((item, index) => ({ item, index })).filter(({ item }) => !byId.has(item.ticketTypeId));
+  if (unknown.length > 0) {
+    return refuse(
+      new ValidationFailedError(unknown.map(({ index }) => ({ field: `items.${index}.ticketTypeId`, message: 'is not a ticket type of this event' }))),
+    );
+  }
+  const asked = items.map((item) => ({ item, type: byId.get(item.ticketTypeId)! }));
+  if (asked.some(({ type }) => !onSale(type, event.endsAt, now))) {
+    return refuse(new SalesClosedError('A ticket type of this order is outside its sales window.'));
+  }
+  const over = asked.filter(({ item, type }) => item.quantity > type.maxPerOrder);
+  if (over.length > 0) return refuse(new QuantityLimitError(over.map(({ type }) => ({ ticketTypeId: type.id, maxPerOrder: type.maxPerOrder }))));
+  const left = asked.map(({ item, type }) => ({ item, left: type.capacity - type.sold - type.held - (taken.get(type.id) ?? 0) }));
+  if (left.every(({ item, left }) => item.quantity <= left)) return { accepted: true };
+  return refuse(new SoldOutError(left.map(({ item, left }) => ({ ticketTypeId: item.ticketTypeId, available: Math.max(0, left) }))));
+}
+
+/**
+ * The same conditions as `decideHold` for one ticket type with nothing taken yet, as a SQL `WHERE`
+ * over `ticket_types t` and `events e`, given SQL expressions for the event id, the ticket type id,
+ * the quantity and the clock (the transaction's, `now()`, unless told). ONLY the benchmark's raw-SQL
+ * baseline (bench/flash-sale.ts) uses it: the app decides in `decideHold`. A test evaluates both on
+ * generated states and requires them to agree.
+ */
+export function holdableSql(refs: { eventId: string; ticketTypeId: string; quantity: string; now?: string }): string {
+  const { eventId, ticketTypeId, quantity, now = 'now()' } = refs;
+  return (
+    `t.id = ${ticketTypeId} AND t.event_id = ${eventId} AND e.id = t.event_id ` +
+    `AND e.status = 'published' ` +
+    `AND (t.sales_start_at IS NULL OR t.sales_start_at <= ${now}) AND coalesce(t.sales_end_at, e.ends_at) > ${now} ` +
+    `AND ${quantity} <= t.max_per_order ` +
+    `AND t.sold + t.held + ${quantity} <= t.capacity`
+  );
+}

@@ -1,0 +1,94 @@
+import { Injectable } from '@nestjs/common';
+import { Sql } from '../../database/transaction';
+import { KeyOutcome } from './idempotency.repository';
+import { Order } from './order.model';
+
+/**
+ * The orders side of a hold: the orders a batch accepted, their items and every claimed key's
+ * outcome, in one statement (the seats are taken through the events module's TicketInventory just
+ * before); and the orders a replay answers with.
+ */
+
+interface PlacedRow {
+  id: string;
+  buyer_id: string;
+  event_id: string;
+  total: string;
+  currency: string;
+  expires_at: Date;
+  created_at: Date;
+  items: { ticketTypeId: string; quantity: number; unitPrice: number }[];
+}
+
+@Injectable()
+export class HoldsRepository {
+  /**
+   * Inserts the accepted orders (all of one event, placed by one transaction: one currency, one
+   * clock, one expiry) with their items, and stores every claimed key's outcome.
+   */
+  async write(sql: Sql, orders: readonly Order[], outcomes: readonly KeyOutcome[]): Promise<void> {
+    const first = orders[0];
+    const items = orders.flatMap((o) => o.items.map((i) => ({ orderId: o.id, ...i })));
+    await sql.query(
+      `WITH o AS (
+         INSERT INTO orders (id, buyer_id, event_id, total, currency, expires_at, created_at, updated_at)
+         SELECT x.id, x.buyer_id, $1, x.total, $2, $3, $4, $4
+           FROM unnest($5::uuid[], $6::uuid[], $7::bigint[]) AS x(id, buyer_id, total)
+       ), i AS (
+         INSERT INTO order_items (order_id, ticket_type_id, quantity, unit_price)
+         SELECT * FROM unnest($8::uuid[], $9::uuid[], $10::int[], $11::bigint[])
+       )
+       UPDATE idempotency_keys k SET outcome = a.outcome, response_status = a.status
+         FROM unnest($12::uuid[], $13::text[], $14::jsonb[], $15::int[]) AS a(buyer_id, key, outcome, status)
+        WHERE k.buyer_id = a.buyer_id AND k.key = a.key`,
+      [
+        first?.eventId ?? null,
+        first?.currency ?? null,
+        first?.expiresAt ?? null,
+        first?.createdAt ?? null,
+        orders.map((o) => o.id),
+        orders.map((o) => o.buyerId),
+        orders.map((o) => o.total),
+        items.map((i) => i.orderId),
+        items.map((i) => i.ticketTypeId),
+        items.map((i) => i.quantity),
+        items.map((i) => i.unitPrice),
+        outcomes.map((a) => a.buyerId),
+        outcomes.map((a) => a.key),
+        outcomes.map((a) => JSON.stringify(a.outcome)),
+        outcomes.map((a) => a.status),
+      ],
+    );
+  }
+
+  /** Orders as they were placed (what a hold answered), by id; items in ticket type order. */
+  async placed(sql: Sql, orderIds: readonly string[]): Promise<Map<string, Order>> {
+    if (orderIds.length === 0) return new Map();
+    const rows = await sql.query<PlacedRow>(
+      `SELECT o.id, o.buyer_id, o.event_id, o.total, o.currency, o.expires_at, o.created_at,
+              (SELECT json_agg(json_build_object('ticketTypeId', i.ticket_type_id, 'quantity', i.quantity, 'unitPrice', i.unit_price)
+                      ORDER BY i.ticket_type_id)
+                 FROM order_items i WHERE i.order_id = o.id) AS items
+         FROM orders o WHERE o.id = ANY ($1::uuid[])`,
+      [orderIds],
+    );
+    return new Map(
+      rows.map((row) => [
+        row.id,
+        {
+          id: row.id,
+          buyerId: row.buyer_id,
+          eventId: row.event_id,
+          // A hold answers a pending order; what happened to it since is for GET /v1/orders/{id}.
+          status: 'pending',
+          items: row.items.map((i) => ({ ticketTypeId: i.ticketTypeId, quantity: i.quantity, unitPrice: Number(i.unitPrice) })),
+          total: Number(row.total),
+          currency: row.currency.trim(),
+          expiresAt: row.expires_at,
+          createdAt: row.created_at,
+          paidAt: null,
+        },
+      ]),
+    );
+  }
+}
