@@ -100,13 +100,19 @@ describe('migrations', () => {
     await expect(insert('00000000-0000-4000-8000-0000000000c4', 'pigeon')).rejects.toThrow(/outbox_channel_check/);
   });
 
-  it('the orders, outbox, check-in and idempotency-outcome migrations revert and apply again', async () => {
+  it('the orders, outbox, check-in, payments-in-flight and idempotency-outcome migrations revert and apply again', async () => {
     await empty.query(`TRUNCATE users, outbox CASCADE`);
-    for (let i = 0; i < 4; i++) await revertLastMigration(db.url);
+    for (let i = 0; i < 5; i++) await revertLastMigration(db.url);
     const { rows } = await empty.query(
       `SELECT to_regclass('orders') AS orders, to_regclass('payments') AS payments, to_regclass('outbox') AS outbox, to_regclass('event_staff') AS staff`,
     );
     expect(rows[0]).toEqual({ orders: null, payments: null, outbox: null, staff: null });
-    expect(await runMigrations(db.url)).toEqual(['Orders1763942400000', 'Outbox1764028800000', 'CheckIn1764115200000', 'IdempotencyOutcomes1764205200000']);
+    expect(await runMigrations(db.url)).toEqual([
+      'Orders1763942400000',
+      'Outbox1764028800000',
+      'CheckIn1764115200000',
+      'PaymentsInFlight1764201600000',
+      'IdempotencyOutcomes1764205200000',
+    ]);
   });
 });

@@ -45,3 +45,18 @@ describe('SimulatedPaymentGateway', () => {
     }
   });
 });
+
+describe('SimulatedPaymentGateway.status', () => {
+  it('answers the recorded outcome of a reference, succeeded or declined, and not_found for one never charged', async () => {
+    const gateway = new SimulatedPaymentGateway();
+    const good = await gateway.charge(charge('good'));
+    const bad = await gateway.charge(charge('bad', 'tok_chargeDeclined'));
+    expect(await gateway.status('good')).toEqual(good);
+    expect(await gateway.status('bad')).toEqual(bad);
+    expect(await gateway.status('never-sent')).toEqual({ status: 'not_found' });
+    // Asking charges nothing, and a refund reference is not a charge.
+    await gateway.refund({ reference: 'refund-only', providerReference: good.providerReference, amount: 45_000, currency: 'TND' });
+    expect(await gateway.status('refund-only')).toEqual({ status: 'not_found' });
+    expect(gateway.performed).toEqual({ charges: 1, refunds: 1 });
+  });
+});

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ChargeRequest, ChargeResult, PaymentGateway, RefundRequest, RefundResult } from '../../ports/payment-gateway.port';
+import { ChargeRequest, ChargeResult, ChargeStatus, PaymentGateway, RefundRequest, RefundResult } from '../../ports/payment-gateway.port';
 
 /** How many references the simulation remembers, oldest forgotten first: enough for any test or load run. */
 const REMEMBERED_REFERENCES = 100_000;
@@ -53,6 +53,12 @@ export class SimulatedPaymentGateway extends PaymentGateway {
     this.performed.refunds += 1;
     this.remember(`refund:${request.reference}`, result);
     return result;
+  }
+
+  /** What this simulated provider recorded for the reference; like a real one, it outlives the caller's crash. */
+  async status(reference: string): Promise<ChargeStatus> {
+    await this.delay();
+    return (this.outcomes.get(`charge:${reference}`) as ChargeResult | undefined) ?? { status: 'not_found' };
   }
 
   private remember(key: string, result: ChargeResult | RefundResult): void {

@@ -126,6 +126,24 @@ const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
  */
 @Injectable()
 export class EventsRepository {
+  /** Cancelled events whose orders are not all settled yet, oldest cancellation first. */
+  async unsettledCancelledEvents(sql: Sql, limit: number): Promise<string[]> {
+    const rows = await sql.query<{ id: string }>(
+      `SELECT id FROM events WHERE status = 'cancelled' AND orders_settled_at IS NULL ORDER BY cancelled_at LIMIT $1`,
+      [limit],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** True when this call marked it (false: already marked, or not a cancelled event). */
+  async markOrdersSettled(sql: Sql, eventId: string): Promise<boolean> {
+    const rows = await sql.query(
+      `UPDATE events SET orders_settled_at = now() WHERE id = $1 AND status = 'cancelled' AND orders_settled_at IS NULL RETURNING 1`,
+      [eventId],
+    );
+    return rows.length > 0;
+  }
+
   async insertEvent(sql: Sql, e: NewEvent): Promise<CatalogEvent> {
     const [row] = await sql.query<EventRow>(
       `INSERT INTO events AS e (organiser_id, title, description, category, venue_name, venue_city, venue_address,

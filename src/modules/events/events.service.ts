@@ -272,6 +272,24 @@ export class EventsService {
   }
 
   /**
+   * Cancelled events whose orders are still being settled (by the orders worker), at most `limit`,
+   * oldest cancellation first. An event stays here until `markOrdersSettled`, so a settlement that
+   * stopped halfway (a crash) is found again.
+   */
+  unsettledCancelledEvents(limit: number): Promise<string[]> {
+    return this.events.unsettledCancelledEvents(this.tx.sql, limit);
+  }
+
+  /**
+   * Records that every order of the cancelled event is settled. The caller has checked that none is
+   * open; for a cancelled event none can open again (holds are refused), so the check cannot go stale.
+   * True when this call marked it.
+   */
+  markOrdersSettled(eventId: string): Promise<boolean> {
+    return this.events.markOrdersSettled(this.tx.sql, eventId);
+  }
+
+  /**
    * The object is stored before the row changes (no lock is held during the upload), under a new
    * random key; the row then points at it, and the replaced object is deleted after commit.
    */

@@ -7,8 +7,11 @@ import { PageQueryDto } from '../../common/page-query.dto';
 import { UuidParam } from '../../common/validation';
 import { AuthenticatedUser, CurrentUser, Roles } from '../auth/auth.decorators';
 import { CreateOrderDto, OrderDto, OrderPageDto, PayOrderDto, SalesReportDto, TicketWithQrDto } from './dto/order.dto';
+import { CancellationsService } from './cancellations.service';
 import { HoldsService } from './holds.service';
-import { OrdersService } from './orders.service';
+import { OrderPaymentsService } from './order-payments.service';
+import { OrderQueriesService } from './order-queries.service';
+import { RefundsService } from './refunds.service';
 
 const MAX_KEY_LENGTH = 255;
 
@@ -26,8 +29,11 @@ function idempotencyKeyOf(value: string | undefined): string {
 @Controller()
 export class OrdersController {
   constructor(
-    private readonly orders: OrdersService,
     private readonly holds: HoldsService,
+    private readonly payments: OrderPaymentsService,
+    private readonly cancellations: CancellationsService,
+    private readonly refunds: RefundsService,
+    private readonly queries: OrderQueriesService,
   ) {}
 
   @Post('orders')
@@ -69,7 +75,7 @@ export class OrdersController {
   @ApiOkResponse({ type: OrderPageDto })
   @ApiProblems(400, 401, 403, 429)
   async list(@CurrentUser() caller: AuthenticatedUser, @Query() query: PageQueryDto): Promise<OrderPageDto> {
-    return this.orders.list(caller.id, { limit: query.limit ?? 20, cursor: query.cursor });
+    return this.queries.list(caller.id, { limit: query.limit ?? 20, cursor: query.cursor });
   }
 
   @Get('orders/:id')
@@ -78,7 +84,7 @@ export class OrdersController {
   @ApiOkResponse({ type: OrderDto })
   @ApiProblems(400, 401, 403, [404, 'NOT_FOUND'], 429)
   async get(@CurrentUser() caller: AuthenticatedUser, @UuidParam('id') id: string): Promise<OrderDto> {
-    return this.orders.get(caller.id, id);
+    return this.queries.get(caller.id, id);
   }
 
   @Post('orders/:id/pay')
@@ -97,7 +103,7 @@ export class OrdersController {
     [503, 'PAYMENT_UNAVAILABLE'],
   )
   async pay(@CurrentUser() caller: AuthenticatedUser, @UuidParam('id') id: string, @Body() body: PayOrderDto): Promise<OrderDto> {
-    return this.orders.pay(caller.id, id, body.paymentToken);
+    return this.payments.pay(caller.id, id, body.paymentToken);
   }
 
   @Post('orders/:id/cancel')
@@ -107,7 +113,7 @@ export class OrdersController {
   @ApiOkResponse({ type: OrderDto })
   @ApiProblems(400, 401, 403, 404, [409, 'ORDER_NOT_PENDING'], 429)
   async cancel(@CurrentUser() caller: AuthenticatedUser, @UuidParam('id') id: string): Promise<OrderDto> {
-    return this.orders.cancel(caller.id, id);
+    return this.cancellations.cancel(caller.id, id);
   }
 
   @Post('orders/:id/refund')
@@ -120,7 +126,7 @@ export class OrdersController {
   @ApiOkResponse({ type: OrderDto })
   @ApiProblems(400, 401, 403, 404, [409, 'ORDER_NOT_PAID'], [422, 'REFUND_WINDOW_CLOSED'], 429, [503, 'PAYMENT_UNAVAILABLE'])
   async refund(@CurrentUser() caller: AuthenticatedUser, @UuidParam('id') id: string): Promise<OrderDto> {
-    return this.orders.refund(caller, id);
+    return this.refunds.refund(caller, id);
   }
 
   @Get('orders/:id/tickets')
@@ -129,7 +135,7 @@ export class OrdersController {
   @ApiOkResponse({ type: [TicketWithQrDto] })
   @ApiProblems(400, 401, 403, [404, 'NOT_FOUND'], 429)
   async tickets(@CurrentUser() caller: AuthenticatedUser, @UuidParam('id') id: string): Promise<TicketWithQrDto[]> {
-    return this.orders.tickets(caller.id, id);
+    return this.queries.tickets(caller.id, id);
   }
 
   @Get('events/:id/sales')
@@ -139,6 +145,6 @@ export class OrdersController {
   @ApiOkResponse({ type: SalesReportDto })
   @ApiProblems(400, 401, 403, [404, 'NOT_FOUND'], 429)
   async sales(@CurrentUser() caller: AuthenticatedUser, @UuidParam('id') id: string): Promise<SalesReportDto> {
-    return this.orders.sales(caller.id, id);
+    return this.queries.sales(caller.id, id);
   }
 }

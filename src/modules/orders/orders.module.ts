@@ -1,18 +1,35 @@
 import { Module } from '@nestjs/common';
 import { EventsModule } from '../events/events.module';
 import { NotificationsModule } from '../notifications/notifications.module';
+import { PaymentsModule } from '../payments/payments.module';
+import { CancellationsService } from './cancellations.service';
 import { HoldsRepository } from './holds.repository';
 import { HoldsService } from './holds.service';
 import { IdempotencyRepository } from './idempotency.repository';
+import { OrderEffectsSubscriber } from './order-effects.subscriber';
+import { OrderPaymentsService } from './order-payments.service';
+import { OrderQueriesService } from './order-queries.service';
+import { OrderSettlement } from './order-settlement.service';
 import { OrdersController } from './orders.controller';
 import { OrdersRepository } from './orders.repository';
-import { OrdersService } from './orders.service';
 import { OrdersWorker } from './orders.worker';
+import { RefundsService } from './refunds.service';
 
 @Module({
-  imports: [EventsModule, NotificationsModule],
+  imports: [EventsModule, NotificationsModule, PaymentsModule],
   controllers: [OrdersController],
-  providers: [OrdersService, OrdersRepository, OrdersWorker, HoldsService, HoldsRepository, IdempotencyRepository],
-  exports: [OrdersService],
+  providers: [
+    OrdersRepository,
+    OrdersWorker,
+    HoldsService,
+    HoldsRepository,
+    IdempotencyRepository,
+    OrderSettlement,
+    OrderPaymentsService,
+    RefundsService,
+    CancellationsService,
+    OrderQueriesService,
+    OrderEffectsSubscriber,
+  ],
 })
 export class OrdersModule {}

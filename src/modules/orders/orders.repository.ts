@@ -3,18 +3,11 @@ import { Sql } from '../../database/transaction';
 import { Order, OrderItem, OrderStatus, Ticket, TicketStatus } from './order.model';
 
 /**
- * Every statement that touches orders and the money trail, written out so that the locking is
- * visible. Lock order, everywhere: an order row first, then ticket types sorted by id. (Holds and
- * their idempotency keys: HoldsRepository, IdempotencyRepository.)
+ * Every statement on orders, their items and tickets, written out so that the locking is visible.
+ * Lock order, everywhere: a payment row (when settling one), an order row, then ticket types sorted
+ * by id. (Holds and their idempotency keys: HoldsRepository, IdempotencyRepository; the money
+ * trail: the payments module.)
  */
-
-/** Signed changes to one ticket type's counters. */
-export interface InventoryDelta {
-  ticketTypeId: string;
-  held: number;
-  sold: number;
-  capacity: number;
-}
 
 /** An order with what deciding about it needs: its event's state and the database clock. */
 export interface OrderInContext extends Order {
@@ -23,21 +16,11 @@ export interface OrderInContext extends Order {
   organiserId: string;
   /** The database's clock when the row was read: every instance decides expiry by the same clock. */
   now: Date;
-}
-
-export interface PaymentRecord {
-  id: string;
-  orderId: string;
-  kind: 'charge' | 'refund';
-  status: 'pending' | 'succeeded' | 'declined' | 'abandoned';
-  amount: number;
-  currency: string;
-  providerReference: string | null;
+  /** The charge with the provider right now, if any (see `claimPayment`). */
+  payingPaymentId: string | null;
 }
 
 export interface SalesFigures {
-  grossRevenue: number;
-  refundedAmount: number;
   byTicketType: { ticketTypeId: string; name: string; capacity: number; sold: number; held: number; revenue: number }[];
 }
 
@@ -94,18 +77,6 @@ function toTicket(row: TicketRow): Ticket {
   };
 }
 
-function toPayment(row: Record<string, unknown>): PaymentRecord {
-  return {
-    id: row.id as string,
-    orderId: row.order_id as string,
-    kind: row.kind as PaymentRecord['kind'],
-    status: row.status as PaymentRecord['status'],
-    amount: Number(row.amount),
-    currency: (row.currency as string).trim(),
-    providerReference: (row.provider_reference as string | null) ?? null,
-  };
-}
-
 @Injectable()
 export class OrdersRepository {
   // ---------------------------------------------------------------- idempotency
@@ -119,32 +90,6 @@ export class OrdersRepository {
       [olderThanSeconds, batch],
     );
     return rows.length;
-  }
-
-  // ---------------------------------------------------------------- inventory
-
-  /**
-   * Applies counter changes to several ticket types. With more than one, their rows are locked in
-   * id order first (`ORDER BY … FOR NO KEY UPDATE` locks as it returns rows, after the sort), so
-   * two transactions touching the same ticket types can never wait on each other in a circle. The
-   * lock is the one an UPDATE of these columns takes: `FOR UPDATE` would also wait on the key-share
-   * locks that inserting tickets and items takes (foreign keys), and two payments each holding one
-   * would deadlock.
-   */
-  async applyInventory(sql: Sql, deltas: InventoryDelta[]): Promise<void> {
-    const changes = deltas.filter((d) => d.held !== 0 || d.sold !== 0 || d.capacity !== 0);
-    if (changes.length === 0) return;
-    const ids = changes.map((d) => d.ticketTypeId);
-    if (changes.length > 1) {
-      await sql.query(`SELECT 1 FROM ticket_types WHERE id = ANY ($1::uuid[]) ORDER BY id FOR NO KEY UPDATE`, [ids]);
-    }
-    await sql.query(
-      `UPDATE ticket_types t
-          SET held = t.held + d.held, sold = t.sold + d.sold, capacity = t.capacity + d.capacity
-         FROM unnest($1::uuid[], $2::int[], $3::int[], $4::int[]) AS d(id, held, sold, capacity)
-        WHERE t.id = d.id`,
-      [ids, changes.map((d) => d.held), changes.map((d) => d.sold), changes.map((d) => d.capacity)],
-    );
   }
 
   // ---------------------------------------------------------------- orders
@@ -164,26 +109,59 @@ export class OrdersRepository {
    */
   async loadOrder(sql: Sql, orderId: string, lock: 'none' | 'wait' | 'skip'): Promise<OrderInContext | undefined> {
     const clause = { none: '', wait: 'FOR NO KEY UPDATE OF o', skip: 'FOR NO KEY UPDATE OF o SKIP LOCKED' }[lock];
-    const [row] = await sql.query<OrderRow & { event_status: string; starts_at: Date; organiser_id: string; now: Date }>(
-      `SELECT ${ORDER_COLUMNS}, e.status AS event_status, e.starts_at, e.organiser_id, now() AS now
+    const [row] = await sql.query<OrderRow & { event_status: string; starts_at: Date; organiser_id: string; now: Date; paying_payment_id: string | null }>(
+      `SELECT ${ORDER_COLUMNS}, e.status AS event_status, e.starts_at, e.organiser_id, now() AS now, o.paying_payment_id
          FROM orders o JOIN events e ON e.id = o.event_id
         WHERE o.id = $1
         ${clause}`,
       [orderId],
     );
-    return row && { ...toOrder(row), eventStatus: row.event_status, eventStartsAt: row.starts_at, organiserId: row.organiser_id, now: row.now };
+    return (
+      row && {
+        ...toOrder(row),
+        eventStatus: row.event_status,
+        eventStartsAt: row.starts_at,
+        organiserId: row.organiser_id,
+        now: row.now,
+        payingPaymentId: row.paying_payment_id,
+      }
+    );
   }
 
-  async setStatus(sql: Sql, orderId: string, status: 'paid' | 'cancelled' | 'expired' | 'refunded'): Promise<Date> {
-    const [row] = await sql.query<{ at: Date }>(
-      `UPDATE orders SET status = $2, updated_at = now(),
-              paid_at = CASE WHEN $2 = 'paid' THEN now() ELSE paid_at END,
-              closed_at = CASE WHEN $2 = 'paid' THEN NULL ELSE now() END
-        WHERE id = $1
-        RETURNING updated_at AS at`,
-      [orderId, status],
+  /** Closes the order (the caller holds its lock and has checked the move). */
+  async setStatus(sql: Sql, orderId: string, status: 'cancelled' | 'expired' | 'refunded'): Promise<void> {
+    await sql.query(`UPDATE orders SET status = $2, updated_at = now(), closed_at = now() WHERE id = $1`, [orderId, status]);
+  }
+
+  /**
+   * Marks the locked, pending order as being paid by `paymentId` from now on (the transaction's
+   * clock, inside the hold: the caller checked it has not expired).
+   */
+  async claimPayment(sql: Sql, orderId: string, paymentId: string): Promise<void> {
+    await sql.query(`UPDATE orders SET paying_payment_id = $2, paying_since = now(), updated_at = now() WHERE id = $1`, [orderId, paymentId]);
+  }
+
+  /** The charge is no longer with the provider; a no-op unless it is the order's current one. */
+  async releasePayment(sql: Sql, orderId: string, paymentId: string): Promise<void> {
+    await sql.query(
+      `UPDATE orders SET paying_payment_id = NULL, paying_since = NULL, updated_at = now() WHERE id = $1 AND paying_payment_id = $2`,
+      [orderId, paymentId],
     );
-    return row.at;
+  }
+
+  /**
+   * The order is paid by its current charge. `paid_at` is when that charge was claimed, within the
+   * hold: a charge that comes back after the hold's end was still made in time.
+   */
+  async markPaid(sql: Sql, orderId: string): Promise<Date> {
+    const [row] = await sql.query<{ paid_at: Date }>(
+      `UPDATE orders SET status = 'paid', paid_at = coalesce(paying_since, now()), closed_at = NULL, updated_at = now(),
+              paying_payment_id = NULL, paying_since = NULL
+        WHERE id = $1
+        RETURNING paid_at`,
+      [orderId],
+    );
+    return row.paid_at;
   }
 
   /** Page of a buyer's orders, newest first, after the keyset cursor. */
@@ -200,12 +178,13 @@ export class OrdersRepository {
 
   /**
    * Due holds, a bounded batch, claimed with `SKIP LOCKED`: another instance's sweeper, or a
-   * payment holding the row, makes this one pass over them instead of waiting.
+   * payment holding the row, makes this one pass over them instead of waiting. A hold whose charge
+   * is with the provider is not due: the charge was made in time, and its outcome decides.
    */
   async expireDue(sql: Sql, batch: number): Promise<Order[]> {
     const rows = await sql.query<OrderRow>(
       `WITH due AS (
-         SELECT id FROM orders WHERE status = 'pending' AND expires_at <= now()
+         SELECT id FROM orders WHERE status = 'pending' AND expires_at <= now() AND paying_payment_id IS NULL
           ORDER BY expires_at LIMIT $1
             FOR NO KEY UPDATE SKIP LOCKED
        )
@@ -217,11 +196,11 @@ export class OrdersRepository {
     return rows.map(toOrder);
   }
 
-  /** The pending orders of cancelled events, claimed like due holds. */
+  /** The pending orders of cancelled events, claimed like due holds; one being paid is left to its charge's outcome. */
   async cancelPendingOfCancelledEvent(sql: Sql, eventId: string, batch: number): Promise<Order[]> {
     const rows = await sql.query<OrderRow>(
       `WITH open AS (
-         SELECT id FROM orders WHERE event_id = $1 AND status = 'pending'
+         SELECT id FROM orders WHERE event_id = $1 AND status = 'pending' AND paying_payment_id IS NULL
           LIMIT $2
             FOR NO KEY UPDATE SKIP LOCKED
        )
@@ -241,24 +220,13 @@ export class OrdersRepository {
     return rows.map((r) => r.id);
   }
 
-  async unsettledCancelledEvents(sql: Sql, limit: number): Promise<string[]> {
-    const rows = await sql.query<{ id: string }>(
-      `SELECT id FROM events WHERE status = 'cancelled' AND orders_settled_at IS NULL ORDER BY cancelled_at LIMIT $1`,
-      [limit],
-    );
-    return rows.map((r) => r.id);
-  }
-
-  /** Marks the event settled if nothing is left open; false when another pass is needed. */
-  async markSettled(sql: Sql, eventId: string): Promise<boolean> {
-    const rows = await sql.query(
-      `UPDATE events SET orders_settled_at = now()
-        WHERE id = $1 AND orders_settled_at IS NULL
-          AND NOT EXISTS (SELECT 1 FROM orders WHERE event_id = $1 AND status IN ('pending', 'paid'))
-       RETURNING 1`,
+  /** Whether any order of the event is still open (pending, being paid, or paid). */
+  async hasOpenOrders(sql: Sql, eventId: string): Promise<boolean> {
+    const [row] = await sql.query<{ open: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM orders WHERE event_id = $1 AND status IN ('pending', 'paid')) AS open`,
       [eventId],
     );
-    return rows.length > 0;
+    return row.open;
   }
 
   // ---------------------------------------------------------------- tickets
@@ -296,74 +264,10 @@ export class OrdersRepository {
     return new Map(rows.map((r) => [r.ticket_type_id, r.n]));
   }
 
-  // ---------------------------------------------------------------- payments
-
-  /**
-   * Records a charge before the gateway sees it, committed on its own, so a crash mid-charge
-   * leaves a trace to reconcile. Only for the buyer's own order while it can still be paid.
-   */
-  async recordCharge(sql: Sql, paymentId: string, orderId: string, buyerId: string, provider: string): Promise<PaymentRecord | undefined> {
-    const [row] = await sql.query(
-      `INSERT INTO payments (id, order_id, kind, amount, currency, provider)
-       SELECT $1, o.id, 'charge', o.total, o.currency, $4 FROM orders o
-        WHERE o.id = $2 AND o.buyer_id = $3 AND o.status = 'pending' AND o.expires_at > now()
-       RETURNING *`,
-      [paymentId, orderId, buyerId, provider],
-    );
-    return row && toPayment(row);
-  }
-
-  /**
-   * The refund of a paid order, recorded before the gateway sees it. If one is already recorded
-   * (an earlier attempt crashed, or a concurrent one runs), that one is returned: it is retried
-   * under the same id, which is the gateway's idempotency reference.
-   */
-  async recordRefund(sql: Sql, paymentId: string, orderId: string, provider: string): Promise<PaymentRecord | undefined> {
-    const [inserted] = await sql.query(
-      `INSERT INTO payments (id, order_id, kind, amount, currency, provider)
-       SELECT $1, o.id, 'refund', o.total, o.currency, $3 FROM orders o WHERE o.id = $2 AND o.status = 'paid'
-       ON CONFLICT (order_id) WHERE kind = 'refund' AND status IN ('pending', 'succeeded') DO NOTHING
-       RETURNING *`,
-      [paymentId, orderId, provider],
-    );
-    if (inserted) return toPayment(inserted);
-    const [existing] = await sql.query(
-      `SELECT * FROM payments WHERE order_id = $1 AND kind = 'refund' AND status IN ('pending', 'succeeded')`,
-      [orderId],
-    );
-    return existing && toPayment(existing);
-  }
-
-  async succeededCharge(sql: Sql, orderId: string): Promise<PaymentRecord | undefined> {
-    const [row] = await sql.query(`SELECT * FROM payments WHERE order_id = $1 AND kind = 'charge' AND status = 'succeeded'`, [
-      orderId,
-    ]);
-    return row && toPayment(row);
-  }
-
-  async completePayment(
-    sql: Sql,
-    paymentId: string,
-    outcome: { status: 'succeeded' | 'declined' | 'abandoned'; providerReference?: string; failureReason?: string },
-  ): Promise<void> {
-    await sql.query(
-      `UPDATE payments SET status = $2, provider_reference = coalesce($3, provider_reference), failure_reason = $4,
-              completed_at = now()
-        WHERE id = $1 AND status = 'pending'`,
-      [paymentId, outcome.status, outcome.providerReference ?? null, outcome.failureReason ?? null],
-    );
-  }
-
   // ---------------------------------------------------------------- sales
 
+  /** Seats and revenue per ticket type (the money trail's totals are the payments room's). */
   async salesOf(sql: Sql, eventId: string): Promise<SalesFigures> {
-    const [money] = await sql.query<{ gross: string; refunded: string }>(
-      `SELECT coalesce(sum(p.amount) FILTER (WHERE p.kind = 'charge'), 0) AS gross,
-              coalesce(sum(p.amount) FILTER (WHERE p.kind = 'refund'), 0) AS refunded
-         FROM orders o JOIN payments p ON p.order_id = o.id
-        WHERE o.event_id = $1 AND p.status = 'succeeded'`,
-      [eventId],
-    );
     const types = await sql.query<{ id: string; name: string; capacity: number; sold: number; held: number; revenue: string }>(
       `SELECT t.id, t.name, t.capacity, t.sold, t.held,
               coalesce((SELECT sum(i.quantity * i.unit_price) FROM order_items i JOIN orders o ON o.id = i.order_id
@@ -373,8 +277,6 @@ export class OrdersRepository {
       [eventId],
     );
     return {
-      grossRevenue: Number(money.gross),
-      refundedAmount: Number(money.refunded),
       byTicketType: types.map((t) => ({
         ticketTypeId: t.id,
         name: t.name,

@@ -3,10 +3,9 @@ import { AppConfig } from '../../config/app-config';
 import { Transactions } from '../../database/transaction';
 import { BackgroundLoop } from '../../common/background-loop';
 import { Metrics } from '../../ports/metrics.port';
-import { EventCache } from '../events/event-cache';
-import { EventsService } from '../events/events.service';
+import { CancellationsService } from './cancellations.service';
 import { OrdersRepository } from './orders.repository';
-import { OrdersService, releaseDeltas } from './orders.service';
+import { RefundsService } from './refunds.service';
 
 /** Orders per transaction when releasing holds: short transactions, bounded lock time. */
 export const SWEEP_BATCH = 200;
@@ -20,7 +19,8 @@ const PURGE_EVERY_MS = 10 * 60_000;
 /**
  * The background half of orders, run by every instance with WORKER_ENABLED (the default):
  * releases expired holds, settles cancelled events (refund every paid order, release every hold),
- * and purges old idempotency keys. Everything it does is claimed with `SKIP LOCKED` or guarded by
+ * and purges old idempotency keys, each through the service whose use case it is. (Payments left
+ * pending by a crash are the payments room's reconciler's.) Everything it does is claimed with `SKIP LOCKED` or guarded by
  * the order row lock, so any number of instances can run it at once; and everything it does is
  * found again from the database, so a crash halfway is finished by the next pass.
  */
@@ -33,9 +33,8 @@ export class OrdersWorker implements OnApplicationBootstrap, BeforeApplicationSh
   constructor(
     private readonly tx: Transactions,
     private readonly orders: OrdersRepository,
-    private readonly service: OrdersService,
-    private readonly events: EventsService,
-    private readonly eventCache: EventCache,
+    private readonly cancellations: CancellationsService,
+    private readonly refunds: RefundsService,
     private readonly metrics: Metrics,
     private readonly config: AppConfig,
   ) {
@@ -44,7 +43,7 @@ export class OrdersWorker implements OnApplicationBootstrap, BeforeApplicationSh
 
   onApplicationBootstrap(): void {
     if (!this.config.workerEnabled) return;
-    this.events.onCancelled(() => this.loop.kick());
+    this.cancellations.onEventCancelled(() => this.loop.kick());
     this.loop.start();
   }
 
@@ -66,13 +65,8 @@ export class OrdersWorker implements OnApplicationBootstrap, BeforeApplicationSh
   async releaseExpiredHolds(): Promise<number> {
     let released = 0;
     for (let batch = 0; batch < MAX_BATCHES_PER_PASS && !this.loop.stopped; batch++) {
-      const expired = await this.tx.run(async (sql) => {
-        const due = await this.orders.expireDue(sql, SWEEP_BATCH);
-        await this.orders.applyInventory(sql, releaseDeltas(due));
-        return due;
-      });
+      const expired = await this.cancellations.expireDue(SWEEP_BATCH);
       released += expired.length;
-      await this.countsChanged(expired.map((o) => o.eventId));
       if (expired.length < SWEEP_BATCH) break;
     }
     if (released > 0) {
@@ -83,7 +77,7 @@ export class OrdersWorker implements OnApplicationBootstrap, BeforeApplicationSh
   }
 
   async settleCancelledEvents(): Promise<void> {
-    const events = await this.orders.unsettledCancelledEvents(this.tx.sql, 10);
+    const events = await this.cancellations.unsettledCancelledEvents(10);
     for (const eventId of events) {
       if (this.loop.stopped) return;
       await this.settle(eventId);
@@ -93,21 +87,17 @@ export class OrdersWorker implements OnApplicationBootstrap, BeforeApplicationSh
   /** Releases the event's holds, refunds its paid orders, and marks it settled once nothing is open. */
   private async settle(eventId: string): Promise<void> {
     for (let batch = 0; batch < MAX_BATCHES_PER_PASS && !this.loop.stopped; batch++) {
-      const cancelled = await this.tx.run(async (sql) => {
-        const open = await this.orders.cancelPendingOfCancelledEvent(sql, eventId, SWEEP_BATCH);
-        await this.orders.applyInventory(sql, releaseDeltas(open));
-        return open;
-      });
+      const cancelled = await this.cancellations.cancelPendingOfCancelledEvent(eventId, SWEEP_BATCH);
       if (cancelled.length < SWEEP_BATCH) break;
     }
     let refunded = 0;
     for (let batch = 0; batch < MAX_BATCHES_PER_PASS && !this.loop.stopped; batch++) {
-      const paid = await this.orders.paidOrderIds(this.tx.sql, eventId, SWEEP_BATCH);
+      const paid = await this.cancellations.paidOrderIds(eventId, SWEEP_BATCH);
       if (paid.length === 0) break;
       let progressed = 0;
       for (let i = 0; i < paid.length && !this.loop.stopped; i += REFUND_CONCURRENCY) {
         const results = await Promise.allSettled(
-          paid.slice(i, i + REFUND_CONCURRENCY).map((id) => this.service.refundAs(id, 'system', { skipLocked: true })),
+          paid.slice(i, i + REFUND_CONCURRENCY).map((id) => this.refunds.refundAs(id, 'system', { skipLocked: true })),
         );
         for (const [k, result] of results.entries()) {
           if (result.status === 'fulfilled' && result.value) progressed++;
@@ -121,8 +111,7 @@ export class OrdersWorker implements OnApplicationBootstrap, BeforeApplicationSh
       if (progressed === 0) break;
     }
     if (refunded > 0) this.logger.log(`refunded ${refunded} order(s) of cancelled event ${eventId}`);
-    await this.eventCache.countsChanged(eventId);
-    if (await this.orders.markSettled(this.tx.sql, eventId)) this.logger.log(`cancelled event ${eventId} is settled`);
+    if (await this.cancellations.markSettledIfClosed(eventId)) this.logger.log(`cancelled event ${eventId} is settled`);
   }
 
   async purgeIdempotencyKeys(): Promise<number> {
@@ -134,9 +123,5 @@ export class OrdersWorker implements OnApplicationBootstrap, BeforeApplicationSh
     }
     if (purged > 0) this.logger.log(`purged ${purged} idempotency key(s)`);
     return purged;
-  }
-
-  private async countsChanged(eventIds: string[]): Promise<void> {
-    for (const id of new Set(eventIds)) await this.eventCache.countsChanged(id);
   }
 }

@@ -1,0 +1,19 @@
+import { Injectable } from '@nestjs/common';
+import { PaymentsService } from '../payments/payments.service';
+import { OrderView } from './order.model';
+import { OrderQueriesService } from './order-queries.service';
+
+/** `POST /orders/{id}/pay`: the payments room charges; the paid order, with its tickets, is the answer. */
+@Injectable()
+export class OrderPaymentsService {
+  constructor(
+    private readonly payments: PaymentsService,
+    private readonly queries: OrderQueriesService,
+  ) {}
+
+  /** Throws the order's refusal (404, HOLD_EXPIRED, ORDER_NOT_PENDING), PAYMENT_DECLINED or PAYMENT_UNAVAILABLE. */
+  async pay(buyerId: string, orderId: string, paymentToken: string): Promise<OrderView> {
+    await this.payments.charge({ orderId, payerId: buyerId, paymentToken });
+    return this.queries.get(buyerId, orderId);
+  }
+}

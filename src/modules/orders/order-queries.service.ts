@@ -1,0 +1,93 @@
+import { Injectable } from '@nestjs/common';
+import * as QRCode from 'qrcode';
+import { ValidationFailedError } from '../../common/domain-error';
+import { decodeCursor, encodeCursor, Page } from '../../common/pagination';
+import { Transactions } from '../../database/transaction';
+import { EventsService } from '../events/events.service';
+import { PaymentsService } from '../payments/payments.service';
+import { Order, OrderView, TicketView, toOrderView, toTicketView } from './order.model';
+import { orderNotFound } from './order-settlement.service';
+import { OrdersRepository } from './orders.repository';
+
+export interface TicketWithQr extends TicketView {
+  qrSvg: string;
+}
+
+export interface SalesReport {
+  eventId: string;
+  currency: string;
+  ticketsSold: number;
+  grossRevenue: number;
+  refundedAmount: number;
+  byTicketType: { ticketTypeId: string; name: string; capacity: number; sold: number; held: number; available: number; revenue: number }[];
+}
+
+type Cursor = { createdAt: string; id: string };
+
+const isCursor = (v: unknown): v is Cursor => {
+  const c = v as { createdAt?: unknown; id?: unknown };
+  return typeof c?.createdAt === 'string' && !Number.isNaN(Date.parse(c.createdAt)) && typeof c.id === 'string' && /^[0-9a-f-]{36}$/i.test(c.id);
+};
+
+/** What buyers and organisers read: orders, tickets with their QR codes, an event's sales. Nothing here locks. */
+@Injectable()
+export class OrderQueriesService {
+  constructor(
+    private readonly tx: Transactions,
+    private readonly orders: OrdersRepository,
+    private readonly events: EventsService,
+    private readonly payments: PaymentsService,
+  ) {}
+
+  async get(buyerId: string, orderId: string): Promise<OrderView> {
+    const order = await this.orders.findForBuyer(this.tx.sql, buyerId, orderId);
+    if (!order) throw orderNotFound();
+    return toOrderView(await this.withTickets(order));
+  }
+
+  /** The order with its tickets once it has some (paid or refunded). */
+  async withTickets<T extends Order>(order: T): Promise<T> {
+    if (order.status === 'paid' || order.status === 'refunded') order.tickets = await this.orders.ticketsOf(this.tx.sql, order.id);
+    return order;
+  }
+
+  async list(buyerId: string, query: { limit: number; cursor?: string }): Promise<Page<OrderView>> {
+    let after: Cursor | undefined;
+    if (query.cursor) {
+      after = decodeCursor(query.cursor, isCursor);
+      if (!after) throw new ValidationFailedError([{ field: 'cursor', message: 'cursor is not one this API gave out' }]);
+    }
+    const rows = await this.orders.listForBuyer(this.tx.sql, buyerId, query.limit + 1, after);
+    const items = rows.slice(0, query.limit);
+    const last = items.at(-1);
+    return {
+      items: items.map(toOrderView),
+      nextCursor: rows.length > query.limit && last ? encodeCursor({ createdAt: last.createdAt.toISOString(), id: last.id }) : null,
+    };
+  }
+
+  async tickets(buyerId: string, orderId: string): Promise<TicketWithQr[]> {
+    const order = await this.orders.findForBuyer(this.tx.sql, buyerId, orderId);
+    if (!order) throw orderNotFound();
+    const tickets = await this.orders.ticketsOf(this.tx.sql, orderId);
+    return Promise.all(
+      tickets.map(async (t) => ({
+        ...toTicketView(t),
+        qrSvg: await QRCode.toString(t.code, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 }),
+      })),
+    );
+  }
+
+  async sales(organiserId: string, eventId: string): Promise<SalesReport> {
+    const event = await this.events.ownedEvent(organiserId, eventId);
+    const [figures, money] = await Promise.all([this.orders.salesOf(this.tx.sql, eventId), this.payments.moneyOfEvent(eventId)]);
+    return {
+      eventId,
+      currency: event.currency,
+      ticketsSold: figures.byTicketType.reduce((n, t) => n + t.sold, 0),
+      grossRevenue: money.grossRevenue,
+      refundedAmount: money.refundedAmount,
+      byTicketType: figures.byTicketType.map((t) => ({ ...t, available: t.capacity - t.sold - t.held })),
+    };
+  }
+}

@@ -1,0 +1,133 @@
+import { randomBytes } from 'node:crypto';
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { DomainError, NotFoundError } from '../../common/domain-error';
+import { DomainEvents } from '../../common/domain-events';
+import { Sql } from '../../database/transaction';
+import { TicketInventory } from '../events/ticket-inventory.service';
+import { NotificationsService } from '../notifications/notifications.service';
+import { ChargeClaim, ChargeQuote, PaymentSettlement, RefundClaim, RefundReason } from '../payments/payment.model';
+import { PaymentsService } from '../payments/payments.service';
+import { assertPayable, assertRefundable, OrderNotPendingError, RefundWindowClosedError } from './order.model';
+import { OrderInContext, OrdersRepository } from './orders.repository';
+import { refundDeltas, releaseDeltas, sellDeltas } from './seat-deltas';
+
+declare module '../../common/domain-events' {
+  interface DomainEventMap {
+    /** An order was paid: its tickets issued, its confirmation in the outbox. */
+    'order.paid': { orderId: string; eventId: string; tickets: number; total: number; currency: string };
+    /** A paid order was refunded: its tickets void, its notice in the outbox. */
+    'order.refunded': { orderId: string; eventId: string };
+  }
+}
+
+const REFUND_NOTICE = { buyer: 'buyer', organiser: 'organiser', system: 'event-cancelled' } as const;
+
+/** 144 random bits, URL-safe: a ticket code nobody can guess or enumerate. */
+const newTicketCode = () => randomBytes(18).toString('base64url');
+
+export const orderNotFound = () => new NotFoundError('No such order.');
+
+/**
+ * The orders' side of a payment, registered with the payments room: whether an order may be
+ * charged or refunded (under its row lock), and what its settlement does to it: mark it paid,
+ * issue its tickets, put its confirmation in the outbox and sell its seats (or void them on a
+ * refund), all in the payments room's settling transaction.
+ */
+@Injectable()
+export class OrderSettlement extends PaymentSettlement implements OnModuleInit {
+  constructor(
+    private readonly orders: OrdersRepository,
+    private readonly inventory: TicketInventory,
+    private readonly notifications: NotificationsService,
+    private readonly events: DomainEvents,
+    private readonly payments: PaymentsService,
+  ) {
+    super();
+  }
+
+  onModuleInit(): void {
+    this.payments.settleWith(this);
+  }
+
+  async quoteCharge(sql: Sql, orderId: string, payerId: string): Promise<ChargeQuote> {
+    const order = await this.orders.loadOrder(sql, orderId, 'none');
+    if (!order || order.buyerId !== payerId) throw orderNotFound();
+    assertPayable(order, order.now);
+    return { amount: order.total, currency: order.currency };
+  }
+
+  async claimCharge(sql: Sql, orderId: string, paymentId: string): Promise<ChargeClaim> {
+    const order = await this.orders.loadOrder(sql, orderId, 'wait');
+    if (!order) return { refused: orderNotFound() };
+    if (order.payingPaymentId) return { busy: true };
+    const refusal = await this.refusePayment(sql, order);
+    if (refusal) return { refused: refusal };
+    await this.orders.claimPayment(sql, orderId, paymentId);
+    return { claimed: true };
+  }
+
+  /**
+   * Under the order's lock, the reasons a charge must not be sent. A pending order of a cancelled
+   * event is cancelled right here rather than charged and refunded moments later.
+   */
+  private async refusePayment(sql: Sql, order: OrderInContext): Promise<DomainError | undefined> {
+    if (order.status === 'pending' && order.eventStatus === 'cancelled') {
+      await this.orders.setStatus(sql, order.id, 'cancelled');
+      await this.events.publish('inventory.changed', { eventId: order.eventId });
+      await this.inventory.apply(sql, releaseDeltas([order]));
+      return new OrderNotPendingError('cancelled');
+    }
+    try {
+      assertPayable(order, order.now);
+    } catch (error) {
+      return error as DomainError;
+    }
+    return undefined;
+  }
+
+  async chargeFailed(sql: Sql, orderId: string, paymentId: string): Promise<void> {
+    await this.orders.releasePayment(sql, orderId, paymentId);
+  }
+
+  async chargeSucceeded(sql: Sql, orderId: string, paymentId: string, record: () => Promise<void>): Promise<boolean> {
+    const order = await this.orders.loadOrder(sql, orderId, 'wait');
+    // Only the charge the order was claimed for can pay it; the claim is never given back to a
+    // charge once released, so a charge refused here is refused for good (and given back).
+    if (!order || order.status !== 'pending' || order.payingPaymentId !== paymentId) return false;
+    await record();
+    const codes = order.items.flatMap((i) => Array.from({ length: i.quantity }, () => ({ ticketTypeId: i.ticketTypeId, code: newTicketCode() })));
+    await this.orders.insertTickets(sql, order, codes);
+    await this.orders.markPaid(sql, orderId);
+    await this.notifications.orderPaid(sql, order, codes);
+    await this.events.publish('order.paid', { orderId, eventId: order.eventId, tickets: codes.length, total: order.total, currency: order.currency });
+    // Last: the ticket type's row lock is held for this statement and the commit only.
+    await this.inventory.apply(sql, sellDeltas(order.items));
+    return true;
+  }
+
+  async claimRefund(sql: Sql, orderId: string, reason: RefundReason, skipLocked: boolean): Promise<RefundClaim> {
+    const order = await this.orders.loadOrder(sql, orderId, skipLocked ? 'skip' : 'wait');
+    if (!order) return { skipped: true };
+    try {
+      assertRefundable(order, reason, order.eventStartsAt, order.now);
+    } catch (error) {
+      // Only an unsent refund is abandoned; a finished one is left as it is.
+      return { refused: error as DomainError, abandon: order.status !== 'refunded' && error instanceof RefundWindowClosedError };
+    }
+    return { claimed: true };
+  }
+
+  async refundSucceeded(sql: Sql, orderId: string, reason: RefundReason): Promise<void> {
+    const order = await this.orders.loadOrder(sql, orderId, 'wait');
+    if (order?.status !== 'paid') throw new Error(`refund of order ${orderId} settled while it is ${order?.status ?? 'missing'}`);
+    const voided = await this.orders.voidTickets(sql, orderId);
+    await this.orders.setStatus(sql, orderId, 'refunded');
+    await this.notifications.orderRefunded(sql, order, REFUND_NOTICE[reason]);
+    const started = order.now.getTime() >= order.eventStartsAt.getTime();
+    await this.events.publish('order.refunded', { orderId, eventId: order.eventId });
+    // Withdrawn seats change the capacity, which the cached snapshot carries.
+    await this.events.publish('inventory.changed', { eventId: order.eventId, capacityChanged: started && voided.size > 0 });
+    // Last, so that the ticket type's row lock lives for this statement and the commit only.
+    await this.inventory.apply(sql, refundDeltas(voided, started));
+  }
+}

@@ -1,0 +1,98 @@
+/** The payments room's domain: the money trail's records, its errors, and what it asks of whatever is paid for. */
+import { DomainError } from '../../common/domain-error';
+import { Sql } from '../../database/transaction';
+
+export type PaymentKind = 'charge' | 'refund';
+/**
+ * pending: recorded, its outcome not known yet (sent or not); abandoned: never sent, or never
+ * received by the provider; reversed: a charge the provider took for an order that could no longer
+ * be paid, given back.
+ */
+export type PaymentStatus = 'pending' | 'succeeded' | 'declined' | 'abandoned' | 'reversed';
+/** Who started a refund: the buyer, the event's organiser, or the system settling a cancelled event. */
+export type RefundReason = 'buyer' | 'organiser' | 'system';
+
+export interface PaymentRecord {
+  id: string;
+  orderId: string;
+  kind: PaymentKind;
+  status: PaymentStatus;
+  amount: number;
+  currency: string;
+  providerReference: string | null;
+  reason: RefundReason | null;
+}
+
+export class PaymentDeclinedError extends DomainError {
+  constructor(reason: string) {
+    super('payment_required', 'PAYMENT_DECLINED', 'The payment was declined; the seats stay held until the order expires.', {
+      reason,
+    });
+  }
+}
+
+export class PaymentUnavailableError extends DomainError {
+  constructor() {
+    super('unavailable', 'PAYMENT_UNAVAILABLE', 'The payment provider could not be reached; nothing was charged as far as we know. Retry shortly.', {
+      retryAfterSeconds: 2,
+    });
+  }
+}
+
+/** What a charge of an order would be: the amount is the order's, never the client's. */
+export interface ChargeQuote {
+  amount: number;
+  currency: string;
+}
+
+/** busy: another charge of the order is with the provider; its outcome decides whether this one is sent. */
+export type ChargeClaim = { claimed: true } | { busy: true } | { refused: DomainError };
+
+/** skipped: someone else holds the order right now (only when asked to skip); abandon: the recorded refund is dropped. */
+export type RefundClaim = { claimed: true } | { skipped: true } | { refused: DomainError; abandon: boolean };
+
+/**
+ * What the payments room needs from what is paid for (orders), implemented there and registered with
+ * `PaymentsService.settleWith`. Every method runs inside the payments room's transaction, with its
+ * `sql`; none calls a provider. Lock order: the payment row (when settling), then the order row.
+ */
+export abstract class PaymentSettlement {
+  /** Without locking: the charge the payer would make now, or throws why the order cannot be paid. */
+  abstract quoteCharge(sql: Sql, orderId: string, payerId: string): Promise<ChargeQuote>;
+  /** Under the order's lock: may this charge go to the provider now? If so the order is marked as being paid by it. */
+  abstract claimCharge(sql: Sql, orderId: string, paymentId: string): Promise<ChargeClaim>;
+  /** The charge took no money, or its outcome is unknown for now: the order is no longer being paid by it. */
+  abstract chargeFailed(sql: Sql, orderId: string, paymentId: string): Promise<void>;
+  /**
+   * The provider took the money: the order becomes paid, calling `record` (which marks the charge
+   * succeeded) before the order's last statement. False, with nothing changed and `record` not
+   * called, when the order can no longer take this charge (its hold ended while the outcome was
+   * unknown, or another charge paid it): then the money goes back. Once false, always false.
+   */
+  abstract chargeSucceeded(sql: Sql, orderId: string, paymentId: string, record: () => Promise<void>): Promise<boolean>;
+  /** Under the order's lock: may the refund go to the provider now? */
+  abstract claimRefund(sql: Sql, orderId: string, reason: RefundReason, skipLocked: boolean): Promise<RefundClaim>;
+  /** The provider gave the money back: the order becomes refunded. */
+  abstract refundSucceeded(sql: Sql, orderId: string, reason: RefundReason): Promise<void>;
+}
+
+declare module '../../common/domain-events' {
+  interface DomainEventMap {
+    /**
+     * A payment reached its outcome, published in the settling transaction. `recovered`: settled by
+     * the reconciler rather than by the request that sent it (its request already answered, and was
+     * counted, as PAYMENT_UNAVAILABLE).
+     */
+    'payment.settled': {
+      paymentId: string;
+      orderId: string;
+      kind: PaymentKind;
+      status: Exclude<PaymentStatus, 'pending'>;
+      amount: number;
+      currency: string;
+      recovered: boolean;
+    };
+    /** A charge request whose outcome is unknown (the provider failed or timed out): answered 503. */
+    'payment.failed': { paymentId: string; orderId: string };
+  }
+}

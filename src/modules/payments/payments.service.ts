@@ -1,0 +1,263 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Injectable, Logger } from '@nestjs/common';
+import { DomainEvents } from '../../common/domain-events';
+import { Sql, Transactions } from '../../database/transaction';
+import { ChargeResult, ChargeStatus, PaymentGateway } from '../../ports/payment-gateway.port';
+import {
+  ChargeClaim,
+  PaymentDeclinedError,
+  PaymentRecord,
+  PaymentSettlement,
+  PaymentUnavailableError,
+  RefundReason,
+} from './payment.model';
+import { EventMoney, PaymentsRepository } from './payments.repository';
+
+/** How long a payment waits for another charge of the same order to come back from the provider. */
+export const CLAIM_WAIT_MS = 10_000;
+
+/**
+ * What `settle` did: succeeded, declined, abandoned (the provider never received it), reverse (the
+ * provider took money the order can no longer take: the caller gives it back), or unchanged (it
+ * was settled before; settling is idempotent).
+ */
+export type Settled = 'succeeded' | 'declined' | 'abandoned' | 'reverse' | 'unchanged';
+
+/** What a refund request came to. */
+export type RefundOutcome = 'refunded' | 'skipped' | 'not_paid';
+
+export interface ChargeInput {
+  orderId: string;
+  payerId: string;
+  paymentToken: string;
+}
+
+export interface RefundInput {
+  orderId: string;
+  amount: number;
+  currency: string;
+  reason: RefundReason;
+  /** Pass over an order someone else is working on (the settling worker) instead of waiting. */
+  skipLocked?: boolean;
+}
+
+/**
+ * Charges and refunds through the `PaymentGateway`, and the money trail. No provider call is made
+ * with a transaction open: (a) a short transaction records the payment and claims the order,
+ * (b) the provider is called, (c) `settle` completes the payment and the order in one short
+ * transaction. Whoever learns a provider's outcome (this request, the reconciler after a crash, a
+ * provider's webhook) ends in the same `settle`, which does its work once.
+ */
+@Injectable()
+export class PaymentsService {
+  private readonly logger = new Logger('PaymentsService');
+  private settlement?: PaymentSettlement;
+
+  constructor(
+    private readonly tx: Transactions,
+    private readonly payments: PaymentsRepository,
+    private readonly gateway: PaymentGateway,
+    private readonly events: DomainEvents,
+  ) {}
+
+  /** Registers what is paid for (the orders module, at start-up); one only. */
+  settleWith(settlement: PaymentSettlement): void {
+    if (this.settlement && this.settlement !== settlement) throw new Error('a payment settlement is already registered');
+    this.settlement = settlement;
+  }
+
+  private get orders(): PaymentSettlement {
+    if (!this.settlement) throw new Error('no payment settlement registered (the orders module registers one at start-up)');
+    return this.settlement;
+  }
+
+  /** Pays the order: resolves once it is paid; throws the refusal, PAYMENT_DECLINED or PAYMENT_UNAVAILABLE. */
+  async charge(input: ChargeInput): Promise<void> {
+    const quote = await this.orders.quoteCharge(this.tx.sql, input.orderId, input.payerId);
+    // Recorded before anything else, so every attempt is on the money trail.
+    const payment = await this.payments.insertCharge(this.tx.sql, {
+      id: randomUUID(),
+      orderId: input.orderId,
+      kind: 'charge',
+      ...quote,
+      provider: this.gateway.provider,
+    });
+    await this.claim(payment);
+    let result: ChargeResult;
+    try {
+      result = await this.gateway.charge({ reference: payment.id, amount: payment.amount, currency: payment.currency, paymentToken: input.paymentToken });
+    } catch (error) {
+      // Outcome unknown: the payment stays pending for the reconciler; the order can be paid again.
+      this.logger.error({ err: error, orderId: payment.orderId, paymentId: payment.id }, 'payment gateway failed during a charge');
+      await this.tx.run((sql) => this.orders.chargeFailed(sql, payment.orderId, payment.id));
+      await this.events.publish('payment.failed', { paymentId: payment.id, orderId: payment.orderId });
+      throw new PaymentUnavailableError();
+    }
+    await this.answer(payment, input, result, await this.settle(payment.id, result));
+  }
+
+  /**
+   * Claims the order for this charge; while another charge of it is with the provider, waits for
+   * that one's outcome (polling: no connection is held meanwhile). A refusal abandons the record.
+   */
+  private async claim(payment: PaymentRecord): Promise<void> {
+    const deadline = Date.now() + CLAIM_WAIT_MS;
+    for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
+      const claim = await this.tx.run(async (sql): Promise<ChargeClaim> => {
+        const c = await this.orders.claimCharge(sql, payment.orderId, payment.id);
+        if ('refused' in c) await this.payments.complete(sql, payment.id, { status: 'abandoned', failureReason: c.refused.code });
+        return c;
+      });
+      if ('claimed' in claim) return;
+      if ('refused' in claim) throw claim.refused;
+      if (Date.now() > deadline) {
+        await this.payments.complete(this.tx.sql, payment.id, { status: 'abandoned', failureReason: 'PAYMENT_IN_FLIGHT' });
+        await this.events.publish('payment.failed', { paymentId: payment.id, orderId: payment.orderId });
+        throw new PaymentUnavailableError();
+      }
+      await sleep(pause);
+    }
+  }
+
+  /** The request's answer once its charge is settled. */
+  private async answer(payment: PaymentRecord, input: ChargeInput, result: ChargeResult, settled: Settled): Promise<void> {
+    if (settled === 'succeeded') return;
+    if (settled === 'declined' && result.status === 'declined') throw new PaymentDeclinedError(result.reason);
+    if (settled === 'reverse') {
+      await this.reverse(payment, result.providerReference);
+      // The order stopped being payable meanwhile: its refusal says why.
+      await this.orders.quoteCharge(this.tx.sql, payment.orderId, input.payerId);
+      throw new PaymentUnavailableError();
+    }
+    // Settled before this request could (the reconciler): answer what the money trail says.
+    const recorded = await this.payments.find(this.tx.sql, payment.id);
+    if (recorded?.status === 'succeeded') return;
+    if (recorded?.status === 'declined' && result.status === 'declined') throw new PaymentDeclinedError(result.reason);
+    throw new PaymentUnavailableError();
+  }
+
+  /**
+   * THE settlement: completes a pending payment with the provider's outcome, and the order with it,
+   * in one short transaction. Idempotent: a payment already settled is left as it is ('unchanged'),
+   * so the request, the reconciler and a webhook may all deliver the same outcome.
+   */
+  async settle(paymentId: string, outcome: ChargeStatus, options: { recovered?: boolean } = {}): Promise<Settled> {
+    return this.tx.run(async (sql): Promise<Settled> => {
+      const payment = await this.payments.lockPending(sql, paymentId);
+      if (!payment) return 'unchanged';
+      const settled = payment.kind === 'charge' ? await this.settleCharge(sql, payment, outcome) : await this.settleRefund(sql, payment, outcome);
+      if (settled !== 'reverse') {
+        await this.events.publish('payment.settled', {
+          paymentId,
+          orderId: payment.orderId,
+          kind: payment.kind,
+          status: settled,
+          amount: payment.amount,
+          currency: payment.currency,
+          recovered: options.recovered ?? false,
+        });
+      }
+      return settled;
+    });
+  }
+
+  private async settleCharge(sql: Sql, payment: PaymentRecord, outcome: ChargeStatus): Promise<Exclude<Settled, 'unchanged'>> {
+    if (outcome.status === 'succeeded') {
+      const record = async () => {
+        await this.payments.complete(sql, payment.id, { status: 'succeeded', providerReference: outcome.providerReference });
+      };
+      return (await this.orders.chargeSucceeded(sql, payment.orderId, payment.id, record)) ? 'succeeded' : 'reverse';
+    }
+    if (outcome.status === 'declined') {
+      await this.payments.complete(sql, payment.id, { status: 'declined', providerReference: outcome.providerReference, failureReason: outcome.reason });
+    } else {
+      await this.payments.complete(sql, payment.id, { status: 'abandoned', failureReason: 'NOT_RECEIVED' });
+    }
+    await this.orders.chargeFailed(sql, payment.orderId, payment.id);
+    return outcome.status === 'declined' ? 'declined' : 'abandoned';
+  }
+
+  private async settleRefund(sql: Sql, payment: PaymentRecord, outcome: ChargeStatus): Promise<'succeeded'> {
+    if (outcome.status !== 'succeeded') throw new Error(`a refund cannot end ${outcome.status}`);
+    await this.payments.complete(sql, payment.id, { status: 'succeeded', providerReference: outcome.providerReference });
+    await this.orders.refundSucceeded(sql, payment.orderId, payment.reason ?? 'system');
+    return 'succeeded';
+  }
+
+  /**
+   * Gives back a charge the order could not take. The refund's reference is the charge's own id, so
+   * repeating this after a crash refunds once; the charge stays pending until the provider confirms.
+   */
+  private async reverse(payment: PaymentRecord, providerReference: string): Promise<void> {
+    await this.gateway.refund({ reference: payment.id, providerReference, amount: payment.amount, currency: payment.currency });
+    if (await this.payments.complete(this.tx.sql, payment.id, { status: 'reversed', providerReference, failureReason: 'ORDER_NOT_PAYABLE' })) {
+      this.logger.warn({ orderId: payment.orderId, paymentId: payment.id }, 'a charge for an order that could no longer be paid was given back');
+      await this.events.publish('payment.settled', {
+        paymentId: payment.id,
+        orderId: payment.orderId,
+        kind: 'charge',
+        status: 'reversed',
+        amount: payment.amount,
+        currency: payment.currency,
+        recovered: true,
+      });
+    }
+  }
+
+  /**
+   * Refunds the order's charge. The caller has checked the order is refundable; it is checked again
+   * under the order's lock before the provider is asked.
+   */
+  async refund(input: RefundInput): Promise<RefundOutcome> {
+    const refund = await this.payments.recordRefund(this.tx.sql, {
+      id: randomUUID(),
+      orderId: input.orderId,
+      kind: 'refund',
+      amount: input.amount,
+      currency: input.currency,
+      provider: this.gateway.provider,
+      reason: input.reason,
+    });
+    if (!refund) return 'not_paid';
+    const claim = await this.tx.run(async (sql) => {
+      const c = await this.orders.claimRefund(sql, input.orderId, input.reason, input.skipLocked ?? false);
+      if ('refused' in c && c.abandon) await this.payments.complete(sql, refund.id, { status: 'abandoned', failureReason: c.refused.code });
+      return c;
+    });
+    if ('skipped' in claim) return 'skipped';
+    if ('refused' in claim) throw claim.refused;
+    const settled = await this.settle(refund.id, await this.sendRefund(refund));
+    return settled === 'succeeded' ? 'refunded' : 'not_paid';
+  }
+
+  /** Sends (or, after a crash, sends again under the same reference) a recorded refund. */
+  private async sendRefund(refund: PaymentRecord): Promise<ChargeStatus> {
+    const charge = await this.payments.succeededCharge(this.tx.sql, refund.orderId);
+    if (!charge?.providerReference) throw new Error(`refunded order ${refund.orderId} has no successful charge`);
+    try {
+      return await this.gateway.refund({ reference: refund.id, providerReference: charge.providerReference, amount: refund.amount, currency: refund.currency });
+    } catch (error) {
+      this.logger.error({ err: error, orderId: refund.orderId, paymentId: refund.id }, 'payment gateway failed during a refund');
+      throw new PaymentUnavailableError();
+    }
+  }
+
+  /**
+   * Finishes a payment whose sender never recorded the outcome (crashed, timed out): asks the
+   * provider what became of a charge, sends a refund again (same reference), then settles. True when
+   * this call settled it.
+   */
+  async reconcile(payment: PaymentRecord): Promise<boolean> {
+    if (payment.kind === 'refund') return (await this.settle(payment.id, await this.sendRefund(payment), { recovered: true })) === 'succeeded';
+    const status = await this.gateway.status(payment.id);
+    const settled = await this.settle(payment.id, status, { recovered: true });
+    if (settled === 'reverse' && status.status === 'succeeded') await this.reverse(payment, status.providerReference);
+    return settled !== 'unchanged';
+  }
+
+  /** Money in and out for one event, for its sales report. */
+  moneyOfEvent(eventId: string): Promise<EventMoney> {
+    return this.payments.moneyOfEvent(this.tx.sql, eventId);
+  }
+}
