@@ -160,7 +160,7 @@ describe('holds and idempotency keys', () => {
     let changed: string[];
 
     beforeAll(() => {
-      const config = { orders: { holdBatchMax: 50, holdTtlSeconds: 600 } } as AppConfig;
+      const config = AppConfig.fromEnv({ NODE_ENV: 'test', HOLD_BATCH_MAX: '50', HOLD_TTL_SECONDS: '600' }).orders;
       service = new HoldsService(tx, holds, keys, new TicketInventory(new TicketInventoryRepository()), events, config);
       changed = [];
       events.on('inventory.changed', ({ eventId }) => void changed.push(eventId));

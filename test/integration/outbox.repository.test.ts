@@ -6,6 +6,7 @@ import { DataSource } from 'typeorm';
 import { AppConfig } from '../../src/config/app-config';
 import { dataSourceOptions } from '../../src/database/data-source.options';
 import { Sql, Transactions } from '../../src/database/transaction';
+import { OutboxDispatcher } from '../../src/modules/notifications/outbox-dispatcher';
 import { OutboxRelay } from '../../src/modules/notifications/outbox.relay';
 import { ClaimedMessage, OutboxMessage, OutboxRepository } from '../../src/modules/notifications/outbox.repository';
 import { EmailMessage, EmailSender, UndeliverableError } from '../../src/ports/email-sender.port';
@@ -240,7 +241,7 @@ describe('OutboxRepository', () => {
       const sms: SmsSender = { send: async () => undefined };
       const metrics: Metrics = { count: (name) => void counted.push(name), flush: async () => undefined };
       const config = AppConfig.fromEnv({ NODE_ENV: 'test', WORKER_ENABLED: 'false', OUTBOX_RETRY_BASE_MS: '1', OUTBOX_RETRY_MAX_MS: '2', ...env });
-      return { relay: new OutboxRelay(tx, outbox, email, sms, metrics, config), attempts, counted };
+      return { relay: new OutboxRelay(tx, outbox, new OutboxDispatcher(email, sms), metrics, config.outbox, config.workers), attempts, counted };
     }
 
     /** Relay batches until nothing is left pending (retries come due within milliseconds). */

@@ -1,12 +1,10 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import * as QRCode from 'qrcode';
 import { BackgroundLoop } from '../../common/background-loop';
-import { AppConfig } from '../../config/app-config';
+import { OutboxConfig, WorkersConfig } from '../../config';
 import { Transactions } from '../../database/transaction';
-import { EmailSender, UndeliverableError } from '../../ports/email-sender.port';
+import { UndeliverableError } from '../../ports/email-sender.port';
 import { Metrics } from '../../ports/metrics.port';
-import { SmsSender } from '../../ports/sms-sender.port';
-import { TicketConfirmationData } from './notification.model';
+import { OutboxDispatcher } from './outbox-dispatcher';
 import { ClaimedMessage, OutboxRepository } from './outbox.repository';
 
 const PURGE_EVERY_MS = 10 * 60_000;
@@ -40,16 +38,16 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
   constructor(
     private readonly tx: Transactions,
     private readonly outbox: OutboxRepository,
-    private readonly email: EmailSender,
-    private readonly sms: SmsSender,
+    private readonly dispatcher: OutboxDispatcher,
     private readonly metrics: Metrics,
-    private readonly config: AppConfig,
+    private readonly config: OutboxConfig,
+    private readonly workers: WorkersConfig,
   ) {
-    this.loop = new BackgroundLoop('outbox relay', config.outbox.pollIntervalMs, () => this.pass(), this.logger);
+    this.loop = new BackgroundLoop('outbox relay', config.pollIntervalMs, () => this.pass(), this.logger);
   }
 
   onApplicationBootstrap(): void {
-    if (this.config.workerEnabled) this.loop.start();
+    if (this.workers.enabled) this.loop.start();
   }
 
   /** Before the pools close: the batch in flight finishes and records its outcomes, no new one starts. */
@@ -68,7 +66,7 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
     for (let i = 0; i < MAX_BATCHES_PER_PASS && !this.loop.stopped; i++) {
       const n = await this.relayBatch();
       handled += n;
-      if (n < this.config.outbox.batchSize) break;
+      if (n < this.config.batchSize) break;
     }
     if (Date.now() - this.lastPurge > PURGE_EVERY_MS && !this.loop.stopped) {
       this.lastPurge = Date.now();
@@ -80,7 +78,7 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
 
   /** One batch: claim, send concurrently, record every outcome, commit. */
   async relayBatch(): Promise<number> {
-    const { batchSize, maxAttempts, retryBaseMs, retryMaxMs, sendTimeoutMs } = this.config.outbox;
+    const { batchSize, maxAttempts, retryBaseMs, retryMaxMs, sendTimeoutMs } = this.config;
     let dead: { message: ClaimedMessage; error: string }[] = [];
     const handled = await this.tx.run(async (sql) => {
       const claimed = await this.outbox.claimDue(sql, batchSize);
@@ -88,7 +86,7 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
       // Each send is cancelled (not merely abandoned) at its timeout, and the row stays locked until
       // it has settled: a retry can never run while an earlier attempt is still delivering.
       const signals = claimed.map(() => AbortSignal.timeout(sendTimeoutMs));
-      const outcomes = await Promise.allSettled(claimed.map((m, i) => this.send(m, signals[i])));
+      const outcomes = await Promise.allSettled(claimed.map((m, i) => this.dispatcher.send(m, signals[i])));
       const sent: string[] = [];
       const failures: { id: string; error: string; retryInMs: number; dead: boolean }[] = [];
       dead = [];
@@ -120,31 +118,5 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
       this.metrics.count('OutboxDead');
     }
     return handled;
-  }
-
-  private async send(message: ClaimedMessage, signal: AbortSignal): Promise<void> {
-    if (message.channel === 'sms') {
-      await this.sms.send({ id: message.id, to: message.recipient, text: String(message.payload.text) }, { signal });
-      return;
-    }
-    const data = await this.withImages(message);
-    signal.throwIfAborted();
-    await this.email.send({ id: message.id, to: message.recipient, template: message.template, data }, { signal });
-  }
-
-  /**
-   * QR images are made at send time: they are large and derive entirely from the stored codes.
-   * Each PNG costs milliseconds of synchronous CPU, so the relay yields to the event loop before
-   * every one: a batch of confirmations must not stall the API requests this instance serves.
-   */
-  private async withImages(message: ClaimedMessage): Promise<Record<string, unknown>> {
-    if (message.template !== 'ticket-confirmation') return message.payload;
-    const data = message.payload as unknown as TicketConfirmationData;
-    const tickets = [];
-    for (const ticket of data.tickets) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      tickets.push({ ...ticket, qrPng: await QRCode.toDataURL(ticket.code, { errorCorrectionLevel: 'M', margin: 2, width: 200 }) });
-    }
-    return { ...data, tickets };
   }
 }

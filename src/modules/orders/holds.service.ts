@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DomainError } from '../../common/domain-error';
 import { DomainEvents } from '../../common/domain-events';
 import { KeyedBatcher, Settled } from '../../common/keyed-batcher';
-import { AppConfig } from '../../config/app-config';
+import { OrdersConfig } from '../../config';
 import { Sql, Transactions } from '../../database/transaction';
 import { TicketInventory } from '../events/ticket-inventory.service';
 import {
@@ -68,9 +68,14 @@ export class HoldsService {
     private readonly keys: IdempotencyRepository,
     private readonly inventory: TicketInventory,
     private readonly events: DomainEvents,
-    private readonly config: AppConfig,
+    private readonly config: OrdersConfig,
   ) {
-    this.batcher = new KeyedBatcher((_key, requests) => this.holdBatch(requests), config.orders.holdBatchMax);
+    this.batcher = new KeyedBatcher((_key, requests) => this.holdBatch(requests), config.holdBatchMax);
+  }
+
+  /** Deletes up to `batch` keys older than their retention (the contract keeps them 24 hours at least). */
+  purgeExpiredKeys(batch: number): Promise<number> {
+    return this.keys.purgeKeys(this.tx.sql, this.config.idempotencyKeyTtlSeconds, batch);
   }
 
   async place(buyerId: string, idempotencyKey: string, request: PlaceOrderInput): Promise<PlacedOrder> {
@@ -103,7 +108,7 @@ export class HoldsService {
     // Every request of a batch asks for the same ticket types of the same event (see batchKey).
     const { eventId } = fresh[0].input;
     const lock = await this.inventory.lockForHolds(sql, eventId, ticketTypesOf(fresh[0].input));
-    const decided = decideBatch(lock, fresh, this.config.orders.holdTtlSeconds);
+    const decided = decideBatch(lock, fresh, this.config.holdTtlSeconds);
     await this.inventory.takeHeld(sql, seatsOf(decided.orders));
     await this.holds.write(sql, decided.orders, decided.outcomes);
     if (decided.orders.length > 0) await this.events.publish('inventory.changed', { eventId });

@@ -55,6 +55,17 @@ function toStored(row: KeyRow): StoredKey {
 
 @Injectable()
 export class IdempotencyRepository {
+  /** Keys older than the retention, a bounded batch at a time. */
+  async purgeKeys(sql: Sql, olderThanSeconds: number, batch: number): Promise<number> {
+    const rows = await sql.query(
+      `DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY(
+         SELECT ctid FROM idempotency_keys WHERE created_at < now() - make_interval(secs => $1) LIMIT $2))
+       RETURNING 1`,
+      [olderThanSeconds, batch],
+    );
+    return rows.length;
+  }
+
   /**
    * Claims distinct keys in one statement: returns the keys this transaction now owns. A concurrent
    * holder of one of them makes this wait until it commits; that key is then not returned.

@@ -79,19 +79,6 @@ function toTicket(row: TicketRow): Ticket {
 
 @Injectable()
 export class OrdersRepository {
-  // ---------------------------------------------------------------- idempotency
-
-  /** Keys older than the retention, a bounded batch at a time. */
-  async purgeKeys(sql: Sql, olderThanSeconds: number, batch: number): Promise<number> {
-    const rows = await sql.query(
-      `DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY(
-         SELECT ctid FROM idempotency_keys WHERE created_at < now() - make_interval(secs => $1) LIMIT $2))
-       RETURNING 1`,
-      [olderThanSeconds, batch],
-    );
-    return rows.length;
-  }
-
   // ---------------------------------------------------------------- orders
 
   async findForBuyer(sql: Sql, buyerId: string, orderId: string): Promise<Order | undefined> {

@@ -1,10 +1,9 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { AppConfig } from '../../config/app-config';
-import { Transactions } from '../../database/transaction';
+import { OrdersConfig, WorkersConfig } from '../../config';
 import { BackgroundLoop } from '../../common/background-loop';
 import { Metrics } from '../../ports/metrics.port';
 import { CancellationsService } from './cancellations.service';
-import { OrdersRepository } from './orders.repository';
+import { HoldsService } from './holds.service';
 import { RefundsService } from './refunds.service';
 
 /** Orders per transaction when releasing holds: short transactions, bounded lock time. */
@@ -31,18 +30,18 @@ export class OrdersWorker implements OnApplicationBootstrap, BeforeApplicationSh
   private lastPurge = 0;
 
   constructor(
-    private readonly tx: Transactions,
-    private readonly orders: OrdersRepository,
+    private readonly holds: HoldsService,
     private readonly cancellations: CancellationsService,
     private readonly refunds: RefundsService,
     private readonly metrics: Metrics,
-    private readonly config: AppConfig,
+    config: OrdersConfig,
+    private readonly workers: WorkersConfig,
   ) {
-    this.loop = new BackgroundLoop('orders worker', config.orders.sweepIntervalMs, () => this.pass(), this.logger);
+    this.loop = new BackgroundLoop('orders worker', config.sweepIntervalMs, () => this.pass(), this.logger);
   }
 
   onApplicationBootstrap(): void {
-    if (!this.config.workerEnabled) return;
+    if (!this.workers.enabled) return;
     this.cancellations.onEventCancelled(() => this.loop.kick());
     this.loop.start();
   }
@@ -117,7 +116,7 @@ export class OrdersWorker implements OnApplicationBootstrap, BeforeApplicationSh
   async purgeIdempotencyKeys(): Promise<number> {
     let purged = 0;
     for (let batch = 0; batch < MAX_BATCHES_PER_PASS && !this.loop.stopped; batch++) {
-      const n = await this.orders.purgeKeys(this.tx.sql, this.config.orders.idempotencyKeyTtlSeconds, PURGE_BATCH);
+      const n = await this.holds.purgeExpiredKeys(PURGE_BATCH);
       purged += n;
       if (n < PURGE_BATCH) break;
     }

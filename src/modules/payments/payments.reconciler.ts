@@ -1,5 +1,5 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { AppConfig } from '../../config/app-config';
+import { OrdersConfig, WorkersConfig } from '../../config';
 import { BackgroundLoop } from '../../common/background-loop';
 import { Transactions } from '../../database/transaction';
 import { PaymentsRepository } from './payments.repository';
@@ -30,13 +30,14 @@ export class PaymentsReconciler implements OnApplicationBootstrap, BeforeApplica
     private readonly tx: Transactions,
     private readonly payments: PaymentsRepository,
     private readonly service: PaymentsService,
-    private readonly config: AppConfig,
+    orders: OrdersConfig,
+    private readonly workers: WorkersConfig,
   ) {
-    this.loop = new BackgroundLoop('payments reconciler', config.orders.sweepIntervalMs, () => this.reconcile(), this.logger);
+    this.loop = new BackgroundLoop('payments reconciler', orders.sweepIntervalMs, () => this.reconcile(), this.logger);
   }
 
   onApplicationBootstrap(): void {
-    if (this.config.workerEnabled) this.loop.start();
+    if (this.workers.enabled) this.loop.start();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
