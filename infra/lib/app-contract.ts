@@ -23,6 +23,11 @@ export const RDS_CA_BUNDLE = '/app/certs/rds-global-bundle.pem';
 /** CloudWatch namespace of the app's business metrics, and the metric names the alarms use. */
 export const METRICS_NAMESPACE = 'Tickr';
 export const PAYMENT_METRICS = { succeeded: 'PaymentSucceeded', declined: 'PaymentDeclined', failed: 'PaymentFailed' } as const;
+/** A dispute (chargeback) reported by Stripe's `charge.dispute.created`: not an attempt's outcome, so apart. */
+export const PAYMENT_DISPUTED_METRIC = 'PaymentDisputed';
+
+/** Stripe's webhook (API.md, "Payments with a provider"): the ALB gives it a listener rule of its own. */
+export const STRIPE_WEBHOOK_PATH = '/v1/payments/stripe/webhook';
 export const OUTBOX_DEAD_METRIC = 'OutboxDead';
 export const TICKETS_SOLD_METRIC = 'TicketsSold';
 

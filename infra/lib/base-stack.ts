@@ -42,6 +42,9 @@ export class BaseStack extends Stack {
   readonly cache: elasticache.CfnReplicationGroup;
   readonly cacheAuthToken: secretsmanager.Secret;
   readonly jwtSecret: secretsmanager.Secret;
+  /** Stripe's API key and webhook signing secret: values the operator sets (README, Deploy). */
+  readonly stripeSecretKey: secretsmanager.Secret;
+  readonly stripeWebhookSecret: secretsmanager.Secret;
   readonly logsBucket: s3.Bucket;
   readonly imagesBucket: s3.Bucket;
   readonly imagesCdn: cloudfront.Distribution;
@@ -61,25 +64,35 @@ export class BaseStack extends Stack {
     const removalPolicy = config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     const retention = logRetention(config.logRetentionDays);
 
-    // ----- network: public subnets for the ALB only, isolated private subnets for everything else
+    // ----- network: public subnets for the ALB and the NAT gateways; the API tasks in private subnets
+    // whose only route out is NAT (to Stripe); Postgres, Redis, the endpoints and the migration task in
+    // isolated subnets with no route out at all.
     const flowLogs = new logs.LogGroup(this, 'FlowLogs', { retention, removalPolicy });
     this.vpc = new ec2.Vpc(this, 'Vpc', {
       ipAddresses: ec2.IpAddresses.cidr(config.vpcCidr),
       availabilityZones: [...config.availabilityZones],
-      // No NAT: nothing the tasks call is outside AWS, and every AWS service they call has an endpoint below.
-      natGateways: 0,
+      // Stripe is the one thing the tasks call outside AWS; every AWS service has an endpoint below,
+      // so AWS traffic (image pulls, logs, S3) never pays the NAT's per-GB charge.
+      natGateways: config.natGateways,
+      // The isolated group keeps its name and place (so its subnets, which hold the data, keep their
+      // ids and CIDRs); the tasks' group comes after it and gets the next free ranges.
       subnetConfiguration: [
         { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24, mapPublicIpOnLaunch: false },
         { name: 'private', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 20 },
+        { name: 'tasks', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 20 },
       ],
       restrictDefaultSecurityGroup: true,
       flowLogs: { all: { destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogs), trafficType: ec2.FlowLogTrafficType.ALL } },
       gatewayEndpoints: {
-        S3: { service: ec2.GatewayVpcEndpointAwsService.S3, subnets: [{ subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] },
+        S3: {
+          service: ec2.GatewayVpcEndpointAwsService.S3,
+          subnets: [{ subnetType: ec2.SubnetType.PRIVATE_ISOLATED }, { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }],
+        },
       },
     });
 
-    // ----- security groups: internet → ALB (80/443) → tasks (app port) → Postgres / Redis / endpoints
+    // ----- security groups: internet → ALB (80/443) → tasks (app port) → Postgres / Redis / endpoints / S3 / Stripe
+    // (A group's description cannot change without replacing it, so the tasks' still reads as before.)
     const sg = (name: string, description: string) =>
       new ec2.SecurityGroup(this, name, { vpc: this.vpc, description, allowAllOutbound: false });
     this.albSecurityGroup = sg('AlbSecurityGroup', 'Tickr ALB: HTTP(S) from the internet, to the tasks only');
@@ -99,6 +112,12 @@ export class BaseStack extends Stack {
       ec2.Port.tcp(443),
       'API to S3 via the gateway endpoint (images, ECR image layers)',
     );
+    // Stripe's API, through the NAT gateways. Not a CIDR list: Stripe publishes the addresses
+    // api.stripe.com may resolve to, but changes them on its own schedule, and a deploy that missed a
+    // change would fail payments (503, orders left pending) until the next one; a security group
+    // cannot match a host name. What pins the peer is TLS to api.stripe.com with certificate
+    // verification; a host-name allowlist would need AWS Network Firewall (README, Cost estimate).
+    this.taskSecurityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), "API to Stripe's API (HTTPS, through the NAT gateways)");
 
     // Interface endpoints for every AWS API the tasks (and Fargate pulling their image and secrets) call.
     const endpointSubnets: ec2.SubnetSelection = {
@@ -128,6 +147,23 @@ export class BaseStack extends Stack {
       secretName: `tickr/${config.name}/jwt`,
       description: 'HS256 signing key of the access and refresh tokens (JWT_SECRET)',
       generateSecretString: { passwordLength: 64, excludePunctuation: true },
+      removalPolicy,
+    });
+    // Stripe's two secrets hold a generated placeholder until the operator puts the dashboard's values
+    // in (README, Deploy): the app refuses the placeholder by its shape, naming the variable, so a task
+    // never starts half-configured. The generation settings must not change: CloudFormation would
+    // generate a new placeholder over the operator's value.
+    const mode = config.stripe.mode;
+    this.stripeSecretKey = new secretsmanager.Secret(this, 'StripeSecretKey', {
+      secretName: `tickr/${config.name}/stripe-secret-key`,
+      description: `Stripe ${mode}-mode API key, sk_${mode}_… or a restricted rk_${mode}_… (STRIPE_SECRET_KEY); set by the operator`,
+      generateSecretString: { passwordLength: 32, excludePunctuation: true },
+      removalPolicy,
+    });
+    this.stripeWebhookSecret = new secretsmanager.Secret(this, 'StripeWebhookSecret', {
+      secretName: `tickr/${config.name}/stripe-webhook-secret`,
+      description: `Signing secret of the ${mode}-mode Stripe webhook endpoint, whsec_… (STRIPE_WEBHOOK_SECRET); set by the operator`,
+      generateSecretString: { passwordLength: 32, excludePunctuation: true },
       removalPolicy,
     });
     this.cacheAuthToken = new secretsmanager.Secret(this, 'CacheAuthToken', {
@@ -398,7 +434,8 @@ export class BaseStack extends Stack {
     output('migrationTaskDefinitionArn', this.migrationTask.taskDefinitionArn, 'one-off migration task (image tag of this deploy)');
     output('migrationContainerName', MIGRATION_CONTAINER, 'container of the migration task');
     output('migrationLogGroupName', migrationLogs.logGroupName, 'log group of the migration task');
-    output('taskSubnetIds', Fn.join(',', this.vpc.isolatedSubnets.map((s) => s.subnetId)), 'private subnets of the tasks');
+    // The migration task needs Postgres and the AWS endpoints only: it runs where there is no route out.
+    output('taskSubnetIds', Fn.join(',', this.vpc.isolatedSubnets.map((s) => s.subnetId)), 'isolated subnets of the migration task (no route out)');
     output('taskSecurityGroupId', this.taskSecurityGroup.securityGroupId, 'security group of the tasks');
     output('repositoryUri', this.repository.repositoryUri, 'ECR repository the pipeline pushes to');
 

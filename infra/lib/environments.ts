@@ -21,6 +21,11 @@ export interface EnvironmentConfig {
   readonly vpcCidr: string;
   /** Interface endpoints (ECR, logs, Secrets Manager, SES, SNS, CloudWatch) in 1 or both AZs: each AZ costs ~$7/endpoint/month. */
   readonly interfaceEndpointAzs: 1 | 2;
+  /**
+   * NAT gateways, the tasks' only way out of the VPC (to Stripe): one per AZ, so losing an AZ leaves
+   * the other's tasks able to charge, or one for both AZs to save ~$35/month (see the README's costs).
+   */
+  readonly natGateways: 1 | 2;
 
   /** Public DNS: the hosted zone (no lookup: id and name are given) holding the API and mail records. */
   readonly hostedZone: { readonly id: string; readonly name: string };
@@ -34,8 +39,15 @@ export interface EnvironmentConfig {
   /** Where the alarms' SNS topic sends e-mail. */
   readonly alarmEmail: string;
 
-  /** The app's NODE_ENV. `production` refuses the simulated payment gateway (see the README). */
+  /** The app's NODE_ENV. `production` refuses the simulated payment gateway and Stripe test keys (see the README). */
   readonly appNodeEnv: 'staging' | 'production';
+  /**
+   * Stripe, the payment gateway of both environments. `mode`: `live` in production; `test` in staging,
+   * which runs exactly as production against Stripe's test mode (no money moves). The secret key and the
+   * webhook signing secret are in Secrets Manager (set by the operator, README: Deploy); the publishable
+   * key is public (Stripe.js uses it in the browser) and lives here. Both keys must be of `mode`.
+   */
+  readonly stripe: { readonly mode: 'live' | 'test'; readonly publishableKey: string };
   readonly service: {
     readonly cpu: number;
     readonly memoryMiB: number;
@@ -79,6 +91,7 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
     s3PrefixListId: 'pl-6da54004',
     vpcCidr: '10.20.0.0/16',
     interfaceEndpointAzs: 1,
+    natGateways: 1,
     hostedZone: { id: 'Z0STAGINGPLACEHOLDER', name: 'staging.tickr.example' },
     apiDomain: 'api.staging.tickr.example',
     frontendOrigin: 'https://staging.tickr.example',
@@ -86,6 +99,7 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
     emailFrom: 'Tickr staging <no-reply@mail.staging.tickr.example>',
     alarmEmail: 'oncall+staging@tickr.example',
     appNodeEnv: 'staging',
+    stripe: { mode: 'test', publishableKey: 'pk_test_PLACEHOLDERsetTheStagingTestModePublishableKeyFromTheStripeDashboard' },
     service: { cpu: 512, memoryMiB: 1024, desiredCount: 2, minCount: 2, maxCount: 10, requestsPerTarget: 6000, databasePoolSize: 10 },
     database: {
       instanceType: 't4g.small',
@@ -107,6 +121,7 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
     s3PrefixListId: 'pl-6da54004',
     vpcCidr: '10.30.0.0/16',
     interfaceEndpointAzs: 2,
+    natGateways: 2,
     hostedZone: { id: 'Z0PRODUCTIONPLACEHOLDER', name: 'tickr.example' },
     apiDomain: 'api.tickr.example',
     frontendOrigin: 'https://tickr.example',
@@ -114,6 +129,7 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
     emailFrom: 'Tickr <no-reply@mail.tickr.example>',
     alarmEmail: 'oncall@tickr.example',
     appNodeEnv: 'production',
+    stripe: { mode: 'live', publishableKey: 'pk_live_PLACEHOLDERsetTheProductionLivePublishableKeyFromTheStripeDashboard' },
     service: { cpu: 512, memoryMiB: 1024, desiredCount: 2, minCount: 2, maxCount: 10, requestsPerTarget: 6000, databasePoolSize: 20 },
     database: {
       instanceType: 'm7g.large',

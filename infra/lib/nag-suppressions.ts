@@ -31,6 +31,11 @@ export function suppressBaseStackFindings(stack: BaseStack): void {
   acknowledge(stack.database, 'AwsSolutions-SMG4', `Database password: ${rotation}`);
   acknowledge(stack.cacheAuthToken, 'AwsSolutions-SMG4', `Redis AUTH token (rotated with ElastiCache's ROTATE strategy): ${rotation}`);
   acknowledge(stack.jwtSecret, 'AwsSolutions-SMG4', `JWT signing key (rotating it signs everyone out): ${rotation}`);
+  const stripe =
+    'Stripe issues the value, not Secrets Manager: the key is rolled in the Stripe dashboard (which can keep the old one ' +
+    'valid for a while) and the webhook secret with the endpoint, then put into the secret';
+  acknowledge(stack.stripeSecretKey, 'AwsSolutions-SMG4', `Stripe API key. ${stripe}. ${rotation}`);
+  acknowledge(stack.stripeWebhookSecret, 'AwsSolutions-SMG4', `Stripe webhook signing secret. ${stripe}. ${rotation}`);
 
   // ----- database
   acknowledge(
@@ -107,8 +112,8 @@ export function suppressServiceStackFindings(stack: ServiceStack): void {
     'ecr:GetAuthorizationToken has no resource ARN; every other statement of the execution role is scoped to the repository, log group and secrets.',
   );
   const environment =
-    'Only non-secret configuration (endpoints, drivers, timeouts) is in the environment; the database password, ' +
-    'Redis AUTH token and JWT key come from Secrets Manager as ECS secrets.';
+    "Only non-secret configuration (endpoints, drivers, timeouts, Stripe's public publishable key) is in the environment; " +
+    'the database password, Redis AUTH token, JWT key, Stripe API key and webhook signing secret come from Secrets Manager as ECS secrets.';
   acknowledge(stack.taskDefinition, 'AwsSolutions-ECS2', environment);
 }
 

@@ -8,7 +8,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import { METRICS_NAMESPACE, OUTBOX_DEAD_METRIC, PAYMENT_METRICS, TICKETS_SOLD_METRIC } from './app-contract';
+import { METRICS_NAMESPACE, OUTBOX_DEAD_METRIC, PAYMENT_DISPUTED_METRIC, PAYMENT_METRICS, TICKETS_SOLD_METRIC } from './app-contract';
 import { BaseStack } from './base-stack';
 import { EnvironmentConfig } from './environments';
 
@@ -91,6 +91,8 @@ export class Observability extends Construct {
     const unhealthy = targetGroup.metrics.unhealthyHostCount({ period: MINUTE, statistic: 'Maximum' });
     const tickr = (metricName: string, period = Duration.minutes(5)) =>
       new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, statistic: 'Sum', period });
+    // Each attempt's outcome counted once, whichever path settles it (/pay or Stripe's webhook), so the
+    // settlement is where it must be counted. Stripe unreachable (NAT or Stripe down) counts as failed.
     const paymentSuccessPercent = new cloudwatch.MathExpression({
       label: 'payment success %',
       // Periods with too few attempts to judge count as healthy (100 %).
@@ -116,6 +118,7 @@ export class Observability extends Construct {
       });
     });
     const outboxDead = tickr(OUTBOX_DEAD_METRIC);
+    const disputes = tickr(PAYMENT_DISPUTED_METRIC);
 
     // ----- alarms
     const alarm = (id: string, description: string, alarmProps: Omit<cloudwatch.AlarmProps, 'alarmDescription'>) => {
@@ -171,6 +174,13 @@ export class Observability extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
       evaluationPeriods: 2,
       datapointsToAlarm: 2,
+    });
+    // Any dispute: each one has a response deadline in Stripe, and a burst of them is fraud.
+    alarm('PaymentDisputed', 'A payment was disputed (Stripe charge.dispute.created): answer it in the Stripe dashboard before its deadline', {
+      metric: disputes,
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
     });
     alarm('UnhealthyTargets', 'An API task failed its readiness check for 5 minutes', {
       metric: unhealthy,
@@ -249,8 +259,9 @@ export class Observability extends Construct {
         ],
         [
           new cloudwatch.GraphWidget({
-            title: 'Payment success % (5 min)',
+            title: 'Payment success % and disputes (5 min)',
             left: [paymentSuccessPercent],
+            right: [disputes],
             leftAnnotations: [line(ALARM_THRESHOLDS.paymentSuccessPercent, 'success alarm')],
             leftYAxis: { min: 0, max: 100 },
             width: 8,

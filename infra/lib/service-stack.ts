@@ -14,6 +14,7 @@ import {
   READINESS_PATH,
   SHUTDOWN_DRAIN_DELAY_SECONDS,
   SHUTDOWN_TIMEOUT_SECONDS,
+  STRIPE_WEBHOOK_PATH,
 } from './app-contract';
 import { BaseStack } from './base-stack';
 import { EnvironmentConfig, SERVICE_OUTPUTS } from './environments';
@@ -85,13 +86,21 @@ export class ServiceStack extends Stack {
       },
       deregistrationDelay: DEREGISTRATION_DELAY,
     });
-    this.loadBalancer.addListener('Https', {
+    const https = this.loadBalancer.addListener('Https', {
       port: 443,
       protocol: elbv2.ApplicationProtocol.HTTPS,
       certificates: [certificate],
       sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS,
       open: false, // the ALB security group (base stack) already admits 443 from anywhere
       defaultTargetGroups: [this.targetGroup],
+    });
+    // Stripe's webhook by a rule of its own (same targets), so it can get its own treatment later (a WAF
+    // rule set, Stripe's source addresses) without touching the rest of the API.
+    new elbv2.ApplicationListenerRule(this, 'StripeWebhookRule', {
+      listener: https,
+      priority: 10,
+      conditions: [elbv2.ListenerCondition.httpRequestMethods(['POST']), elbv2.ListenerCondition.pathPatterns([STRIPE_WEBHOOK_PATH])],
+      action: elbv2.ListenerAction.forward([this.targetGroup]),
     });
     this.loadBalancer.addListener('Http', {
       port: 80,
@@ -136,6 +145,8 @@ export class ServiceStack extends Stack {
         METRICS_DRIVER: 'cloudwatch',
         METRICS_NAMESPACE,
         AWS_REGION: this.region,
+        PAYMENT_GATEWAY: 'stripe',
+        STRIPE_PUBLISHABLE_KEY: config.stripe.publishableKey,
         WORKER_ENABLED: 'true',
         DEMO_DATA: 'false',
       },
@@ -143,6 +154,8 @@ export class ServiceStack extends Stack {
         DATABASE_PASSWORD: ecs.Secret.fromSecretsManager(base.databaseSecret, 'password'),
         REDIS_PASSWORD: ecs.Secret.fromSecretsManager(base.cacheAuthToken),
         JWT_SECRET: ecs.Secret.fromSecretsManager(base.jwtSecret),
+        STRIPE_SECRET_KEY: ecs.Secret.fromSecretsManager(base.stripeSecretKey),
+        STRIPE_WEBHOOK_SECRET: ecs.Secret.fromSecretsManager(base.stripeWebhookSecret),
       },
       logging: ecs.LogDrivers.awsLogs({
         logGroup: base.appLogGroup,
@@ -182,7 +195,8 @@ export class ServiceStack extends Stack {
       maxHealthyPercent: 200,
       circuitBreaker: { enable: true, rollback: true },
       deploymentController: { type: ecs.DeploymentControllerType.ECS },
-      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+      // The private subnets whose one route out is NAT: the tasks call Stripe.
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
       securityGroups: [base.taskSecurityGroup],
       assignPublicIp: false,
       healthCheckGracePeriod: Duration.seconds(60),

@@ -7,6 +7,7 @@ import {
   LIVENESS_PATH,
   METRICS_NAMESPACE,
   OUTBOX_DEAD_METRIC,
+  PAYMENT_DISPUTED_METRIC,
   PAYMENT_METRICS,
   RDS_CA_BUNDLE,
   READINESS_PATH,
@@ -32,12 +33,24 @@ beforeAll(() => {
   synth = synthesize();
 });
 
+/** A value of the shape Secrets Manager generates (and Stripe's secrets hold until the operator sets them). */
+const GENERATED = 'S3cretValueFromSecretsManager0123456789abcdefABCDEF0123456789';
+
+/**
+ * What the operator puts into Stripe's two secrets (README, Deploy): the dashboard's values, of the
+ * environment's mode. Realistic shapes, placeholder bodies.
+ */
+const operatorSetStripeSecrets = (env: EnvironmentName): Record<string, string> => ({
+  STRIPE_SECRET_KEY: `sk_${ENVIRONMENTS[env].stripe.mode}_${GENERATED}`,
+  STRIPE_WEBHOOK_SECRET: `whsec_${GENERATED}`,
+});
+
 /**
  * A container's environment as ECS would hand it over: CloudFormation references replaced by
  * plausible deployed values (host names, the port of the endpoint referenced), secrets by values
- * of the shape Secrets Manager generates.
+ * of the shape Secrets Manager generates, or for Stripe's the values the operator set.
  */
-function deployedEnvironment(container: any): Record<string, string> {
+function deployedEnvironment(container: any, stripeSecrets: Record<string, string> = {}): Record<string, string> {
   const resolve = (value: any): string => {
     if (typeof value === 'string' || typeof value === 'number') return String(value);
     if (value['Fn::Join']) return (value['Fn::Join'][1] as any[]).map(resolve).join(value['Fn::Join'][0]);
@@ -47,7 +60,7 @@ function deployedEnvironment(container: any): Record<string, string> {
     return 'resolved-1234.example.internal';
   };
   const environment = Object.fromEntries((container.Environment ?? []).map((e: any) => [e.Name, resolve(e.Value)]));
-  for (const secret of container.Secrets ?? []) environment[secret.Name] = 'S3cretValueFromSecretsManager0123456789abcdefABCDEF0123456789';
+  for (const secret of container.Secrets ?? []) environment[secret.Name] = stripeSecrets[secret.Name] ?? GENERATED;
   return environment;
 }
 
@@ -56,7 +69,7 @@ const containerOf = (env: EnvironmentName, stack: 'base' | 'service') =>
 
 describe('the API task’s configuration is accepted by the app', () => {
   test('staging: AppConfig parses it into the production-like setup the stack intends', () => {
-    const config = AppConfig.fromEnv(deployedEnvironment(containerOf('staging', 'service')));
+    const config = AppConfig.fromEnv(deployedEnvironment(containerOf('staging', 'service'), operatorSetStripeSecrets('staging')));
     expect(config.env).toBe('staging');
     expect(config.http.port).toBe(APP_PORT);
     expect(config.http.keepAliveTimeoutMs).toBe(KEEP_ALIVE_TIMEOUT_MS);
@@ -72,18 +85,63 @@ describe('the API task’s configuration is accepted by the app', () => {
     expect(config.metrics.namespace).toBe(METRICS_NAMESPACE);
     expect(config.workerEnabled).toBe(true);
     expect(config.demoData).toBe(false);
+    // Stripe in test mode: staging runs exactly as production, and no money moves.
+    expect(config.drivers.payments).toBe('stripe');
+    expect(config.stripe.keys).toMatchObject({ mode: 'test', publishableKey: ENVIRONMENTS.staging.stripe.publishableKey });
   });
 
-  test('production: the same environment is refused only for the simulated payment gateway (no real one exists yet)', () => {
-    expect(() => AppConfig.fromEnv(deployedEnvironment(containerOf('production', 'service')))).toThrow(/PAYMENT_GATEWAY/);
-    let message = '';
-    try {
-      AppConfig.fromEnv(deployedEnvironment(containerOf('production', 'service')));
-    } catch (error) {
-      message = (error as Error).message;
-    }
-    // One issue, the gateway; nothing else in the production configuration is wrong.
-    expect(message.split('\n').filter((line) => line.startsWith('  '))).toEqual([expect.stringMatching(/^\s+PAYMENT_GATEWAY:/)]);
+  test('production: accepted, Stripe with the live keys from Secrets Manager and the environment, against Stripe’s own API', () => {
+    const config = AppConfig.fromEnv(deployedEnvironment(containerOf('production', 'service'), operatorSetStripeSecrets('production')));
+    expect(config.env).toBe('production');
+    expect(config.isProduction).toBe(true);
+    expect(config.drivers).toEqual({ storage: 's3', email: 'ses', sms: 'sns', metrics: 'cloudwatch', payments: 'stripe' });
+    expect(config.stripe).toEqual({
+      keys: {
+        secretKey: `sk_live_${GENERATED}`,
+        publishableKey: ENVIRONMENTS.production.stripe.publishableKey,
+        webhookSecret: `whsec_${GENERATED}`,
+        mode: 'live',
+      },
+      api: { protocol: 'https', host: 'api.stripe.com', port: 443 },
+      reconcileIntervalMs: 30_000,
+      webhookToleranceSeconds: 300,
+    });
+    expect(config.http.trustProxy).toEqual([ENVIRONMENTS.production.vpcCidr]);
+    expect(config.database.poolSize).toBe(ENVIRONMENTS.production.service.databasePoolSize);
+    expect(config.database.url).toMatch(/^postgres:\/\/tickr:S3cret[^@]+@resolved-1234\.example\.internal:5432\/tickr$/);
+    expect(config.demoData).toBe(false);
+  });
+
+  test.each(Object.keys(ENVIRONMENTS) as EnvironmentName[])('%s: Stripe’s secret key and webhook secret come from Secrets Manager, never the plain environment', (env) => {
+    const container = containerOf(env, 'service');
+    const secrets = (container.Secrets as any[]).map((s) => s.Name);
+    const plain = (container.Environment as any[]).map((e) => e.Name);
+    expect(secrets).toEqual(expect.arrayContaining(['STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET']));
+    expect(plain).not.toContain('STRIPE_SECRET_KEY');
+    expect(plain).not.toContain('STRIPE_WEBHOOK_SECRET');
+    expect(plain).toEqual(expect.arrayContaining(['PAYMENT_GATEWAY', 'STRIPE_PUBLISHABLE_KEY']));
+    expect(secrets).not.toContain('STRIPE_PUBLISHABLE_KEY');
+  });
+
+  test('production does not start until the operator has set Stripe’s secrets, nor with test-mode ones; the message names them, never the value', () => {
+    const issuesOf = (stripeSecrets: Record<string, string>): string[] => {
+      try {
+        AppConfig.fromEnv(deployedEnvironment(containerOf('production', 'service'), stripeSecrets));
+      } catch (error) {
+        return (error as Error).message.split('\n').filter((line) => line.startsWith('  '));
+      }
+      throw new Error('expected the configuration to be refused');
+    };
+    // The generated placeholders a fresh deploy leaves in both secrets.
+    const unset = issuesOf({});
+    expect(unset).toEqual([expect.stringMatching(/^  STRIPE_SECRET_KEY: must be a Stripe secret/), expect.stringMatching(/^  STRIPE_WEBHOOK_SECRET: must be a Stripe webhook/)]);
+    expect(unset.join('\n')).not.toContain(GENERATED);
+    // Staging's test key put into production's secret by mistake.
+    const testKey = issuesOf({ ...operatorSetStripeSecrets('production'), STRIPE_SECRET_KEY: operatorSetStripeSecrets('staging').STRIPE_SECRET_KEY });
+    expect(testKey).toEqual([
+      '  STRIPE_PUBLISHABLE_KEY: is a live key but STRIPE_SECRET_KEY is a test key: both must be of the same mode',
+      '  STRIPE_SECRET_KEY: must be a live key when NODE_ENV=production: a test key takes no money',
+    ]);
   });
 
   test.each(Object.keys(ENVIRONMENTS) as EnvironmentName[])('%s: the migration task’s database-only environment is enough for the migration CLI', (env) => {
@@ -122,7 +180,7 @@ describe('the constants of lib/app-contract.ts match the app', () => {
 
   test('the metrics the alarms and dashboard use are metrics the app emits', () => {
     const port = source('src/ports/metrics.port.ts');
-    for (const name of [...Object.values(PAYMENT_METRICS), OUTBOX_DEAD_METRIC, TICKETS_SOLD_METRIC]) expect(port).toContain(`'${name}'`);
+    for (const name of [...Object.values(PAYMENT_METRICS), PAYMENT_DISPUTED_METRIC, OUTBOX_DEAD_METRIC, TICKETS_SOLD_METRIC]) expect(port).toContain(`'${name}'`);
     expect(source('src/config/app-config.ts')).toMatch(new RegExp(`METRICS_NAMESPACE: .*default\\('${METRICS_NAMESPACE}'\\)`));
   });
 

@@ -1,5 +1,13 @@
 import { Template } from 'aws-cdk-lib/assertions';
-import { APP_PORT, IMAGES_PREFIX, METRICS_NAMESPACE, READINESS_PATH, SHUTDOWN_DRAIN_DELAY_SECONDS, SHUTDOWN_TIMEOUT_SECONDS } from '../lib/app-contract';
+import {
+  APP_PORT,
+  IMAGES_PREFIX,
+  METRICS_NAMESPACE,
+  READINESS_PATH,
+  SHUTDOWN_DRAIN_DELAY_SECONDS,
+  SHUTDOWN_TIMEOUT_SECONDS,
+  STRIPE_WEBHOOK_PATH,
+} from '../lib/app-contract';
 import { BASE_OUTPUTS, ENVIRONMENTS, EnvironmentName, MIGRATION_CONTAINER } from '../lib/environments';
 import { IMAGE_TAG, onlyResource, resourcesOf, synthesize, Synthesized } from './support/synth';
 
@@ -71,18 +79,44 @@ describe.each(ENVS)('%s', (env) => {
   const config = ENVIRONMENTS[env];
 
   describe('network', () => {
-    test('a VPC over two AZs: public subnets for the ALB, private ones for the rest, no NAT', () => {
-      const subnets = Object.values(resourcesOf(base(env), 'AWS::EC2::Subnet'));
-      expect(subnets).toHaveLength(4);
-      const azs = new Set(subnets.map((s) => json(s.Properties.AvailabilityZone)));
+    test('a VPC over two AZs: public subnets (ALB, NAT), the tasks’ private subnets routed out through NAT only, isolated ones for the data', () => {
+      const subnets = resourcesOf(base(env), 'AWS::EC2::Subnet');
+      expect(Object.keys(subnets)).toHaveLength(6);
+      const azs = new Set(Object.values(subnets).map((s) => json(s.Properties.AvailabilityZone)));
       expect(azs.size).toBe(2);
       // Nothing launched in any subnet gets a public IP by default.
-      for (const s of subnets) expect(s.Properties.MapPublicIpOnLaunch).toBe(false);
-      base(env).resourceCountIs('AWS::EC2::NatGateway', 0);
-      // Only the public subnets route to the internet gateway.
-      const igwRoutes = Object.values(resourcesOf(base(env), 'AWS::EC2::Route')).filter((r) => r.Properties.GatewayId);
-      expect(igwRoutes).toHaveLength(2);
-      for (const r of igwRoutes) expect(r.Properties.DestinationCidrBlock).toBe('0.0.0.0/0');
+      for (const s of Object.values(subnets)) expect(s.Properties.MapPublicIpOnLaunch).toBe(false);
+      // The isolated subnets hold the data: they keep the ids and ranges they had before the tasks' subnets came.
+      const octets = config.vpcCidr.split('.').slice(0, 2).join('.');
+      const cidrOf = (group: string) =>
+        Object.entries(subnets)
+          .filter(([id]) => id.startsWith(`Vpc${group}Subnet`))
+          .map(([, s]) => s.Properties.CidrBlock)
+          .sort();
+      expect(cidrOf('private')).toEqual([`${octets}.16.0/20`, `${octets}.32.0/20`]);
+      expect(cidrOf('tasks')).toEqual([`${octets}.48.0/20`, `${octets}.64.0/20`]);
+
+      // NAT gateways in the public subnets: one per AZ in production, one in staging.
+      const nats = resourcesOf(base(env), 'AWS::EC2::NatGateway');
+      expect(Object.keys(nats)).toHaveLength(config.natGateways);
+      for (const nat of Object.values(nats)) expect(json(nat.Properties.SubnetId)).toMatch(/publicSubnet/);
+      base(env).resourceCountIs('AWS::EC2::EIP', config.natGateways);
+
+      // Exactly four routes: the public subnets to the internet gateway, the tasks' subnets to NAT
+      // (each to its own AZ's where there is one per AZ); the isolated subnets have no route out.
+      const routes = Object.values(resourcesOf(base(env), 'AWS::EC2::Route')).map((r) => r.Properties);
+      expect(routes).toHaveLength(4);
+      for (const r of routes) expect(r.DestinationCidrBlock).toBe('0.0.0.0/0');
+      const target = (r: any) => (r.GatewayId ? `igw ${r.GatewayId.Ref}` : `nat ${r.NatGatewayId.Ref}`);
+      const routed = Object.fromEntries(routes.map((r) => [r.RouteTableId.Ref.replace(/RouteTable.*/, ''), target(r)]));
+      const igw = `igw ${onlyResource(base(env), 'AWS::EC2::InternetGateway').id}`;
+      const natIn = (publicSubnet: number) => `nat ${Object.keys(nats).find((id) => id.startsWith(`VpcpublicSubnet${publicSubnet}`))}`;
+      expect(routed).toEqual({
+        VpcpublicSubnet1: igw,
+        VpcpublicSubnet2: igw,
+        VpctasksSubnet1: natIn(1),
+        VpctasksSubnet2: natIn(config.natGateways === 2 ? 2 : 1),
+      });
     });
 
     test('the ALB is internet-facing in the public subnets; the tasks get no public IP, in the private subnets', () => {
@@ -93,10 +127,17 @@ describe.each(ENVS)('%s', (env) => {
       expect(network.AssignPublicIp).toBe('DISABLED');
       const serviceSubnets = json(network.Subnets);
       const albSubnets = json(alb.Properties.Subnets);
-      expect(serviceSubnets).toMatch(/privateSubnet/);
-      expect(serviceSubnets).not.toMatch(/publicSubnet/);
+      expect(serviceSubnets).toMatch(/tasksSubnet1.*tasksSubnet2/);
+      expect(serviceSubnets).not.toMatch(/publicSubnet|privateSubnet/);
       expect(albSubnets).toMatch(/publicSubnet/);
-      expect(albSubnets).not.toMatch(/privateSubnet/);
+      expect(albSubnets).not.toMatch(/privateSubnet|tasksSubnet/);
+      // Postgres and Redis stay in the isolated subnets, which have no route out.
+      const dbSubnets = json(onlyResource(base(env), 'AWS::RDS::DBSubnetGroup').Properties.SubnetIds);
+      const cacheSubnets = json(onlyResource(base(env), 'AWS::ElastiCache::SubnetGroup').Properties.SubnetIds);
+      for (const subnets of [dbSubnets, cacheSubnets]) {
+        expect(subnets).toMatch(/privateSubnet1.*privateSubnet2/);
+        expect(subnets).not.toMatch(/publicSubnet|tasksSubnet/);
+      }
     });
 
     test('VPC endpoints: S3 gateway, and an interface endpoint for every AWS API the tasks call', () => {
@@ -104,6 +145,9 @@ describe.each(ENVS)('%s', (env) => {
       const gateway = endpoints.filter((e) => e.Properties.VpcEndpointType === 'Gateway');
       expect(gateway).toHaveLength(1);
       expect(json(gateway[0].Properties.ServiceName)).toContain('.s3');
+      // On the tasks' route tables (images and image layers never go through NAT) and the migration task's.
+      const routeTables = (gateway[0].Properties.RouteTableIds as any[]).map((r) => r.Ref.replace(/RouteTable.*/, '')).sort();
+      expect(routeTables).toEqual(['VpcprivateSubnet1', 'VpcprivateSubnet2', 'VpctasksSubnet1', 'VpctasksSubnet2']);
       const interfaces = endpoints.filter((e) => e.Properties.VpcEndpointType === 'Interface');
       const services = interfaces.map((e) => json(e.Properties.ServiceName).match(/com\.amazonaws\.[^"]*?\.([a-z.]+)"/)?.[1] ?? json(e.Properties.ServiceName));
       expect(services.sort()).toEqual(['ecr.api', 'ecr.dkr', 'email', 'logs', 'monitoring', 'secretsmanager', 'sns']);
@@ -113,14 +157,16 @@ describe.each(ENVS)('%s', (env) => {
       }
     });
 
-    test('no security group admits 0.0.0.0/0 or ::/0 except the ALB on 80 and 443, and none sends anywhere', () => {
+    test('no security group admits 0.0.0.0/0 or ::/0 except the ALB on 80 and 443, and only the tasks send anywhere: 443, to Stripe', () => {
       const alb = securityGroupId(base(env), 'Tickr ALB');
+      const task = securityGroupId(base(env), 'Tickr tasks');
       const rules = securityGroupRules(base(env)).concat(securityGroupRules(service(env)));
       const open = rules.filter((r) => r.cidr === '0.0.0.0/0' || r.cidr === '::/0');
       expect(open.map((r) => [r.group, r.direction, r.protocol, r.from, r.to]).sort()).toEqual(
         [
           [alb, 'ingress', 'tcp', 443, 443],
           [alb, 'ingress', 'tcp', 80, 80],
+          [task, 'egress', 'tcp', 443, 443],
         ].sort(),
       );
     });
@@ -143,7 +189,14 @@ describe.each(ENVS)('%s', (env) => {
       expect(of(id.alb, 'egress')).toEqual([`tcp:${APP_PORT}-${APP_PORT}:${id.task}`]);
       expect(of(id.task, 'ingress')).toEqual([`tcp:${APP_PORT}-${APP_PORT}:${id.alb}`]);
       expect(of(id.task, 'egress')).toEqual(
-        [`tcp:5432-5432:${id.db}`, `tcp:6379-6379:${id.cache}`, `tcp:443-443:${id.endpoints}`, `tcp:443-443:${config.s3PrefixListId}`].sort(),
+        [
+          `tcp:5432-5432:${id.db}`,
+          `tcp:6379-6379:${id.cache}`,
+          `tcp:443-443:${id.endpoints}`,
+          `tcp:443-443:${config.s3PrefixListId}`,
+          // Stripe's API, through NAT (the base stack says why not a CIDR list).
+          'tcp:443-443:0.0.0.0/0',
+        ].sort(),
       );
       expect(of(id.db, 'ingress')).toEqual([`tcp:5432-5432:${id.task}`]);
       expect(of(id.cache, 'ingress')).toEqual([`tcp:6379-6379:${id.task}`]);
@@ -192,12 +245,19 @@ describe.each(ENVS)('%s', (env) => {
     test('secrets come from Secrets Manager; no password, token or key is in the plain environment', () => {
       const { container } = containerOf(service(env), /-api$/);
       const secrets = Object.fromEntries(container.Secrets.map((s: any) => [s.Name, json(s.ValueFrom)]));
-      expect(Object.keys(secrets).sort()).toEqual(['DATABASE_PASSWORD', 'JWT_SECRET', 'REDIS_PASSWORD']);
+      expect(Object.keys(secrets).sort()).toEqual(['DATABASE_PASSWORD', 'JWT_SECRET', 'REDIS_PASSWORD', 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET']);
       expect(secrets.DATABASE_PASSWORD).toMatch(/DatabaseSecretAttachment.*:password::/);
       expect(secrets.JWT_SECRET).toMatch(/JwtSecret/);
       expect(secrets.REDIS_PASSWORD).toMatch(/CacheAuthToken/);
+      expect(secrets.STRIPE_SECRET_KEY).toMatch(/StripeSecretKey/);
+      expect(secrets.STRIPE_WEBHOOK_SECRET).toMatch(/StripeWebhookSecret/);
       const environment = envOf(container);
       for (const name of Object.keys(environment)) expect(name).not.toMatch(/PASSWORD|SECRET|TOKEN|KEY_ID/);
+      // Stripe: the gateway, and the publishable key (public, for Stripe.js) of the environment's mode.
+      expect(environment.PAYMENT_GATEWAY).toBe('stripe');
+      expect(environment.STRIPE_PUBLISHABLE_KEY).toBe(config.stripe.publishableKey);
+      expect(config.stripe.publishableKey).toMatch(new RegExp(`^pk_${config.stripe.mode}_[A-Za-z0-9]+$`));
+      expect(environment.STRIPE_API_URL).toBeUndefined();
       // The URLs carry no credentials.
       expect(json(environment.DATABASE_URL)).toContain('postgres://tickr@');
       expect(json(environment.REDIS_URL)).toContain('rediss://');
@@ -208,16 +268,16 @@ describe.each(ENVS)('%s', (env) => {
       }
     });
 
-    test('the execution role may read exactly the three secrets', () => {
+    test('the execution role may read exactly the five secrets', () => {
       const policies = Object.values(resourcesOf(service(env), 'AWS::IAM::Policy')).filter((p) => json(p.Properties.Roles).includes('TaskExecutionRole'));
       expect(policies).toHaveLength(1);
       const statements = policies[0].Properties.PolicyDocument.Statement as any[];
       const secretReads = statements.filter((s) => json(s.Action).includes('secretsmanager:GetSecretValue'));
       const resources = secretReads.flatMap((s) => [].concat(s.Resource)).map(json);
-      expect(resources).toHaveLength(3);
-      expect(resources.some((r) => r.includes('DatabaseSecretAttachment'))).toBe(true);
-      expect(resources.some((r) => r.includes('JwtSecret'))).toBe(true);
-      expect(resources.some((r) => r.includes('CacheAuthToken'))).toBe(true);
+      expect(resources).toHaveLength(5);
+      for (const secret of ['DatabaseSecretAttachment', 'JwtSecret', 'CacheAuthToken', 'StripeSecretKey', 'StripeWebhookSecret']) {
+        expect(`${secret}: ${resources.filter((r) => r.includes(secret)).length}`).toBe(`${secret}: 1`);
+      }
     });
 
     test('the task role allows exactly what the adapters call, on their resources, and nothing more', () => {
@@ -301,6 +361,21 @@ describe.each(ENVS)('%s', (env) => {
         { Type: 'redirect', RedirectConfig: expect.objectContaining({ Protocol: 'HTTPS', Port: '443', StatusCode: 'HTTP_301' }) },
       ]);
       service(env).hasResourceProperties('AWS::CertificateManager::Certificate', { DomainName: config.apiDomain, ValidationMethod: 'DNS' });
+    });
+
+    test('Stripe’s webhook has a listener rule of its own: POST on its exact path, to the service’s targets', () => {
+      const listeners = resourcesOf(service(env), 'AWS::ElasticLoadBalancingV2::Listener');
+      const httpsId = Object.keys(listeners).find((id) => listeners[id].Properties.Port === 443);
+      const rule = onlyResource(service(env), 'AWS::ElasticLoadBalancingV2::ListenerRule').Properties;
+      expect(rule.ListenerArn).toEqual({ Ref: httpsId });
+      expect(rule.Conditions).toEqual([
+        { Field: 'http-request-method', HttpRequestMethodConfig: { Values: ['POST'] } },
+        { Field: 'path-pattern', PathPatternConfig: { Values: [STRIPE_WEBHOOK_PATH] } },
+      ]);
+      expect(STRIPE_WEBHOOK_PATH).toBe('/v1/payments/stripe/webhook');
+      const targetGroup = onlyResource(service(env), 'AWS::ElasticLoadBalancingV2::TargetGroup');
+      expect(rule.Actions).toEqual([{ Type: 'forward', TargetGroupArn: { Ref: targetGroup.id } }]);
+      expect(listeners[httpsId!].Properties.DefaultActions).toEqual([{ Type: 'forward', TargetGroupArn: { Ref: targetGroup.id } }]);
     });
 
     test('the service never migrates on start; the migration task runs the same image with database access only', () => {
@@ -510,6 +585,19 @@ describe.each(ENVS)('%s', (env) => {
       expect(expression).toContain('100 * FILL(succeeded, 0) / (FILL(succeeded, 0) + FILL(declined, 0) + FILL(failed, 0))');
     });
 
+    test('any payment dispute in 5 minutes raises an alarm', () => {
+      expect(alarmNamed('PaymentDisputed')).toMatchObject({
+        Namespace: METRICS_NAMESPACE,
+        MetricName: 'PaymentDisputed',
+        Statistic: 'Sum',
+        Period: 300,
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        EvaluationPeriods: 1,
+        TreatMissingData: 'notBreaching',
+      });
+    });
+
     test('a dashboard shows the same figures', () => {
       const body = json(onlyResource(service(env), 'AWS::CloudWatch::Dashboard').Properties.DashboardBody);
       for (const figure of [
@@ -522,6 +610,7 @@ describe.each(ENVS)('%s', (env) => {
         'PaymentSucceeded',
         'PaymentDeclined',
         'PaymentFailed',
+        'PaymentDisputed',
         'DatabaseMemoryUsagePercentage',
         'OutboxDead',
       ]) {
@@ -530,7 +619,7 @@ describe.each(ENVS)('%s', (env) => {
       expect(body).toContain('p95');
       // The alarm status widget lists every alarm.
       const alarmIds = Object.keys(resourcesOf(service(env), 'AWS::CloudWatch::Alarm'));
-      expect(alarmIds.length).toBeGreaterThanOrEqual(9);
+      expect(alarmIds.length).toBeGreaterThanOrEqual(10);
       for (const id of alarmIds) expect(body).toContain(`"Fn::GetAtt":["${id}","Arn"]`);
     });
   });
@@ -562,6 +651,20 @@ describe('environments', () => {
   test('the API runs as NODE_ENV=staging in staging and production in production', () => {
     expect(envOf(containerOf(service('staging'), /-api$/).container).NODE_ENV).toBe('staging');
     expect(envOf(containerOf(service('production'), /-api$/).container).NODE_ENV).toBe('production');
+  });
+
+  test('both take payments with Stripe: production with live keys and a NAT gateway per AZ, staging in test mode with one', () => {
+    expect(ENVIRONMENTS.production.stripe.mode).toBe('live');
+    expect(ENVIRONMENTS.staging.stripe.mode).toBe('test');
+    base('production').resourceCountIs('AWS::EC2::NatGateway', 2);
+    base('staging').resourceCountIs('AWS::EC2::NatGateway', 1);
+    for (const env of ENVS) {
+      expect(envOf(containerOf(service(env), /-api$/).container).PAYMENT_GATEWAY).toBe('stripe');
+      const secrets = Object.values(resourcesOf(base(env), 'AWS::SecretsManager::Secret')).map((s) => s.Properties);
+      const stripe = secrets.filter((s) => /^tickr\/[a-z]+\/stripe-/.test(s.Name));
+      expect(stripe.map((s) => s.Name).sort()).toEqual([`tickr/${env}/stripe-secret-key`, `tickr/${env}/stripe-webhook-secret`]);
+      for (const s of stripe) expect(s.Description).toContain(`${ENVIRONMENTS[env].stripe.mode}-mode`);
+    }
   });
 
   test('an invalid image tag is refused at synth time', () => {

@@ -154,11 +154,18 @@ export class InfrastructureModule {
         provide: PaymentGateway,
         inject: [AppConfig],
         // AppConfig refuses the simulated gateway when NODE_ENV=production.
-        useFactory: (config: AppConfig) =>
-          new SimulatedPaymentGateway({
-            latencyMs: config.payments.simulatedLatencyMs,
-            declineRate: config.payments.simulatedDeclineRate,
-          }),
+        useFactory: (config: AppConfig) => {
+          switch (config.drivers.payments) {
+            case 'simulated':
+              return new SimulatedPaymentGateway({
+                latencyMs: config.payments.simulatedLatencyMs,
+                declineRate: config.payments.simulatedDeclineRate,
+              });
+            case 'stripe':
+              // Never fall back to the simulated gateway: that would issue tickets without taking money.
+              throw new Error('PAYMENT_GATEWAY=stripe is configured, but this build has no Stripe adapter yet');
+          }
+        },
       },
     ];
     return { module: InfrastructureModule, providers, exports: providers };

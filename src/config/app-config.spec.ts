@@ -55,7 +55,160 @@ describe('AppConfig.fromEnv', () => {
     expect(config.drivers.payments).toBe('simulated');
     expect(config.payments).toEqual({ simulatedLatencyMs: 150, simulatedDeclineRate: 0.25 });
     expect(() => AppConfig.fromEnv({ PAYMENT_SIM_DECLINE_RATE: '1.5' })).toThrow(/PAYMENT_SIM_DECLINE_RATE:/);
-    expect(() => AppConfig.fromEnv({ PAYMENT_GATEWAY: 'stripe' })).toThrow(/PAYMENT_GATEWAY:/);
+    expect(() => AppConfig.fromEnv({ PAYMENT_GATEWAY: 'paypal' })).toThrow(/PAYMENT_GATEWAY:/);
+    expect(AppConfig.fromEnv({}).stripe.keys).toBeUndefined();
+  });
+
+  describe('PAYMENT_GATEWAY=stripe and its keys', () => {
+    const body = 'a1B2c3D4e5F6g7H8'.repeat(6);
+    const TEST_KEYS = {
+      PAYMENT_GATEWAY: 'stripe',
+      STRIPE_SECRET_KEY: `sk_test_${body}`,
+      STRIPE_PUBLISHABLE_KEY: `pk_test_${body}`,
+      STRIPE_WEBHOOK_SECRET: `whsec_${body.slice(0, 32)}`,
+    };
+    const LIVE_KEYS = { ...TEST_KEYS, STRIPE_SECRET_KEY: `sk_live_${body}`, STRIPE_PUBLISHABLE_KEY: `pk_live_${body}` };
+    const production = { ...staging, NODE_ENV: 'production' };
+    const KEY_NAMES = ['STRIPE_SECRET_KEY', 'STRIPE_PUBLISHABLE_KEY', 'STRIPE_WEBHOOK_SECRET'] as const;
+
+    /** The lines of the ConfigError the environment raises (without the heading). */
+    const issuesOf = (env: Record<string, string | undefined>): string[] => {
+      try {
+        AppConfig.fromEnv(env);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return (error as Error).message.split('\n').slice(1);
+      }
+      throw new Error('expected a ConfigError');
+    };
+    /** No part of a key (nor its body without the prefix) is in the message. */
+    const expectNoKeyIn = (lines: string[], ...keys: string[]) => {
+      for (const key of keys) {
+        expect(lines.join('\n')).not.toContain(key.trim());
+        expect(lines.join('\n')).not.toContain(key.slice(8, 24));
+      }
+    };
+
+    it("is accepted in production with live keys: the gateway's keys, Stripe's own API, 30 s reconciliation, the contract's 5-minute tolerance", () => {
+      const config = AppConfig.fromEnv({ ...production, ...LIVE_KEYS });
+      expect(config.drivers.payments).toBe('stripe');
+      expect(config.stripe).toEqual({
+        keys: { secretKey: LIVE_KEYS.STRIPE_SECRET_KEY, publishableKey: LIVE_KEYS.STRIPE_PUBLISHABLE_KEY, webhookSecret: LIVE_KEYS.STRIPE_WEBHOOK_SECRET, mode: 'live' },
+        api: { protocol: 'https', host: 'api.stripe.com', port: 443 },
+        reconcileIntervalMs: 30_000,
+        webhookToleranceSeconds: 300,
+      });
+      expect(Object.isFrozen(config.stripe.keys)).toBe(true);
+    });
+
+    it('accepts a restricted key (rk_live_…, rk_test_…) as the secret key', () => {
+      expect(AppConfig.fromEnv({ ...production, ...LIVE_KEYS, STRIPE_SECRET_KEY: `rk_live_${body}` }).stripe.keys?.mode).toBe('live');
+      expect(AppConfig.fromEnv({ ...TEST_KEYS, STRIPE_SECRET_KEY: `rk_test_${body}` }).stripe.keys?.mode).toBe('test');
+    });
+
+    it.each([
+      ['development', {}],
+      ['staging', staging],
+      ['production', production],
+    ])('requires the three keys in %s, naming each missing one', (_env, base) => {
+      for (const key of KEY_NAMES) {
+        const env: Record<string, string | undefined> = { ...base, ...LIVE_KEYS, ...(base === production ? {} : TEST_KEYS), [key]: undefined };
+        expect(issuesOf(env)).toEqual([`  ${key}: is required when PAYMENT_GATEWAY=stripe`]);
+      }
+      expect(issuesOf({ ...base, PAYMENT_GATEWAY: 'stripe' })).toEqual(KEY_NAMES.map((key) => `  ${key}: is required when PAYMENT_GATEWAY=stripe`));
+    });
+
+    it.each([
+      ['STRIPE_SECRET_KEY', `pk_test_${body}`],
+      ['STRIPE_SECRET_KEY', `sk_prod_${body}`],
+      ['STRIPE_SECRET_KEY', `sk_test_${body}\n`],
+      ['STRIPE_SECRET_KEY', 'S3cretValueFromSecretsManager0123456789abcdefABCDEF0123456789'],
+      ['STRIPE_PUBLISHABLE_KEY', `sk_test_${body}`],
+      ['STRIPE_PUBLISHABLE_KEY', `pk_test_${body} `],
+      ['STRIPE_WEBHOOK_SECRET', `whsec_${body}\n`],
+      ['STRIPE_WEBHOOK_SECRET', `we_${body}`],
+    ])('refuses %s of the wrong shape (%#), naming it and never echoing it', (key, value) => {
+      const lines = issuesOf({ ...TEST_KEYS, [key]: value });
+      expect(lines).toEqual([expect.stringMatching(new RegExp(`^  ${key}: must be a Stripe `))]);
+      expectNoKeyIn(lines, value);
+    });
+
+    it('refuses an empty key rather than calling Stripe without one', () => {
+      for (const key of KEY_NAMES) expect(issuesOf({ ...TEST_KEYS, [key]: '' })).toContain(`  ${key}: must not be empty when set`);
+    });
+
+    it('refuses test keys in production, naming each and echoing neither; allows them in staging and development', () => {
+      const lines = issuesOf({ ...production, ...TEST_KEYS });
+      expect(lines).toEqual([
+        '  STRIPE_SECRET_KEY: must be a live key when NODE_ENV=production: a test key takes no money',
+        '  STRIPE_PUBLISHABLE_KEY: must be a live key when NODE_ENV=production: a test key takes no money',
+      ]);
+      expectNoKeyIn(lines, TEST_KEYS.STRIPE_SECRET_KEY, TEST_KEYS.STRIPE_PUBLISHABLE_KEY);
+      expect(AppConfig.fromEnv({ ...staging, ...TEST_KEYS }).stripe.keys?.mode).toBe('test');
+      expect(AppConfig.fromEnv(TEST_KEYS).stripe.keys?.mode).toBe('test');
+    });
+
+    it('refuses a publishable key of the other mode than the secret key', () => {
+      const lines = issuesOf({ ...TEST_KEYS, STRIPE_PUBLISHABLE_KEY: LIVE_KEYS.STRIPE_PUBLISHABLE_KEY });
+      expect(lines).toEqual(['  STRIPE_PUBLISHABLE_KEY: is a live key but STRIPE_SECRET_KEY is a test key: both must be of the same mode']);
+      expectNoKeyIn(lines, TEST_KEYS.STRIPE_SECRET_KEY, LIVE_KEYS.STRIPE_PUBLISHABLE_KEY);
+    });
+
+    it('still refuses the simulated gateway in production when the keys are set', () => {
+      expect(issuesOf({ ...production, ...LIVE_KEYS, PAYMENT_GATEWAY: 'simulated' })).toEqual([
+        expect.stringMatching(/^  PAYMENT_GATEWAY: the simulated gateway takes no money and is refused when NODE_ENV=production; set PAYMENT_GATEWAY=stripe/),
+      ]);
+    });
+
+    it('points the Stripe client at a stand-in with STRIPE_API_URL: protocol, host and port', () => {
+      const api = (url: string) => AppConfig.fromEnv({ ...TEST_KEYS, STRIPE_API_URL: url }).stripe.api;
+      expect(api('http://127.0.0.1:12111')).toEqual({ protocol: 'http', host: '127.0.0.1', port: 12111 });
+      expect(api('http://stripe-stand-in')).toEqual({ protocol: 'http', host: 'stripe-stand-in', port: 80 });
+      expect(api('https://localhost:8443/')).toEqual({ protocol: 'https', host: 'localhost', port: 8443 });
+      expect(api('http://[::1]:4000')).toEqual({ protocol: 'http', host: '::1', port: 4000 });
+    });
+
+    it.each(['ftp://stand-in', 'not a url', 'http://stand-in/v1', 'http://stand-in?x=1', 'http://user:pass@stand-in'])(
+      'refuses STRIPE_API_URL=%s, naming it',
+      (url) => {
+        expect(issuesOf({ ...TEST_KEYS, STRIPE_API_URL: url })).toEqual([expect.stringMatching(/^  STRIPE_API_URL: must be a/)]);
+      },
+    );
+
+    it("allows production Stripe's own API only: no plain http, no other host", () => {
+      for (const url of ['https://api.stripe.com', 'https://api.stripe.com:443/', 'https://API.stripe.com']) {
+        expect(AppConfig.fromEnv({ ...production, ...LIVE_KEYS, STRIPE_API_URL: url }).stripe.api).toEqual({ protocol: 'https', host: 'api.stripe.com', port: 443 });
+      }
+      for (const url of ['http://api.stripe.com', 'https://stripe-stand-in.internal', 'https://api.stripe.com:8443', 'https://api.stripe.com.example.net']) {
+        expect(issuesOf({ ...production, ...LIVE_KEYS, STRIPE_API_URL: url })).toEqual([
+          "  STRIPE_API_URL: must be Stripe's own https://api.stripe.com when NODE_ENV=production (another base URL is for a stand-in in tests)",
+        ]);
+      }
+    });
+
+    it('reconciles in-flight payments every 30 s by default, at least every minute', () => {
+      expect(AppConfig.fromEnv({ STRIPE_RECONCILE_INTERVAL_MS: '60000' }).stripe.reconcileIntervalMs).toBe(60_000);
+      expect(AppConfig.fromEnv({ STRIPE_RECONCILE_INTERVAL_MS: '1000' }).stripe.reconcileIntervalMs).toBe(1000);
+      for (const bad of ['60001', '999', 'soon']) {
+        expect(() => AppConfig.fromEnv({ STRIPE_RECONCILE_INTERVAL_MS: bad })).toThrow(/STRIPE_RECONCILE_INTERVAL_MS:/);
+      }
+    });
+
+    it('never puts a Stripe key into a configuration error, whatever else is wrong', () => {
+      const webhookSecret = `whsec_${body}\n`;
+      const lines = issuesOf({
+        ...production,
+        ...TEST_KEYS,
+        STRIPE_PUBLISHABLE_KEY: LIVE_KEYS.STRIPE_PUBLISHABLE_KEY,
+        STRIPE_WEBHOOK_SECRET: webhookSecret,
+        STRIPE_API_URL: 'http://stand-in:12111',
+        PORT: '-1',
+      });
+      expect(lines.map((line) => line.split(':')[0].trim()).sort()).toEqual(
+        ['PORT', 'STRIPE_API_URL', 'STRIPE_PUBLISHABLE_KEY', 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET'].sort(),
+      );
+      expectNoKeyIn(lines, TEST_KEYS.STRIPE_SECRET_KEY, LIVE_KEYS.STRIPE_PUBLISHABLE_KEY, webhookSecret);
+    });
   });
 
   it('keeps idempotency keys at least 24 hours and sweeps holds well within 30 seconds', () => {

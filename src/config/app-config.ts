@@ -31,14 +31,20 @@ const optionalUrl = (protocols: string[]) =>
     .optional();
 
 /**
- * Passwords injected as their own variables (ECS secrets from Secrets Manager): optional, never empty
- * when set, never trimmed, and never part of a message (zod's messages do not quote the input).
+ * Passwords and keys injected as their own variables (ECS secrets from Secrets Manager): optional,
+ * never empty when set, never trimmed, and never part of a message (zod's messages do not quote the
+ * input). A key with a known shape is checked against it, so a value pasted with a line break, or the
+ * placeholder a secret holds until the operator sets it, stops start-up naming the variable.
  */
-const secret = () => z.string().min(1, 'must not be empty when set').optional();
+const secret = (shape?: { pattern: RegExp; is: string }) => {
+  const value = z.string().min(1, 'must not be empty when set');
+  return (shape ? value.regex(shape.pattern, `must be ${shape.is}`) : value).optional();
+};
 
 /**
  * `staging` runs exactly as production (required dependencies, AWS drivers, no demo data) except
- * that the simulated payment gateway is allowed there: production refuses it, since it takes no money.
+ * that the simulated payment gateway and Stripe test keys are allowed there: production refuses
+ * both, since neither takes money. (The deployed staging stack runs Stripe in test mode.)
  */
 function isDeployed(nodeEnv: string): boolean {
   return nodeEnv === 'production' || nodeEnv === 'staging';
@@ -131,10 +137,21 @@ const envObject = z.object({
   /** Local e-mail drivers only (file, log): injected latency and failure share, for fault and load tests. */
   EMAIL_FAULT_RATE: z.coerce.number().min(0).max(1).default(0),
   EMAIL_FAULT_LATENCY_MS: int(0, 0, 60_000),
-  PAYMENT_GATEWAY: z.enum(['simulated']).optional(),
+  /** Who takes the money: `simulated` by default, which production refuses; `stripe` needs the three keys below. */
+  PAYMENT_GATEWAY: z.enum(['simulated', 'stripe']).optional(),
   /** Simulated gateway only: added latency per call, and a share of good charges declined (load tests). */
   PAYMENT_SIM_LATENCY_MS: int(0, 0, 30_000),
   PAYMENT_SIM_DECLINE_RATE: z.coerce.number().min(0).max(1).default(0),
+  /** The API key (an ECS secret): a standard key, or a restricted one limited to what the adapter calls. */
+  STRIPE_SECRET_KEY: secret({ pattern: /^(sk|rk)_(live|test)_[A-Za-z0-9]+$/, is: 'a Stripe secret or restricted key (sk_live_…, sk_test_…, rk_live_…, rk_test_…)' }),
+  /** Public (Stripe.js in the browser uses it), so plain environment; checked to be of the secret key's mode. */
+  STRIPE_PUBLISHABLE_KEY: secret({ pattern: /^pk_(live|test)_[A-Za-z0-9]+$/, is: 'a Stripe publishable key (pk_live_… or pk_test_…)' }),
+  /** The webhook endpoint's signing secret (an ECS secret). */
+  STRIPE_WEBHOOK_SECRET: secret({ pattern: /^whsec_\S+$/, is: 'a Stripe webhook signing secret (whsec_…, without spaces or line breaks)' }),
+  /** Another base URL for the Stripe client (protocol, host, port): a local stand-in in tests. Stripe's own by default. */
+  STRIPE_API_URL: optionalUrl(['http:', 'https:']),
+  /** How often orders whose payment is in flight are checked with Stripe: a lost webhook delays a settlement this long at most. */
+  STRIPE_RECONCILE_INTERVAL_MS: int(30_000, 1_000, 60_000),
   AWS_REGION: z.string().min(1).default('eu-west-1'),
   /** Points every AWS adapter at LocalStack (or another stand-in) instead of AWS. */
   AWS_ENDPOINT_URL: optionalUrl(['http:', 'https:']),
@@ -235,13 +252,6 @@ const checkRest: Check<Exclude<keyof FullEnv, 'DATABASE_PASSWORD' | 'DATABASE_SS
   if ((env.EMAIL_FAULT_RATE > 0 || env.EMAIL_FAULT_LATENCY_MS > 0) && (env.EMAIL_DRIVER ?? defaults.email) === 'ses') {
     ctx.addIssue({ code: 'custom', path: ['EMAIL_FAULT_RATE'], message: 'fault injection applies to the local e-mail drivers (file, log) only' });
   }
-  if (env.NODE_ENV === 'production' && (env.PAYMENT_GATEWAY ?? 'simulated') === 'simulated') {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['PAYMENT_GATEWAY'],
-      message: 'the simulated gateway takes no money and is refused when NODE_ENV=production; this build has no other (use NODE_ENV=staging for a production-like stack with simulated payments)',
-    });
-  }
   checkPassword(ctx, { password: 'REDIS_PASSWORD', url: 'REDIS_URL' }, env.REDIS_PASSWORD, env.REDIS_URL, false);
   if (!isDeployed(env.NODE_ENV)) return;
   for (const key of ['REDIS_URL', 'JWT_SECRET'] as const) {
@@ -252,8 +262,63 @@ const checkRest: Check<Exclude<keyof FullEnv, 'DATABASE_PASSWORD' | 'DATABASE_SS
   }
 };
 
+/** Stripe's API, where the client goes unless STRIPE_API_URL says otherwise. */
+const STRIPE_API_ORIGIN = 'https://api.stripe.com';
+const STRIPE_KEYS = ['STRIPE_SECRET_KEY', 'STRIPE_PUBLISHABLE_KEY', 'STRIPE_WEBHOOK_SECRET'] as const;
+/**
+ * The contract's tolerance for a webhook's signed timestamp (API.md: over 5 minutes old → 400), also
+ * Stripe's default: a contract value, not a knob, so no variable.
+ */
+const STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300;
+
+/** `live` or `test`, from a key's prefix (sk_live_…, rk_test_…, pk_live_…); undefined for anything else. */
+function stripeModeOf(key: string | undefined): 'live' | 'test' | undefined {
+  const mode = key?.match(/^(?:sk|rk|pk)_(live|test)_/)?.[1];
+  return mode === 'live' || mode === 'test' ? mode : undefined;
+}
+
+type PaymentVariables = 'NODE_ENV' | 'PAYMENT_GATEWAY' | 'STRIPE_API_URL' | (typeof STRIPE_KEYS)[number];
+
+/**
+ * Production takes money or does not start: the simulated gateway and Stripe test keys are refused
+ * there, and the Stripe client may only talk to Stripe. With Stripe, the three keys are required, and
+ * the secret and publishable keys must be of one mode (a live page with a test key never settles).
+ */
+const checkPayments: Check<PaymentVariables> = (env, ctx) => {
+  const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+  const production = env.NODE_ENV === 'production';
+  const gateway = env.PAYMENT_GATEWAY ?? 'simulated';
+  if (production && gateway === 'simulated') {
+    issue(
+      'PAYMENT_GATEWAY',
+      'the simulated gateway takes no money and is refused when NODE_ENV=production; set PAYMENT_GATEWAY=stripe (NODE_ENV=staging is the production-like stack that allows simulated payments)',
+    );
+  }
+  if (gateway === 'stripe') {
+    for (const key of STRIPE_KEYS) if (env[key] === undefined) issue(key, 'is required when PAYMENT_GATEWAY=stripe');
+  }
+  const secretMode = stripeModeOf(env.STRIPE_SECRET_KEY);
+  const publishableMode = stripeModeOf(env.STRIPE_PUBLISHABLE_KEY);
+  if (secretMode && publishableMode && secretMode !== publishableMode) {
+    issue('STRIPE_PUBLISHABLE_KEY', `is a ${publishableMode} key but STRIPE_SECRET_KEY is a ${secretMode} key: both must be of the same mode`);
+  }
+  if (production) {
+    for (const [key, mode] of [['STRIPE_SECRET_KEY', secretMode], ['STRIPE_PUBLISHABLE_KEY', publishableMode]] as const) {
+      if (mode === 'test') issue(key, 'must be a live key when NODE_ENV=production: a test key takes no money');
+    }
+  }
+  const api = urlOrUndefined(env.STRIPE_API_URL);
+  if (!api) return;
+  if (api.pathname !== '/' || api.search || api.hash || api.username || api.password) {
+    issue('STRIPE_API_URL', 'must be a base URL (protocol, host and port only): the Stripe client adds its own /v1/… paths');
+  } else if (production && api.origin !== STRIPE_API_ORIGIN) {
+    issue('STRIPE_API_URL', `must be Stripe's own ${STRIPE_API_ORIGIN} when NODE_ENV=production (another base URL is for a stand-in in tests)`);
+  }
+};
+
 const envSchema = envObject.superRefine((env, ctx) => {
   checkDatabase(env, ctx);
+  checkPayments(env, ctx);
   checkRest(env, ctx);
 });
 
@@ -301,6 +366,20 @@ function databaseSettingsOf(e: Pick<Env, 'DATABASE_URL' | 'DATABASE_PASSWORD' | 
     embeddedDir: e.EMBEDDED_PG_DIR,
     embeddedPort: e.EMBEDDED_PG_PORT,
   };
+}
+
+/** The Stripe keys, once all three are set (PAYMENT_GATEWAY=stripe requires them); their mode from the secret key. */
+function stripeKeysOf(e: Pick<Env, (typeof STRIPE_KEYS)[number]>) {
+  const { STRIPE_SECRET_KEY: secretKey, STRIPE_PUBLISHABLE_KEY: publishableKey, STRIPE_WEBHOOK_SECRET: webhookSecret } = e;
+  if (secretKey === undefined || publishableKey === undefined || webhookSecret === undefined) return undefined;
+  return { secretKey, publishableKey, webhookSecret, mode: stripeModeOf(secretKey) ?? 'test' };
+}
+
+/** The Stripe client's `protocol`, `host` and `port` options (an IPv6 host without its brackets). */
+function stripeApiOf(url: string | undefined): { protocol: 'http' | 'https'; host: string; port: number } {
+  const parsed = new URL(url ?? STRIPE_API_ORIGIN);
+  const protocol = parsed.protocol === 'http:' ? 'http' : 'https';
+  return { protocol, host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(parsed.port) || (protocol === 'http' ? 80 : 443) };
 }
 
 /** What several slices decide from NODE_ENV, worked out once: so each variable is read by one slice only. */
@@ -381,6 +460,16 @@ export const SLICES = {
     };
   },
   payments: (e) => ({ simulatedLatencyMs: e.PAYMENT_SIM_LATENCY_MS, simulatedDeclineRate: e.PAYMENT_SIM_DECLINE_RATE }),
+  /**
+   * The Stripe gateway's settings: `keys` is set whenever drivers.payments is `stripe` (the schema
+   * requires all three then), and may be unset otherwise.
+   */
+  stripe: (e) => ({
+    keys: stripeKeysOf(e),
+    api: stripeApiOf(e.STRIPE_API_URL),
+    reconcileIntervalMs: e.STRIPE_RECONCILE_INTERVAL_MS,
+    webhookToleranceSeconds: STRIPE_WEBHOOK_TOLERANCE_SECONDS,
+  }),
   storage: (e) => ({
     localDir: e.STORAGE_LOCAL_DIR,
     publicBaseUrl: e.PUBLIC_BASE_URL,

@@ -46,6 +46,10 @@ export abstract class DriversConfig {}
 export interface PaymentsConfig extends Readonly<Settings['payments']> {}
 export abstract class PaymentsConfig {}
 
+/** The Stripe gateway: its keys (set whenever DriversConfig.payments is `stripe`), API address, reconciliation interval. */
+export interface StripeConfig extends Readonly<Settings['stripe']> {}
+export abstract class StripeConfig {}
+
 export interface StorageConfig extends Readonly<Settings['storage']> {}
 export abstract class StorageConfig {}
 
@@ -79,6 +83,7 @@ export const SLICE_TOKENS: { readonly [K in keyof Settings]: abstract new () => 
   outbox: OutboxConfig,
   drivers: DriversConfig,
   payments: PaymentsConfig,
+  stripe: StripeConfig,
   storage: StorageConfig,
   email: EmailConfig,
   sms: SmsConfig,

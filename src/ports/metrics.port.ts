@@ -5,6 +5,8 @@ export type MetricName =
   | 'PaymentDeclined'
   /** The gateway failed (outcome unknown, answered 503 PAYMENT_UNAVAILABLE): neither succeeded nor declined. */
   | 'PaymentFailed'
+  /** A payment provider reported a dispute (chargeback) on a charge: any one is alarmed. */
+  | 'PaymentDisputed'
   | 'HoldsExpired'
   | 'OutboxDead';
 

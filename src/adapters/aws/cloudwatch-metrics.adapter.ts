@@ -52,6 +52,7 @@ const UNITS: Record<MetricName, StandardUnit> = {
   PaymentSucceeded: 'Count',
   PaymentDeclined: 'Count',
   PaymentFailed: 'Count',
+  PaymentDisputed: 'Count',
   HoldsExpired: 'Count',
   OutboxDead: 'Count',
 };
