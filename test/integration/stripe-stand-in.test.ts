@@ -124,6 +124,13 @@ describe('Stripe stand-in, through the official stripe client', () => {
     expect(standIn.intentsFor('o-7').map((pi) => pi.id)).toEqual([created.id]);
   });
 
+  test('search finds intents by metadata, as the reconciler asks', async () => {
+    const pi = await stripe.paymentIntents.create({ amount: 900, currency: 'eur', metadata: { orderId: 'o-8', paymentId: 'p-8' } }, { idempotencyKey: 'p-8' });
+    const found = await stripe.paymentIntents.search({ query: "metadata['paymentId']:'p-8'" });
+    expect(found.data.map((x) => x.id)).toEqual([pi.id]);
+    expect((await stripe.paymentIntents.search({ query: "metadata['paymentId']:'nobody'" })).data).toEqual([]);
+  });
+
   test('a wrong API key is a 401 authentication error', async () => {
     const stranger = new Stripe('sk_test_wrong', { host: '127.0.0.1', port: standIn.port, protocol: 'http', maxNetworkRetries: 0 });
     const refused = await stranger.paymentIntents.create({ amount: 100, currency: 'eur' }).catch((e: unknown) => e);

@@ -335,6 +335,7 @@ export class StripeStandIn {
     const [, resource, resourceId, action] = parts;
     if (resource === 'payment_intents') {
       if (method === 'POST' && !resourceId) return this.createIntent(params);
+      if (method === 'GET' && resourceId === 'search') return this.searchIntents(stringParam(params, 'query') ?? '');
       const pi = resourceId ? this.intents.get(resourceId) : undefined;
       if (!pi) throw missing('payment_intent', resourceId ?? '');
       if (method === 'GET' && !action) return this.expand(pi, params);
@@ -402,6 +403,19 @@ export class StripeStandIn {
     if (paymentMethod) pi.payment_method = paymentMethod;
     if (params.confirm === 'true') await this.confirm(pi, paymentMethod);
     return this.expand(pi, params);
+  }
+
+  /**
+   * Search Query Language, the one form the adapter uses: `metadata['key']:'value'`. Stripe's search
+   * is eventually consistent (new objects searchable within about a minute); this one is immediate,
+   * which is the harder case for a caller that must not act twice.
+   */
+  private searchIntents(query: string): Json {
+    const match = /^metadata\['([^']+)'\]:'([^']*)'$/.exec(query.trim());
+    if (!match) throw invalidRequest(`Invalid search query: ${query}`, 'query');
+    const [, key, value] = match;
+    const data = [...this.intents.values()].filter((pi) => pi.metadata[key] === value);
+    return { object: 'search_result', data, has_more: false, next_page: null, url: '/v1/payment_intents/search' };
   }
 
   private updateIntent(pi: PaymentIntent, params: Json): Json {
