@@ -83,7 +83,7 @@ describe('payments reconciler', () => {
     const paymentId = await claimedCharge(a, orderId, buyer.user.id);
     // The provider took the charge; the process that sent it is gone. (Each instance has its own
     // simulated provider here: both are told, as one real provider would know it.)
-    for (const t of [a, b]) await gatewayOf(t).charge({ reference: paymentId, amount: 90_000, currency: 'TND', paymentToken: 'tok_visa' });
+    for (const t of [a, b]) await gatewayOf(t).charge({ reference: paymentId, orderId, amount: 90_000, currency: 'TND', paymentToken: 'tok_visa' });
     const before = await seats();
 
     // Meanwhile the hold runs out, just after the charge was claimed: a charge in flight keeps it from the sweeper.

@@ -1,6 +1,6 @@
 import { SimulatedPaymentGateway } from './simulated-payment-gateway.adapter';
 
-const charge = (reference: string, paymentToken = 'tok_visa') => ({ reference, amount: 45_000, currency: 'TND', paymentToken });
+const charge = (reference: string, paymentToken = 'tok_visa') => ({ reference, orderId: 'order-1', amount: 45_000, currency: 'TND', paymentToken });
 
 describe('SimulatedPaymentGateway', () => {
   it('follows the contract tokens: tok_visa succeeds, tok_chargeDeclined and anything else is declined', async () => {
@@ -23,7 +23,7 @@ describe('SimulatedPaymentGateway', () => {
     const gateway = new SimulatedPaymentGateway();
     const first = await gateway.charge(charge('order-1'));
     expect(await gateway.charge(charge('order-1'))).toEqual(first);
-    const refund = { reference: 'refund-1', providerReference: first.providerReference, amount: 45_000, currency: 'TND' };
+    const refund = { orderId: 'order-1', reference: 'refund-1', providerReference: first.providerReference, amount: 45_000, currency: 'TND' };
     const refunded = await gateway.refund(refund);
     expect(await gateway.refund(refund)).toEqual(refunded);
     expect(gateway.performed).toEqual({ charges: 1, refunds: 1 });

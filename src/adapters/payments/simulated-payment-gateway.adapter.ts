@@ -1,5 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { ChargeRequest, ChargeResult, ChargeStatus, PaymentGateway, RefundRequest, RefundResult } from '../../ports/payment-gateway.port';
+import {
+  ChargeabilityProblem,
+  ChargeRequest,
+  ChargeResult,
+  ChargeStatus,
+  InvalidWebhookSignatureError,
+  PaymentGateway,
+  PreparedPayment,
+  PrepareRequest,
+  ProviderEvent,
+  RefundRequest,
+  RefundResult,
+} from '../../ports/payment-gateway.port';
 
 /** How many references the simulation remembers, oldest forgotten first: enough for any test or load run. */
 const REMEMBERED_REFERENCES = 100_000;
@@ -58,7 +70,24 @@ export class SimulatedPaymentGateway extends PaymentGateway {
   /** What this simulated provider recorded for the reference; like a real one, it outlives the caller's crash. */
   async status(reference: string): Promise<ChargeStatus> {
     await this.delay();
-    return (this.outcomes.get(`charge:${reference}`) as ChargeResult | undefined) ?? { status: 'not_found' };
+    return (this.outcomes.get(`charge:${reference}`) as ChargeStatus | undefined) ?? { status: 'not_found' };
+  }
+
+  /** No browser step: the client pays with `/pay`; the reference stands for the provider's payment. */
+  async prepare(request: PrepareRequest): Promise<PreparedPayment> {
+    return { providerReference: `sim_pi_${request.reference}`, clientSecret: null, publishableKey: null };
+  }
+
+  /** Nothing is ever left open at the simulated provider. */
+  async cancel(): Promise<void> {}
+
+  /** Any positive amount in any ISO currency: the simulation takes what the catalog allows. */
+  chargeability(): ChargeabilityProblem | undefined {
+    return undefined;
+  }
+
+  parseWebhook(): ProviderEvent {
+    throw new InvalidWebhookSignatureError('the simulated gateway sends no webhooks');
   }
 
   private remember(key: string, result: ChargeResult | RefundResult): void {

@@ -31,6 +31,14 @@ export class PaymentDeclinedError extends DomainError {
   }
 }
 
+export class PaymentActionRequiredError extends DomainError {
+  constructor(clientSecret: string) {
+    super('payment_required', 'PAYMENT_ACTION_REQUIRED', 'The card needs the buyer to authenticate the payment; finish it in the browser with clientSecret.', {
+      clientSecret,
+    });
+  }
+}
+
 export class PaymentUnavailableError extends DomainError {
   constructor() {
     super('unavailable', 'PAYMENT_UNAVAILABLE', 'The payment provider could not be reached; nothing was charged as far as we know. Retry shortly.', {

@@ -50,6 +50,16 @@ class ScriptedGateway extends PaymentGateway {
   async status(): Promise<ChargeStatus> {
     return { status: 'not_found' };
   }
+  async prepare(request: { reference: string }) {
+    return { providerReference: `pi_${request.reference}`, clientSecret: null, publishableKey: null };
+  }
+  async cancel(): Promise<void> {}
+  chargeability() {
+    return undefined;
+  }
+  parseWebhook(): never {
+    throw new Error('no webhooks here');
+  }
 }
 
 class ScriptedOrders extends PaymentSettlement {

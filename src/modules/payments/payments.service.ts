@@ -6,6 +6,7 @@ import { Sql, Transactions } from '../../database/transaction';
 import { ChargeResult, ChargeStatus, PaymentGateway } from '../../ports/payment-gateway.port';
 import {
   ChargeClaim,
+  PaymentActionRequiredError,
   PaymentDeclinedError,
   PaymentRecord,
   PaymentSettlement,
@@ -86,13 +87,24 @@ export class PaymentsService {
     await this.claim(payment);
     let result: ChargeResult;
     try {
-      result = await this.gateway.charge({ reference: payment.id, amount: payment.amount, currency: payment.currency, paymentToken: input.paymentToken });
+      result = await this.gateway.charge({
+        reference: payment.id,
+        orderId: payment.orderId,
+        amount: payment.amount,
+        currency: payment.currency,
+        paymentToken: input.paymentToken,
+      });
     } catch (error) {
       // Outcome unknown: the payment stays pending for the reconciler; the order can be paid again.
       this.logger.error({ err: error, orderId: payment.orderId, paymentId: payment.id }, 'payment gateway failed during a charge');
       await this.tx.run((sql) => this.orders.chargeFailed(sql, payment.orderId, payment.id));
       await this.events.publish('payment.failed', { paymentId: payment.id, orderId: payment.orderId });
       throw new PaymentUnavailableError();
+    }
+    if (result.status === 'action_required') {
+      // Still open at the provider: the browser finishes it, the provider's event or the reconciler settles it.
+      await this.tx.run((sql) => this.orders.chargeFailed(sql, payment.orderId, payment.id));
+      throw new PaymentActionRequiredError(result.clientSecret);
     }
     await this.answer(payment, input, result, await this.settle(payment.id, result));
   }
@@ -121,7 +133,7 @@ export class PaymentsService {
   }
 
   /** The request's answer once its charge is settled. */
-  private async answer(payment: PaymentRecord, input: ChargeInput, result: ChargeResult, settled: Settled): Promise<void> {
+  private async answer(payment: PaymentRecord, input: ChargeInput, result: Exclude<ChargeResult, { status: 'action_required' }>, settled: Settled): Promise<void> {
     if (settled === 'succeeded') return;
     if (settled === 'declined' && result.status === 'declined') throw new PaymentDeclinedError(result.reason);
     if (settled === 'reverse') {
@@ -143,6 +155,8 @@ export class PaymentsService {
    * so the request, the reconciler and a webhook may all deliver the same outcome.
    */
   async settle(paymentId: string, outcome: ChargeStatus, options: { recovered?: boolean } = {}): Promise<Settled> {
+    // Still open at the provider (authentication pending, processing): nothing to settle yet.
+    if (outcome.status === 'pending') return 'unchanged';
     return this.tx.run(async (sql): Promise<Settled> => {
       const payment = await this.payments.lockPending(sql, paymentId);
       if (!payment) return 'unchanged';
@@ -250,7 +264,7 @@ export class PaymentsService {
    */
   async reconcile(payment: PaymentRecord): Promise<boolean> {
     if (payment.kind === 'refund') return (await this.settle(payment.id, await this.sendRefund(payment), { recovered: true })) === 'succeeded';
-    const status = await this.gateway.status(payment.id);
+    const status = await this.gateway.status(payment.id, payment.providerReference ?? undefined);
     const settled = await this.settle(payment.id, status, { recovered: true });
     if (settled === 'reverse' && status.status === 'succeeded') await this.reverse(payment, status.providerReference);
     return settled !== 'unchanged';
