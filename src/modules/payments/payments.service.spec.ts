@@ -114,7 +114,7 @@ describe('PaymentsService', () => {
     const { service, payments, gateway, orders, published } = setup();
     await service.charge(input);
     const [row] = payments.rows.values();
-    expect(gateway.charges).toEqual([{ reference: row.id, amount: 900, currency: 'TND', paymentToken: 'tok_visa' }]);
+    expect(gateway.charges).toEqual([{ reference: row.id, orderId: 'order-1', amount: 900, currency: 'TND', paymentToken: 'tok_visa' }]);
     expect(row).toMatchObject({ status: 'succeeded', providerReference: 'ch_1' });
     expect(orders.calls).toEqual(['claim', 'paid']);
     expect(published).toEqual(['succeeded']);
