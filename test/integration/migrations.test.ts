@@ -100,9 +100,9 @@ describe('migrations', () => {
     await expect(insert('00000000-0000-4000-8000-0000000000c4', 'pigeon')).rejects.toThrow(/outbox_channel_check/);
   });
 
-  it('the orders, outbox, check-in, payments-in-flight and idempotency-outcome migrations revert and apply again', async () => {
+  it('the orders, outbox, check-in, payments-in-flight, idempotency-outcome and provider-event migrations revert and apply again', async () => {
     await empty.query(`TRUNCATE users, outbox CASCADE`);
-    for (let i = 0; i < 5; i++) await revertLastMigration(db.url);
+    for (let i = 0; i < 6; i++) await revertLastMigration(db.url);
     const { rows } = await empty.query(
       `SELECT to_regclass('orders') AS orders, to_regclass('payments') AS payments, to_regclass('outbox') AS outbox, to_regclass('event_staff') AS staff`,
     );
@@ -113,6 +113,7 @@ describe('migrations', () => {
       'CheckIn1764115200000',
       'PaymentsInFlight1764201600000',
       'IdempotencyOutcomes1764205200000',
+      'ProviderEvents1764288000000',
     ]);
   });
 });

@@ -7,7 +7,8 @@ import { TicketInventory } from '../events/ticket-inventory.service';
 import { NotificationsService } from '../notifications/notifications.service';
 import { ChargeClaim, ChargeQuote, PaymentSettlement, RefundClaim, RefundReason } from '../payments/payment.model';
 import { PaymentsService } from '../payments/payments.service';
-import { assertPayable, assertRefundable, OrderNotPendingError, RefundWindowClosedError } from './order.model';
+import { decideHold } from './hold-rule';
+import { assertPayable, assertRefundable, isExpiredHold, OrderNotPendingError, RefundWindowClosedError } from './order.model';
 import { OrderInContext, OrdersRepository } from './orders.repository';
 import { refundDeltas, releaseDeltas, sellDeltas } from './seat-deltas';
 
@@ -89,11 +90,19 @@ export class OrderSettlement extends PaymentSettlement implements OnModuleInit {
     await this.orders.releasePayment(sql, orderId, paymentId);
   }
 
+  /**
+   * Lock order: the order row, then (late success only) its ticket types, held until commit. Which
+   * charge pays a pending order does not matter: the first success does, and any other is given back.
+   */
   async chargeSucceeded(sql: Sql, orderId: string, paymentId: string, record: () => Promise<void>): Promise<boolean> {
     const order = await this.orders.loadOrder(sql, orderId, 'wait');
-    // Only the charge the order was claimed for can pay it; the claim is never given back to a
-    // charge once released, so a charge refused here is refused for good (and given back).
-    if (!order || order.status !== 'pending' || order.payingPaymentId !== paymentId) return false;
+    if (!order) return false;
+    if (order.status === 'expired' || order.status === 'cancelled') {
+      // The money came after the hold ended: paid if the one hold rule gives the seats again.
+      if (!(await this.holdAgain(sql, order))) return false;
+    } else if (order.status !== 'pending') {
+      return false;
+    }
     await record();
     const codes = order.items.flatMap((i) => Array.from({ length: i.quantity }, () => ({ ticketTypeId: i.ticketTypeId, code: newTicketCode() })));
     await this.orders.insertTickets(sql, order, codes);
@@ -103,6 +112,29 @@ export class OrderSettlement extends PaymentSettlement implements OnModuleInit {
     // Last: the ticket type's row lock is held for this statement and the commit only.
     await this.inventory.apply(sql, sellDeltas(order.items));
     return true;
+  }
+
+  /** Holds an ended order's seats again, under the ticket types' lock, if `decideHold` accepts them. */
+  private async holdAgain(sql: Sql, order: OrderInContext): Promise<boolean> {
+    const state = await this.inventory.lockForHolds(sql, order.eventId, order.items.map((i) => i.ticketTypeId));
+    if (!decideHold(state, order.items).accepted) return false;
+    await this.inventory.takeHeld(sql, order.items.map((i) => ({ ticketTypeId: i.ticketTypeId, seats: i.quantity })));
+    await this.events.publish('inventory.changed', { eventId: order.eventId });
+    return true;
+  }
+
+  async chargeReversed(sql: Sql, orderId: string): Promise<void> {
+    const order = await this.orders.loadOrder(sql, orderId, 'wait');
+    if (order?.status !== 'expired' && order?.status !== 'cancelled') return;
+    // The buyer paid after the hold ended and the seats were gone: the money went straight back.
+    await this.orders.refundUnpaid(sql, orderId);
+    await this.notifications.orderRefunded(sql, order, order.eventStatus === 'cancelled' ? 'event-cancelled' : 'organiser');
+    await this.events.publish('order.refunded', { orderId, eventId: order.eventId });
+  }
+
+  async acceptsCharges(sql: Sql, orderId: string): Promise<boolean> {
+    const order = await this.orders.loadOrder(sql, orderId, 'none');
+    return !!order && order.status === 'pending' && !isExpiredHold(order, order.now) && order.eventStatus !== 'cancelled';
   }
 
   async claimRefund(sql: Sql, orderId: string, reason: RefundReason, skipLocked: boolean): Promise<RefundClaim> {

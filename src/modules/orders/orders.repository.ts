@@ -151,6 +151,17 @@ export class OrdersRepository {
     return row.paid_at;
   }
 
+  /**
+   * An order that ended unpaid (expired, cancelled) whose late payment was given back: `refunded`,
+   * with `paid_at` the moment the money was refunded (money did arrive), and no tickets.
+   */
+  async refundUnpaid(sql: Sql, orderId: string): Promise<void> {
+    await sql.query(
+      `UPDATE orders SET status = 'refunded', paid_at = coalesce(paid_at, now()), closed_at = now(), updated_at = now() WHERE id = $1`,
+      [orderId],
+    );
+  }
+
   /** Page of a buyer's orders, newest first, after the keyset cursor. */
   async listForBuyer(sql: Sql, buyerId: string, limit: number, after?: { createdAt: string; id: string }): Promise<Order[]> {
     const rows = await sql.query<OrderRow>(

@@ -9,6 +9,12 @@ export type PaymentKind = 'charge' | 'refund';
  * be paid, given back.
  */
 export type PaymentStatus = 'pending' | 'succeeded' | 'declined' | 'abandoned' | 'reversed';
+/**
+ * Who confirms a charge at the provider: the server (`/pay`), the buyer's browser (prepared by
+ * `/payment-intent`), or the browser finishing a `/pay` that asked for authentication (`action`).
+ * A charge the browser may still confirm stays pending through a decline, until its order closes.
+ */
+export type Confirmation = 'server' | 'browser' | 'action';
 /** Who started a refund: the buyer, the event's organiser, or the system settling a cancelled event. */
 export type RefundReason = 'buyer' | 'organiser' | 'system';
 
@@ -21,6 +27,15 @@ export interface PaymentRecord {
   currency: string;
   providerReference: string | null;
   reason: RefundReason | null;
+  confirmation: Confirmation;
+  /** Set once the settlement found the order could not take this charge: it is being given back, for good. */
+  reversalStartedAt: Date | null;
+}
+
+export class InvalidSignatureError extends DomainError {
+  constructor() {
+    super('validation', 'INVALID_SIGNATURE', 'The webhook signature is missing, wrong, or too old; nothing was changed.');
+  }
 }
 
 export class PaymentDeclinedError extends DomainError {
@@ -73,11 +88,19 @@ export abstract class PaymentSettlement {
   abstract chargeFailed(sql: Sql, orderId: string, paymentId: string): Promise<void>;
   /**
    * The provider took the money: the order becomes paid, calling `record` (which marks the charge
-   * succeeded) before the order's last statement. False, with nothing changed and `record` not
-   * called, when the order can no longer take this charge (its hold ended while the outcome was
-   * unknown, or another charge paid it): then the money goes back. Once false, always false.
+   * succeeded) before the order's last statement. An order whose hold ended (expired, cancelled) is
+   * paid too if its seats can be held again. False, with nothing changed and `record` not called,
+   * when the order cannot take this charge (another charge paid it, or its seats are gone): then
+   * the money goes back. The payments room never asks again about a charge once told false.
    */
   abstract chargeSucceeded(sql: Sql, orderId: string, paymentId: string, record: () => Promise<void>): Promise<boolean>;
+  /**
+   * A charge the order could not take was given back: an order that ended unpaid (expired,
+   * cancelled) ends `refunded` and its buyer is told; a paid order (paid by another charge) stays so.
+   */
+  abstract chargeReversed(sql: Sql, orderId: string): Promise<void>;
+  /** Without locking: whether the order can still be paid (pending, within its hold). */
+  abstract acceptsCharges(sql: Sql, orderId: string): Promise<boolean>;
   /** Under the order's lock: may the refund go to the provider now? */
   abstract claimRefund(sql: Sql, orderId: string, reason: RefundReason, skipLocked: boolean): Promise<RefundClaim>;
   /** The provider gave the money back: the order becomes refunded. */
@@ -100,6 +123,8 @@ declare module '../../common/domain-events' {
       currency: string;
       recovered: boolean;
     };
+    /** A cardholder disputed a charge at the provider (a chargeback): recorded, counted, alarmed. */
+    'payment.disputed': { paymentId: string; orderId: string; disputeId: string; amount: number; currency: string; reason: string };
     /** A charge request whose outcome is unknown (the provider failed or timed out): answered 503. */
     'payment.failed': { paymentId: string; orderId: string };
   }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Sql } from '../../database/transaction';
-import { PaymentKind, PaymentRecord, PaymentStatus, RefundReason } from './payment.model';
+import { Confirmation, PaymentKind, PaymentRecord, PaymentStatus, RefundReason } from './payment.model';
 
 /**
  * The money trail (`payments`): every charge and refund, recorded before the provider sees it and
@@ -20,6 +20,25 @@ export interface NewPayment {
 export interface EventMoney {
   grossRevenue: number;
   refundedAmount: number;
+  /** Chargebacks opened against the event's charges. */
+  disputes: { count: number; amount: number };
+}
+
+/** A provider event, recorded as processed in the transaction that acts on it. */
+export interface ProcessedEvent {
+  provider: string;
+  eventId: string;
+  type: string;
+  paymentId: string | null;
+}
+
+export interface NewDispute {
+  provider: string;
+  disputeId: string;
+  paymentId: string;
+  amount: number;
+  currency: string;
+  reason: string;
 }
 
 function toPayment(row: Record<string, unknown>): PaymentRecord {
@@ -32,6 +51,8 @@ function toPayment(row: Record<string, unknown>): PaymentRecord {
     currency: (row.currency as string).trim(),
     providerReference: (row.provider_reference as string | null) ?? null,
     reason: (row.reason as RefundReason | null) ?? null,
+    confirmation: ((row.confirmation as Confirmation | undefined) ?? 'server'),
+    reversalStartedAt: (row.reversal_started_at as Date | null) ?? null,
   };
 }
 
@@ -43,6 +64,103 @@ export class PaymentsRepository {
       [p.id, p.orderId, p.amount, p.currency, p.provider],
     );
     return toPayment(row);
+  }
+
+  /**
+   * The order's open browser payment (prepared for `/payment-intent`), recorded unless there is one:
+   * concurrent first calls insert one row between them (a partial unique index), and every caller
+   * gets that row.
+   */
+  async openBrowserCharge(sql: Sql, p: NewPayment): Promise<PaymentRecord> {
+    const [inserted] = await sql.query(
+      `INSERT INTO payments (id, order_id, kind, amount, currency, provider, confirmation) VALUES ($1, $2, 'charge', $3, $4, $5, 'browser')
+       ON CONFLICT (order_id) WHERE confirmation = 'browser' AND status = 'pending' DO NOTHING
+       RETURNING *`,
+      [p.id, p.orderId, p.amount, p.currency, p.provider],
+    );
+    if (inserted) return toPayment(inserted);
+    const [existing] = await sql.query(`SELECT * FROM payments WHERE order_id = $1 AND confirmation = 'browser' AND status = 'pending'`, [p.orderId]);
+    // Settled between the two statements: the caller finds the order no longer payable.
+    if (!existing) throw new Error(`the browser payment of order ${p.orderId} was settled while being looked up`);
+    return toPayment(existing);
+  }
+
+  /** The provider's reference of a payment, once known; the first one recorded stays. */
+  async setProviderReference(sql: Sql, paymentId: string, providerReference: string): Promise<void> {
+    await sql.query(`UPDATE payments SET provider_reference = coalesce(provider_reference, $2) WHERE id = $1`, [paymentId, providerReference]);
+  }
+
+  /** A `/pay` charge waiting for the buyer's authentication: the browser may still confirm it. */
+  async awaitAction(sql: Sql, paymentId: string, providerReference: string): Promise<void> {
+    await sql.query(
+      `UPDATE payments SET confirmation = 'action', provider_reference = coalesce(provider_reference, $2) WHERE id = $1 AND status = 'pending'`,
+      [paymentId, providerReference],
+    );
+  }
+
+  /** A failed attempt at a charge that stays open to the buyer: noted, the charge still pending. */
+  async noteFailure(sql: Sql, paymentId: string, failureReason: string): Promise<void> {
+    await sql.query(`UPDATE payments SET failure_reason = $2 WHERE id = $1 AND status = 'pending'`, [paymentId, failureReason]);
+  }
+
+  /** The order could not take this charge: from now on it is only ever given back. */
+  async startReversal(sql: Sql, paymentId: string): Promise<void> {
+    await sql.query(`UPDATE payments SET reversal_started_at = coalesce(reversal_started_at, now()) WHERE id = $1`, [paymentId]);
+  }
+
+  /** The payment the provider knows by this reference (Stripe: a PaymentIntent id). */
+  async findByProviderReference(sql: Sql, kind: PaymentKind, providerReference: string): Promise<PaymentRecord | undefined> {
+    const [row] = await sql.query(`SELECT * FROM payments WHERE provider_reference = $1 AND kind = $2 ORDER BY created_at LIMIT 1`, [
+      providerReference,
+      kind,
+    ]);
+    return row && toPayment(row);
+  }
+
+  /**
+   * Records a provider event as processed; false when it already was. A concurrent delivery of the
+   * same event waits here for the first one's transaction: its commit makes this one a no-op, its
+   * rollback lets this one process the event.
+   */
+  async recordEvent(sql: Sql, e: ProcessedEvent): Promise<boolean> {
+    const rows = await sql.query(
+      `INSERT INTO provider_events (provider, event_id, type, payment_id) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (provider, event_id) DO NOTHING RETURNING 1`,
+      [e.provider, e.eventId, e.type, e.paymentId],
+    );
+    return rows.length > 0;
+  }
+
+  /**
+   * A refund made at the provider (its dashboard), recorded as done: false when the order already
+   * has a refund (ours, echoed back) or no successful charge.
+   */
+  async insertProviderRefund(sql: Sql, p: NewPayment & { providerReference: string }): Promise<boolean> {
+    const rows = await sql.query(
+      `INSERT INTO payments (id, order_id, kind, amount, currency, provider, reason, status, provider_reference, completed_at)
+       SELECT $1, $2, 'refund', $3, $4, $5, $6, 'succeeded', $7, now()
+        WHERE EXISTS (SELECT 1 FROM payments WHERE order_id = $2 AND kind = 'charge' AND status = 'succeeded')
+       ON CONFLICT (order_id) WHERE kind = 'refund' AND status IN ('pending', 'succeeded') DO NOTHING
+       RETURNING 1`,
+      [p.id, p.orderId, p.amount, p.currency, p.provider, p.reason ?? null, p.providerReference],
+    );
+    return rows.length > 0;
+  }
+
+  /** The order's refund still waiting for the provider's answer, if any. */
+  async pendingRefund(sql: Sql, orderId: string): Promise<PaymentRecord | undefined> {
+    const [row] = await sql.query(`SELECT * FROM payments WHERE order_id = $1 AND kind = 'refund' AND status = 'pending' FOR UPDATE`, [orderId]);
+    return row && toPayment(row);
+  }
+
+  /** Records a dispute once; false when it was recorded before. */
+  async insertDispute(sql: Sql, d: NewDispute): Promise<boolean> {
+    const rows = await sql.query(
+      `INSERT INTO payment_disputes (provider, dispute_id, payment_id, amount, currency, reason) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (provider, dispute_id) DO NOTHING RETURNING 1`,
+      [d.provider, d.disputeId, d.paymentId, d.amount, d.currency, d.reason],
+    );
+    return rows.length > 0;
   }
 
   /**
@@ -136,6 +254,16 @@ export class PaymentsRepository {
         WHERE o.event_id = $1 AND p.status = 'succeeded'`,
       [eventId],
     );
-    return { grossRevenue: Number(money.gross), refundedAmount: Number(money.refunded) };
+    const [disputes] = await sql.query<{ n: number; amount: string }>(
+      `SELECT count(*)::int AS n, coalesce(sum(d.amount), 0) AS amount
+         FROM orders o JOIN payments p ON p.order_id = o.id JOIN payment_disputes d ON d.payment_id = p.id
+        WHERE o.event_id = $1`,
+      [eventId],
+    );
+    return {
+      grossRevenue: Number(money.gross),
+      refundedAmount: Number(money.refunded),
+      disputes: { count: disputes.n, amount: Number(disputes.amount) },
+    };
   }
 }

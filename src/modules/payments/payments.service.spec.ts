@@ -15,9 +15,36 @@ const tx = { sql, run: <T>(work: (s: Sql) => Promise<T>) => work(sql) } as unkno
 class MemoryPayments {
   readonly rows = new Map<string, PaymentRecord & { failureReason?: string }>();
   async insertCharge(_sql: Sql, p: { id: string; orderId: string; amount: number; currency: string }): Promise<PaymentRecord> {
-    const row = { ...p, kind: 'charge' as const, status: 'pending' as const, providerReference: null, reason: null };
+    const row = { ...p, kind: 'charge' as const, status: 'pending' as const, providerReference: null, reason: null, confirmation: 'server' as const, reversalStartedAt: null };
     this.rows.set(p.id, row);
     return { ...row };
+  }
+  async openBrowserCharge(_sql: Sql, p: { id: string; orderId: string; amount: number; currency: string }): Promise<PaymentRecord> {
+    const open = [...this.rows.values()].find((r) => r.orderId === p.orderId && r.confirmation === 'browser' && r.status === 'pending');
+    if (open) return { ...open };
+    const row = { ...(await this.insertCharge(sql, p)), confirmation: 'browser' as const };
+    this.rows.set(p.id, row);
+    return { ...row };
+  }
+  async setProviderReference(_sql: Sql, id: string, providerReference: string) {
+    const row = this.rows.get(id)!;
+    this.rows.set(id, { ...row, providerReference: row.providerReference ?? providerReference });
+  }
+  async awaitAction(_sql: Sql, id: string, providerReference: string) {
+    this.rows.set(id, { ...this.rows.get(id)!, confirmation: 'action', providerReference });
+  }
+  async noteFailure(_sql: Sql, id: string, failureReason: string) {
+    this.rows.set(id, { ...this.rows.get(id)!, failureReason });
+  }
+  async startReversal(_sql: Sql, id: string) {
+    const row = this.rows.get(id)!;
+    this.rows.set(id, { ...row, reversalStartedAt: row.reversalStartedAt ?? new Date() });
+  }
+  readonly processed = new Set<string>();
+  async recordEvent(_sql: Sql, e: { eventId: string }) {
+    if (this.processed.has(e.eventId)) return false;
+    this.processed.add(e.eventId);
+    return true;
   }
   async lockPending(_sql: Sql, id: string) {
     const row = this.rows.get(id);
@@ -39,6 +66,8 @@ class ScriptedGateway extends PaymentGateway {
   readonly charges: ChargeRequest[] = [];
   readonly refunds: RefundRequest[] = [];
   next: () => Promise<ChargeResult> = async () => ({ status: 'succeeded', providerReference: 'ch_1' });
+  statuses: ChargeStatus[] = [];
+  readonly cancelled: string[] = [];
   async charge(request: ChargeRequest): Promise<ChargeResult> {
     this.charges.push(request);
     return this.next();
@@ -48,12 +77,14 @@ class ScriptedGateway extends PaymentGateway {
     return { status: 'succeeded', providerReference: 're_1' };
   }
   async status(): Promise<ChargeStatus> {
-    return { status: 'not_found' };
+    return this.statuses.shift() ?? { status: 'not_found' };
   }
   async prepare(request: { reference: string }) {
     return { providerReference: `pi_${request.reference}`, clientSecret: null, publishableKey: null };
   }
-  async cancel(): Promise<void> {}
+  async cancel(providerReference: string): Promise<void> {
+    this.cancelled.push(providerReference);
+  }
   chargeability() {
     return undefined;
   }
@@ -87,6 +118,13 @@ class ScriptedOrders extends PaymentSettlement {
   }
   async refundSucceeded() {
     this.calls.push('refunded');
+  }
+  async chargeReversed() {
+    this.calls.push('reversed');
+  }
+  open = true;
+  async acceptsCharges() {
+    return this.open;
   }
 }
 
@@ -185,5 +223,86 @@ describe('PaymentsService', () => {
     expect(await service.settle(row.id, { status: 'declined', providerReference: 'x', reason: 'late' })).toBe('unchanged');
     expect(payments.rows.get(row.id)!.status).toBe('succeeded');
     expect(orders.calls).toEqual(['claim', 'paid']);
+  });
+
+  it('a charge waiting for 3-D Secure stays pending, open to the browser, and frees the order', async () => {
+    const { service, payments, gateway, orders, published } = setup();
+    gateway.next = async () => ({ status: 'action_required', providerReference: 'pi_3ds', clientSecret: 'pi_3ds_secret' });
+    await expect(service.charge(input)).rejects.toMatchObject({ code: 'PAYMENT_ACTION_REQUIRED', extras: { clientSecret: 'pi_3ds_secret' } });
+    expect([...payments.rows.values()][0]).toMatchObject({ status: 'pending', confirmation: 'action', providerReference: 'pi_3ds' });
+    expect(orders.calls).toEqual(['claim', 'failed']);
+    expect(published).toEqual([]);
+  });
+
+  it('a declined attempt at a browser payment leaves it pending (the buyer may try another card); a success then pays', async () => {
+    const { service, payments, orders } = setup();
+    await service.prepare('order-1', 'buyer-1');
+    const [row] = payments.rows.values();
+    expect(await service.settle(row.id, { status: 'declined', providerReference: row.providerReference!, reason: 'card_declined' })).toBe('unchanged');
+    expect(payments.rows.get(row.id)).toMatchObject({ status: 'pending', failureReason: 'card_declined' });
+    expect(await service.settle(row.id, { status: 'succeeded', providerReference: row.providerReference! })).toBe('succeeded');
+    expect(orders.calls).toEqual(['paid']);
+  });
+
+  it('prepares one browser payment per order: later calls give the same payment, under the same reference', async () => {
+    const { service, payments } = setup();
+    const first = await service.prepare('order-1', 'buyer-1');
+    const again = await service.prepare('order-1', 'buyer-1');
+    expect(again).toEqual(first);
+    expect(first).toEqual({ provider: 'scripted', clientSecret: null, publishableKey: null, amount: 900, currency: 'TND' });
+    expect(payments.rows.size).toBe(1);
+  });
+
+  it('a provider event is processed once: the same event id again changes nothing, even for a payment still pending', async () => {
+    const { service, payments, orders } = setup();
+    await service.prepare('order-1', 'buyer-1');
+    const [row] = payments.rows.values();
+    const event = { eventId: 'evt_1', type: 'charge.canceled' };
+    orders.open = true;
+    expect(await service.settle(row.id, { status: 'pending', providerReference: 'x' }, { event })).toBe('unchanged');
+    expect(await service.settle(row.id, { status: 'canceled' }, { event })).toBe('unchanged');
+    expect(payments.rows.get(row.id)!.status).toBe('pending');
+    expect(await service.settle(row.id, { status: 'canceled' }, { event: { ...event, eventId: 'evt_2' } })).toBe('abandoned');
+  });
+
+  it('once the order could not take a charge, it is only ever given back, however the order changes after', async () => {
+    const { service, payments, gateway, orders } = setup();
+    await service.prepare('order-1', 'buyer-1');
+    const [row] = payments.rows.values();
+    orders.applies = false;
+    expect(await service.settle(row.id, { status: 'succeeded', providerReference: 'pi_x' })).toBe('reverse');
+    orders.applies = true;
+    expect(await service.settle(row.id, { status: 'succeeded', providerReference: 'pi_x' })).toBe('reverse');
+    expect(orders.calls).toEqual([]);
+    gateway.statuses = [{ status: 'succeeded', providerReference: 'pi_x' }];
+    expect(await service.reconcile(payments.rows.get(row.id)!)).toBe(true);
+    expect(gateway.refunds).toEqual([{ reference: row.id, providerReference: 'pi_x', amount: 900, currency: 'TND' }]);
+    expect(payments.rows.get(row.id)!.status).toBe('reversed');
+    expect(orders.calls).toEqual(['reversed']);
+  });
+
+  it('the reconciler closes a browser payment at the provider once its order stops accepting it', async () => {
+    const { service, payments, gateway, orders } = setup();
+    await service.prepare('order-1', 'buyer-1');
+    const [row] = payments.rows.values();
+    gateway.statuses = [{ status: 'pending', providerReference: row.providerReference! }];
+    expect(await service.reconcile(payments.rows.get(row.id)!)).toBe(false);
+    expect(gateway.cancelled).toEqual([]);
+    orders.open = false;
+    gateway.statuses = [{ status: 'pending', providerReference: row.providerReference! }, { status: 'pending', providerReference: row.providerReference! }];
+    expect(await service.reconcile(payments.rows.get(row.id)!)).toBe(true);
+    expect(gateway.cancelled).toEqual([row.providerReference]);
+    expect(payments.rows.get(row.id)).toMatchObject({ status: 'abandoned', failureReason: 'CANCELED' });
+  });
+
+  it('a browser payment that succeeded before the cancel reached the provider is settled as a success (the late-success rule decides)', async () => {
+    const { service, payments, gateway, orders } = setup();
+    await service.prepare('order-1', 'buyer-1');
+    const [row] = payments.rows.values();
+    orders.open = false;
+    gateway.statuses = [{ status: 'pending', providerReference: 'pi_y' }, { status: 'succeeded', providerReference: 'pi_y' }];
+    expect(await service.reconcile(payments.rows.get(row.id)!)).toBe(true);
+    expect(payments.rows.get(row.id)!.status).toBe('succeeded');
+    expect(orders.calls).toEqual(['paid']);
   });
 });

@@ -25,6 +25,25 @@ export const CLAIM_WAIT_MS = 10_000;
  */
 export type Settled = 'succeeded' | 'declined' | 'abandoned' | 'reverse' | 'unchanged';
 
+/** What settles a payment: the provider's answer, or its word that the payment was cancelled there. */
+export type Outcome = ChargeStatus | { status: 'canceled'; providerReference?: string };
+
+export interface SettleOptions {
+  /** Settled by someone other than the request that sent it (the reconciler, a webhook). */
+  recovered?: boolean;
+  /** The provider event this settlement processes: recorded in its transaction, and a no-op when it was before. */
+  event?: { eventId: string; type: string };
+}
+
+/** The answer of `/payment-intent`. */
+export interface BrowserPayment {
+  provider: string;
+  clientSecret: string | null;
+  publishableKey: string | null;
+  amount: number;
+  currency: string;
+}
+
 /** What a refund request came to. */
 export type RefundOutcome = 'refunded' | 'skipped' | 'not_paid';
 
@@ -103,7 +122,10 @@ export class PaymentsService {
     }
     if (result.status === 'action_required') {
       // Still open at the provider: the browser finishes it, the provider's event or the reconciler settles it.
-      await this.tx.run((sql) => this.orders.chargeFailed(sql, payment.orderId, payment.id));
+      await this.tx.run(async (sql) => {
+        await this.payments.awaitAction(sql, payment.id, result.providerReference);
+        await this.orders.chargeFailed(sql, payment.orderId, payment.id);
+      });
       throw new PaymentActionRequiredError(result.clientSecret);
     }
     await this.answer(payment, input, result, await this.settle(payment.id, result));
@@ -152,16 +174,19 @@ export class PaymentsService {
   /**
    * THE settlement: completes a pending payment with the provider's outcome, and the order with it,
    * in one short transaction. Idempotent: a payment already settled is left as it is ('unchanged'),
-   * so the request, the reconciler and a webhook may all deliver the same outcome.
+   * so the request, the reconciler and a webhook may all deliver the same outcome. With `event`, the
+   * provider event is recorded as processed in the same transaction (an event seen before changes
+   * nothing).
    */
-  async settle(paymentId: string, outcome: ChargeStatus, options: { recovered?: boolean } = {}): Promise<Settled> {
-    // Still open at the provider (authentication pending, processing): nothing to settle yet.
-    if (outcome.status === 'pending') return 'unchanged';
+  async settle(paymentId: string, outcome: Outcome, options: SettleOptions = {}): Promise<Settled> {
     return this.tx.run(async (sql): Promise<Settled> => {
+      if (options.event && !(await this.payments.recordEvent(sql, { provider: this.gateway.provider, ...options.event, paymentId }))) return 'unchanged';
+      // Still open at the provider (authentication pending, processing): nothing to settle yet.
+      if (outcome.status === 'pending') return 'unchanged';
       const payment = await this.payments.lockPending(sql, paymentId);
       if (!payment) return 'unchanged';
       const settled = payment.kind === 'charge' ? await this.settleCharge(sql, payment, outcome) : await this.settleRefund(sql, payment, outcome);
-      if (settled !== 'reverse') {
+      if (settled !== 'reverse' && settled !== 'unchanged') {
         await this.events.publish('payment.settled', {
           paymentId,
           orderId: payment.orderId,
@@ -176,23 +201,33 @@ export class PaymentsService {
     });
   }
 
-  private async settleCharge(sql: Sql, payment: PaymentRecord, outcome: ChargeStatus): Promise<Exclude<Settled, 'unchanged'>> {
+  private async settleCharge(sql: Sql, payment: PaymentRecord, outcome: Exclude<Outcome, { status: 'pending' }>): Promise<Settled> {
     if (outcome.status === 'succeeded') {
+      // Told once that the order cannot take it: it is given back, whatever the order became since.
+      if (payment.reversalStartedAt) return 'reverse';
       const record = async () => {
         await this.payments.complete(sql, payment.id, { status: 'succeeded', providerReference: outcome.providerReference });
       };
-      return (await this.orders.chargeSucceeded(sql, payment.orderId, payment.id, record)) ? 'succeeded' : 'reverse';
+      if (await this.orders.chargeSucceeded(sql, payment.orderId, payment.id, record)) return 'succeeded';
+      await this.payments.startReversal(sql, payment.id);
+      return 'reverse';
+    }
+    if (payment.reversalStartedAt) return 'unchanged';
+    if (payment.confirmation !== 'server' && outcome.status !== 'canceled') {
+      // The buyer may still confirm it in the browser: it stays open until its order closes.
+      if (outcome.status === 'declined') await this.payments.noteFailure(sql, payment.id, outcome.reason);
+      return 'unchanged';
     }
     if (outcome.status === 'declined') {
       await this.payments.complete(sql, payment.id, { status: 'declined', providerReference: outcome.providerReference, failureReason: outcome.reason });
     } else {
-      await this.payments.complete(sql, payment.id, { status: 'abandoned', failureReason: 'NOT_RECEIVED' });
+      await this.payments.complete(sql, payment.id, { status: 'abandoned', failureReason: outcome.status === 'canceled' ? 'CANCELED' : 'NOT_RECEIVED' });
     }
     await this.orders.chargeFailed(sql, payment.orderId, payment.id);
     return outcome.status === 'declined' ? 'declined' : 'abandoned';
   }
 
-  private async settleRefund(sql: Sql, payment: PaymentRecord, outcome: ChargeStatus): Promise<'succeeded'> {
+  private async settleRefund(sql: Sql, payment: PaymentRecord, outcome: Outcome): Promise<'succeeded'> {
     if (outcome.status !== 'succeeded') throw new Error(`a refund cannot end ${outcome.status}`);
     await this.payments.complete(sql, payment.id, { status: 'succeeded', providerReference: outcome.providerReference });
     await this.orders.refundSucceeded(sql, payment.orderId, payment.reason ?? 'system');
@@ -201,11 +236,14 @@ export class PaymentsService {
 
   /**
    * Gives back a charge the order could not take. The refund's reference is the charge's own id, so
-   * repeating this after a crash refunds once; the charge stays pending until the provider confirms.
+   * repeating this after a crash refunds once; the charge stays pending until the provider confirms,
+   * then the order is told (an order that ended unpaid ends refunded, its buyer told).
    */
-  private async reverse(payment: PaymentRecord, providerReference: string): Promise<void> {
+  async reverse(payment: PaymentRecord, providerReference: string): Promise<void> {
     await this.gateway.refund({ reference: payment.id, providerReference, amount: payment.amount, currency: payment.currency });
-    if (await this.payments.complete(this.tx.sql, payment.id, { status: 'reversed', providerReference, failureReason: 'ORDER_NOT_PAYABLE' })) {
+    await this.tx.run(async (sql) => {
+      if (!(await this.payments.complete(sql, payment.id, { status: 'reversed', providerReference, failureReason: 'ORDER_NOT_PAYABLE' }))) return;
+      await this.orders.chargeReversed(sql, payment.orderId);
       this.logger.warn({ orderId: payment.orderId, paymentId: payment.id }, 'a charge for an order that could no longer be paid was given back');
       await this.events.publish('payment.settled', {
         paymentId: payment.id,
@@ -216,7 +254,26 @@ export class PaymentsService {
         currency: payment.currency,
         recovered: true,
       });
+    });
+  }
+
+  /**
+   * `/payment-intent`: the order's payment for the browser to confirm, recorded on the first call
+   * and the same one (the payment id is the provider's idempotency reference) on every later call
+   * while the order is pending. The provider is called with no transaction open.
+   */
+  async prepare(orderId: string, payerId: string): Promise<BrowserPayment> {
+    const quote = await this.orders.quoteCharge(this.tx.sql, orderId, payerId);
+    const payment = await this.payments.openBrowserCharge(this.tx.sql, { id: randomUUID(), orderId, kind: 'charge', ...quote, provider: this.gateway.provider });
+    let prepared;
+    try {
+      prepared = await this.gateway.prepare({ reference: payment.id, orderId, amount: payment.amount, currency: payment.currency });
+    } catch (error) {
+      this.logger.error({ err: error, orderId, paymentId: payment.id }, 'payment gateway failed while preparing a browser payment');
+      throw new PaymentUnavailableError();
     }
+    await this.payments.setProviderReference(this.tx.sql, payment.id, prepared.providerReference);
+    return { provider: this.gateway.provider, clientSecret: prepared.clientSecret, publishableKey: prepared.publishableKey, amount: payment.amount, currency: payment.currency };
   }
 
   /**
@@ -258,15 +315,29 @@ export class PaymentsService {
   }
 
   /**
-   * Finishes a payment whose sender never recorded the outcome (crashed, timed out): asks the
-   * provider what became of a charge, sends a refund again (same reference), then settles. True when
-   * this call settled it.
+   * Finishes a payment whose sender never recorded the outcome (crashed, timed out), or whose
+   * provider event did not arrive: asks the provider what became of a charge, sends a refund again
+   * (same reference), then settles. A charge the browser may still confirm is closed at the
+   * provider once its order no longer accepts it; if it succeeded meanwhile, the late-success rule
+   * decides. True when this call settled it.
    */
   async reconcile(payment: PaymentRecord): Promise<boolean> {
     if (payment.kind === 'refund') return (await this.settle(payment.id, await this.sendRefund(payment), { recovered: true })) === 'succeeded';
-    const status = await this.gateway.status(payment.id, payment.providerReference ?? undefined);
-    const settled = await this.settle(payment.id, status, { recovered: true });
-    if (settled === 'reverse' && status.status === 'succeeded') await this.reverse(payment, status.providerReference);
+    let status: Outcome = await this.gateway.status(payment.id, payment.providerReference ?? undefined);
+    if (status.status !== 'succeeded' && payment.confirmation !== 'server' && !(await this.orders.acceptsCharges(this.tx.sql, payment.orderId))) {
+      const reference = payment.providerReference ?? ('providerReference' in status ? status.providerReference : undefined);
+      if (reference) await this.gateway.cancel(reference);
+      // Asked again after the cancel: a success that beat it is money to settle, not to forget.
+      const after = await this.gateway.status(payment.id, reference);
+      status = after.status === 'succeeded' ? after : { status: 'canceled' };
+    }
+    return this.settleAndReverse(payment, status, { recovered: true });
+  }
+
+  /** `settle`, then the money given back when the order could not take it. True when this call settled it. */
+  async settleAndReverse(payment: PaymentRecord, outcome: Outcome, options: SettleOptions): Promise<boolean> {
+    const settled = await this.settle(payment.id, outcome, options);
+    if (settled === 'reverse' && outcome.status === 'succeeded') await this.reverse(payment, outcome.providerReference);
     return settled !== 'unchanged';
   }
 
