@@ -15,6 +15,7 @@ import { toProblem, toProblemDocument } from './common/problem';
 import { REQUEST_ID_HEADER, requestIdFor } from './common/request-id';
 import { bindRequestLogger, logCompletedRequest, pinoOptions } from './common/logging';
 import { createValidationPipe } from './common/validation';
+import { keepWebhookRawBody } from './modules/payments/raw-webhook-body';
 
 /** Builds the configured application without listening; used by main.ts and by the tests. */
 export async function createApp(deps: AppDependencies): Promise<NestFastifyApplication> {
@@ -50,6 +51,8 @@ export async function createApp(deps: AppDependencies): Promise<NestFastifyAppli
   });
   adapter.getInstance().addHook('onRequest', bindRequestLogger);
   adapter.getInstance().addHook('onResponse', logCompletedRequest);
+  // The payment provider's webhook is verified over its raw bytes; no other route is affected.
+  adapter.getInstance().addHook('preParsing', keepWebhookRawBody);
 
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(deps), adapter, {
     bufferLogs: true,

@@ -153,6 +153,6 @@ describe('PaymentsRepository', () => {
     await repo.complete(tx.sql, c2.id, { status: 'succeeded', providerReference: 'c' });
     const r = await refund(refunded);
     await repo.complete(tx.sql, r!.id, { status: 'succeeded', providerReference: 'd' });
-    expect(await repo.moneyOfEvent(tx.sql, other)).toEqual({ grossRevenue: 4_000, refundedAmount: 1_000 });
+    expect(await repo.moneyOfEvent(tx.sql, other)).toEqual({ grossRevenue: 4_000, refundedAmount: 1_000, disputes: { count: 0, amount: 0 } });
   });
 });

@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { PaymentsService } from '../payments/payments.service';
+import { BrowserPayment, PaymentsService } from '../payments/payments.service';
 import { OrderView } from './order.model';
 import { OrderQueriesService } from './order-queries.service';
 
-/** `POST /orders/{id}/pay`: the payments room charges; the paid order, with its tickets, is the answer. */
+/** `POST /orders/{id}/pay` and `/payment-intent`: the payments room charges; the paid order, with its tickets, is the answer. */
 @Injectable()
 export class OrderPaymentsService {
   constructor(
@@ -15,5 +15,10 @@ export class OrderPaymentsService {
   async pay(buyerId: string, orderId: string, paymentToken: string): Promise<OrderView> {
     await this.payments.charge({ orderId, payerId: buyerId, paymentToken });
     return this.queries.get(buyerId, orderId);
+  }
+
+  /** `POST /orders/{id}/payment-intent`: throws the order's refusal (404, HOLD_EXPIRED, ORDER_NOT_PENDING) or PAYMENT_UNAVAILABLE. */
+  prepare(buyerId: string, orderId: string): Promise<BrowserPayment> {
+    return this.payments.prepare(orderId, buyerId);
   }
 }

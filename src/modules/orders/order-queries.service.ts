@@ -19,6 +19,7 @@ export interface SalesReport {
   ticketsSold: number;
   grossRevenue: number;
   refundedAmount: number;
+  disputes: { count: number; amount: number };
   byTicketType: { ticketTypeId: string; name: string; capacity: number; sold: number; held: number; available: number; revenue: number }[];
 }
 
@@ -87,6 +88,7 @@ export class OrderQueriesService {
       ticketsSold: figures.byTicketType.reduce((n, t) => n + t.sold, 0),
       grossRevenue: money.grossRevenue,
       refundedAmount: money.refundedAmount,
+      disputes: money.disputes,
       byTicketType: figures.byTicketType.map((t) => ({ ...t, available: t.capacity - t.sold - t.held })),
     };
   }

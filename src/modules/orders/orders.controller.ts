@@ -6,7 +6,7 @@ import { ApiProblems } from '../../common/openapi';
 import { PageQueryDto } from '../../common/page-query.dto';
 import { UuidParam } from '../../common/validation';
 import { AuthenticatedUser, CurrentUser, Roles } from '../auth/auth.decorators';
-import { CreateOrderDto, OrderDto, OrderPageDto, PayOrderDto, SalesReportDto, TicketWithQrDto } from './dto/order.dto';
+import { CreateOrderDto, OrderDto, OrderPageDto, PaymentIntentDto, PayOrderDto, SalesReportDto, TicketWithQrDto } from './dto/order.dto';
 import { CancellationsService } from './cancellations.service';
 import { HoldsService } from './holds.service';
 import { OrderPaymentsService } from './order-payments.service';
@@ -104,6 +104,22 @@ export class OrdersController {
   )
   async pay(@CurrentUser() caller: AuthenticatedUser, @UuidParam('id') id: string, @Body() body: PayOrderDto): Promise<OrderDto> {
     return this.payments.pay(caller.id, id, body.paymentToken);
+  }
+
+  @Post('orders/:id/payment-intent')
+  @Roles('buyer')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: "The order's payment at the provider, for the browser to confirm",
+    description:
+      'Created on the first call, the same one on every later call while the order is pending. With Stripe, confirm it with ' +
+      'Stripe.js (clientSecret, publishableKey) and poll GET /v1/orders/{id} until it is paid; with the simulated gateway ' +
+      'clientSecret and publishableKey are null and the client pays with /pay.',
+  })
+  @ApiOkResponse({ type: PaymentIntentDto })
+  @ApiProblems(400, 401, 403, 404, [409, 'HOLD_EXPIRED', 'ORDER_NOT_PENDING'], 429, [503, 'PAYMENT_UNAVAILABLE'])
+  async paymentIntent(@CurrentUser() caller: AuthenticatedUser, @UuidParam('id') id: string): Promise<PaymentIntentDto> {
+    return this.payments.prepare(caller.id, id);
   }
 
   @Post('orders/:id/cancel')

@@ -1,4 +1,4 @@
-import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { DomainEvents } from '../../common/domain-events';
 import { Metrics } from '../../ports/metrics.port';
 import './payment.model';
@@ -10,6 +10,8 @@ import './payment.model';
  */
 @Injectable()
 export class PaymentMetricsSubscriber implements OnModuleInit {
+  private readonly logger = new Logger('PaymentDisputes');
+
   constructor(
     private readonly events: DomainEvents,
     private readonly metrics: Metrics,
@@ -22,5 +24,10 @@ export class PaymentMetricsSubscriber implements OnModuleInit {
       if (status === 'declined') this.metrics.count('PaymentDeclined');
     });
     this.events.on('payment.failed', () => this.metrics.count('PaymentFailed'));
+    // A chargeback costs the amount and a fee, and too many close the account: the alarm watches these.
+    this.events.on('payment.disputed', (dispute) => {
+      this.metrics.count('PaymentDisputed');
+      this.logger.warn(dispute, 'a payment was disputed by the cardholder');
+    });
   }
 }

@@ -131,6 +131,11 @@ export class PaymentsRepository {
     return rows.length > 0;
   }
 
+  async eventProcessed(sql: Sql, provider: string, eventId: string): Promise<boolean> {
+    const rows = await sql.query(`SELECT 1 FROM provider_events WHERE provider = $1 AND event_id = $2`, [provider, eventId]);
+    return rows.length > 0;
+  }
+
   /**
    * A refund made at the provider (its dashboard), recorded as done: false when the order already
    * has a refund (ours, echoed back) or no successful charge.

@@ -87,6 +87,11 @@ export class PaymentsService {
     this.settlement = settlement;
   }
 
+  /** What is paid for, for the payments room's other services (provider events). */
+  settlementOf(): PaymentSettlement {
+    return this.orders;
+  }
+
   private get orders(): PaymentSettlement {
     if (!this.settlement) throw new Error('no payment settlement registered (the orders module registers one at start-up)');
     return this.settlement;

@@ -158,6 +158,14 @@ export class TicketTypeSalesDto {
   revenue: number;
 }
 
+export class DisputesSummaryDto {
+  @ApiProperty({ description: 'Charges of this event disputed by their cardholder (chargebacks)' })
+  count: number;
+
+  @ApiProperty({ description: 'Minor units: the disputed amounts' })
+  amount: number;
+}
+
 export class SalesReportDto {
   @ApiProperty({ format: 'uuid' })
   eventId: string;
@@ -174,6 +182,26 @@ export class SalesReportDto {
   @ApiProperty({ description: 'Minor units: every successful refund' })
   refundedAmount: number;
 
+  @ApiProperty({ type: DisputesSummaryDto, description: "Disputes opened at the payment provider against this event's charges" })
+  disputes: DisputesSummaryDto;
+
   @ApiProperty({ type: [TicketTypeSalesDto] })
   byTicketType: TicketTypeSalesDto[];
+}
+
+export class PaymentIntentDto {
+  @ApiProperty({ enum: ['stripe', 'simulated'] })
+  provider: string;
+
+  @ApiProperty({ type: String, nullable: true, description: "For Stripe.js' Payment Element; null with the simulated gateway (pay with /pay)" })
+  clientSecret: string | null;
+
+  @ApiProperty({ type: String, nullable: true, description: 'The publishable key Stripe.js is loaded with; null with the simulated gateway' })
+  publishableKey: string | null;
+
+  @ApiProperty({ description: "Minor units: the order's total" })
+  amount: number;
+
+  @ApiProperty({ example: 'TND' })
+  currency: string;
 }
