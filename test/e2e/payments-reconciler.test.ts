@@ -143,8 +143,8 @@ describe('payments reconciler', () => {
     expect(await invariantViolations(db)).toEqual({ inventory: [], payments: [] });
   });
 
-  it('gives the money back when a charge whose answer was lost succeeded after its hold expired', async () => {
-    const buyer = people[3];
+  /** A charge the provider took whose answer was lost (503), then the hold expired and was released. */
+  async function lostChargeThenExpired(buyer: Session): Promise<{ orderId: string; gateway: SimulatedPaymentGateway }> {
     const orderId = await hold(buyer);
     const gateway = gatewayOf(a);
     const charge = gateway.charge.bind(gateway);
@@ -157,12 +157,39 @@ describe('payments reconciler', () => {
     // Outcome unknown: the hold is no longer claimed, so it can expire (or be paid again).
     await expireHold(db, orderId);
     expect(await a.app.get(OrdersWorker).releaseExpiredHolds()).toBe(1);
+    return { orderId, gateway };
+  }
+
+  it('pays an order whose lost charge succeeded after its hold expired, when its seats can be held again (the late-success rule)', async () => {
+    const { orderId, gateway } = await lostChargeThenExpired(people[3]);
     const refundsBefore = gateway.performed.refunds;
+    const before = await seats();
 
     expect(await a.app.get(PaymentsReconciler).reconcile({ graceSeconds: 0 })).toBe(1);
-    expect(await paymentRows(orderId)).toEqual([{ kind: 'charge', status: 'reversed' }]);
+    expect(await paymentRows(orderId)).toEqual([{ kind: 'charge', status: 'succeeded' }]);
+    expect(gateway.performed.refunds - refundsBefore).toBe(0);
+    expect(await orderRow(orderId)).toMatchObject({ status: 'paid', tickets: 2, confirmations: 1 });
+    expect(await seats()).toEqual({ sold: before.sold + 2, held: before.held });
+    expect(await a.app.get(PaymentsReconciler).reconcile({ graceSeconds: 0 })).toBe(0);
+    expect(await invariantViolations(db)).toEqual({ inventory: [], payments: [] });
+  });
+
+  it('gives the money back at once when a lost charge succeeded after its hold expired and its seats are gone: the order ends refunded, the buyer told', async () => {
+    const { orderId, gateway } = await lostChargeThenExpired(people[3]);
+    const refundsBefore = gateway.performed.refunds;
+    // Meanwhile the last seats went to others.
+    await db.query(`UPDATE ticket_types SET capacity = sold + held WHERE id = $1`, [sale.ticketTypeIds[0]]);
+    try {
+      expect(await a.app.get(PaymentsReconciler).reconcile({ graceSeconds: 0 })).toBe(1);
+    } finally {
+      await db.query(`UPDATE ticket_types SET capacity = 50 WHERE id = $1`, [sale.ticketTypeIds[0]]);
+    }
+    // Paid and refunded at once: the money trail shows the charge and its refund.
+    expect(await paymentRows(orderId)).toEqual([{ kind: 'charge', status: 'succeeded' }, { kind: 'refund', status: 'succeeded' }]);
     expect(gateway.performed.refunds - refundsBefore).toBe(1);
-    expect(await orderRow(orderId)).toMatchObject({ status: 'expired', tickets: 0, confirmations: 0 });
+    expect(await orderRow(orderId)).toMatchObject({ status: 'refunded', tickets: 0, confirmations: 0 });
+    const { rows: notices } = await db.query(`SELECT template FROM outbox WHERE cause = $1`, [`order-refunded:${orderId}`]);
+    expect(notices).toEqual([{ template: 'refund-completed' }]);
     // Nothing left to do: a second pass gives nothing back twice.
     expect(await a.app.get(PaymentsReconciler).reconcile({ graceSeconds: 0 })).toBe(0);
     expect(gateway.performed.refunds - refundsBefore).toBe(1);

@@ -48,7 +48,7 @@ describe('PaymentsRepository', () => {
   it('records a charge pending, and completes it once: a second completion changes nothing', async () => {
     const orderId = await newOrder();
     const p = await charge(orderId);
-    expect(p).toEqual({ id: p.id, orderId, kind: 'charge', status: 'pending', amount: 1_000, currency: 'TND', providerReference: null, reason: null });
+    expect(p).toEqual({ id: p.id, orderId, kind: 'charge', status: 'pending', amount: 1_000, currency: 'TND', providerReference: null, reason: null, confirmation: 'server', reversalStartedAt: null });
     expect(await repo.complete(tx.sql, p.id, { status: 'succeeded', providerReference: 'ch_1' })).toBe(true);
     expect(await repo.complete(tx.sql, p.id, { status: 'declined', providerReference: 'ch_2', failureReason: 'x' })).toBe(false);
     expect(await repo.find(tx.sql, p.id)).toMatchObject({ status: 'succeeded', providerReference: 'ch_1' });

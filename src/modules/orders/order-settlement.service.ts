@@ -123,13 +123,14 @@ export class OrderSettlement extends PaymentSettlement implements OnModuleInit {
     return true;
   }
 
-  async chargeReversed(sql: Sql, orderId: string): Promise<void> {
+  async chargeReversed(sql: Sql, orderId: string): Promise<boolean> {
     const order = await this.orders.loadOrder(sql, orderId, 'wait');
-    if (order?.status !== 'expired' && order?.status !== 'cancelled') return;
+    if (order?.status !== 'expired' && order?.status !== 'cancelled') return false;
     // The buyer paid after the hold ended and the seats were gone: the money went straight back.
     await this.orders.refundUnpaid(sql, orderId);
     await this.notifications.orderRefunded(sql, order, order.eventStatus === 'cancelled' ? 'event-cancelled' : 'organiser');
     await this.events.publish('order.refunded', { orderId, eventId: order.eventId });
+    return true;
   }
 
   async acceptsCharges(sql: Sql, orderId: string): Promise<boolean> {

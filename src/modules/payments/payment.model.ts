@@ -96,9 +96,10 @@ export abstract class PaymentSettlement {
   abstract chargeSucceeded(sql: Sql, orderId: string, paymentId: string, record: () => Promise<void>): Promise<boolean>;
   /**
    * A charge the order could not take was given back: an order that ended unpaid (expired,
-   * cancelled) ends `refunded` and its buyer is told; a paid order (paid by another charge) stays so.
+   * cancelled) ends `refunded` and its buyer is told (true: the money trail then shows the charge
+   * and its refund); a paid order (paid by another charge) stays as it is (false).
    */
-  abstract chargeReversed(sql: Sql, orderId: string): Promise<void>;
+  abstract chargeReversed(sql: Sql, orderId: string): Promise<boolean>;
   /** Without locking: whether the order can still be paid (pending, within its hold). */
   abstract acceptsCharges(sql: Sql, orderId: string): Promise<boolean>;
   /** Under the order's lock: may the refund go to the provider now? */

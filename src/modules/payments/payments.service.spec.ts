@@ -41,6 +41,11 @@ class MemoryPayments {
     this.rows.set(id, { ...row, reversalStartedAt: row.reversalStartedAt ?? new Date() });
   }
   readonly processed = new Set<string>();
+  readonly providerRefunds: unknown[] = [];
+  async insertProviderRefund(_sql: Sql, p: unknown) {
+    this.providerRefunds.push(p);
+    return true;
+  }
   async recordEvent(_sql: Sql, e: { eventId: string }) {
     if (this.processed.has(e.eventId)) return false;
     this.processed.add(e.eventId);
@@ -119,8 +124,10 @@ class ScriptedOrders extends PaymentSettlement {
   async refundSucceeded() {
     this.calls.push('refunded');
   }
+  endedUnpaid = false;
   async chargeReversed() {
     this.calls.push('reversed');
+    return this.endedUnpaid;
   }
   open = true;
   async acceptsCharges() {

@@ -245,16 +245,33 @@ export class PaymentsService {
    * then the order is told (an order that ended unpaid ends refunded, its buyer told).
    */
   async reverse(payment: PaymentRecord, providerReference: string): Promise<void> {
-    await this.gateway.refund({ reference: payment.id, providerReference, amount: payment.amount, currency: payment.currency });
+    const refund = await this.gateway.refund({ reference: payment.id, providerReference, amount: payment.amount, currency: payment.currency });
     await this.tx.run(async (sql) => {
-      if (!(await this.payments.complete(sql, payment.id, { status: 'reversed', providerReference, failureReason: 'ORDER_NOT_PAYABLE' }))) return;
-      await this.orders.chargeReversed(sql, payment.orderId);
-      this.logger.warn({ orderId: payment.orderId, paymentId: payment.id }, 'a charge for an order that could no longer be paid was given back');
+      if (!(await this.payments.lockPending(sql, payment.id))) return;
+      // Payment row, then order row: the settlement's lock order.
+      const orderRefunded = await this.orders.chargeReversed(sql, payment.orderId);
+      if (orderRefunded) {
+        // The order had ended unpaid: it was paid and refunded at once, and the trail says both.
+        await this.payments.complete(sql, payment.id, { status: 'succeeded', providerReference });
+        await this.payments.insertProviderRefund(sql, {
+          id: randomUUID(),
+          orderId: payment.orderId,
+          kind: 'refund',
+          amount: payment.amount,
+          currency: payment.currency,
+          provider: this.gateway.provider,
+          reason: 'system',
+          providerReference: refund.providerReference,
+        });
+      } else {
+        await this.payments.complete(sql, payment.id, { status: 'reversed', providerReference, failureReason: 'ORDER_NOT_PAYABLE' });
+      }
+      this.logger.warn({ orderId: payment.orderId, paymentId: payment.id, orderRefunded }, 'a charge for an order that could no longer take it was given back');
       await this.events.publish('payment.settled', {
         paymentId: payment.id,
         orderId: payment.orderId,
         kind: 'charge',
-        status: 'reversed',
+        status: orderRefunded ? 'succeeded' : 'reversed',
         amount: payment.amount,
         currency: payment.currency,
         recovered: true,
