@@ -367,7 +367,7 @@ describe('StripePaymentGateway against the Stripe stand-in', () => {
         id: 'evt_foreign',
         type: 'payment_intent.succeeded',
         created: Math.floor(Date.now() / 1000),
-        object: { id: 'pi_foreign', object: 'payment_intent', amount: 1000, amount_received: 1000, currency: 'ghs', status: 'succeeded', metadata: {} },
+        object: { id: 'pi_foreign', object: 'payment_intent', amount: 1000, amount_received: 1000, currency: 'iqd', status: 'succeeded', metadata: {} },
       };
       expect(parse(foreign)).toMatchObject({ type: 'ignored', providerType: 'payment_intent.succeeded' });
     });

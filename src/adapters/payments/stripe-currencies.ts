@@ -19,7 +19,7 @@ import type { ChargeabilityProblem } from '../../ports/payment-gateway.port';
  *   (5 ISK is `500`): ×100;
  * - MGA: ISO 4217 gives it exponent 2, Stripe counts it zero-decimal: ÷100, so only whole ariary
  *   (multiples of 100 ISO minor units) can be charged.
- * ISO currencies Stripe does not list (GHS, IQD, LYD, IRR, CUP, SYP, VES, MRU, STN…) cannot be charged.
+ * ISO currencies Stripe does not list (IQD, LYD, IRR, CUP, SYP, VES, MRU, STN…) cannot be charged.
  */
 
 /** Stripe's card presentment currencies that are also ISO 4217 codes the app accepts (STD and XCG are not). */
