@@ -1,9 +1,11 @@
 import { Test } from '@nestjs/testing';
+import Stripe from 'stripe';
 import { AppConfig } from '../config/app-config';
 import { ConfigModule } from '../config/config.module';
-import { PaymentGateway } from '../ports/payment-gateway.port';
+import { InvalidWebhookSignatureError, PaymentGateway } from '../ports/payment-gateway.port';
 import { InfrastructureModule } from './infrastructure.module';
 import { SimulatedPaymentGateway } from './payments/simulated-payment-gateway.adapter';
+import { StripePaymentGateway } from './payments/stripe-payment-gateway.adapter';
 
 const STRIPE = {
   PAYMENT_GATEWAY: 'stripe',
@@ -22,7 +24,26 @@ describe('InfrastructureModule: the payment gateway', () => {
     await moduleRef.close();
   });
 
-  it('refuses to start with PAYMENT_GATEWAY=stripe until its adapter exists, never falling back to the simulated one', async () => {
-    await expect(compile(STRIPE)).rejects.toThrow(/PAYMENT_GATEWAY=stripe is configured, but this build has no Stripe adapter yet/);
+  it('serves the Stripe gateway with PAYMENT_GATEWAY=stripe and its keys, never the simulated one', async () => {
+    const moduleRef = await compile(STRIPE);
+    const gateway = moduleRef.get(PaymentGateway);
+    expect(gateway).toBeInstanceOf(StripePaymentGateway);
+    expect(gateway.provider).toBe('stripe');
+    // Stripe's own table, not ISO 4217's: the catalog asks this before it accepts a price.
+    expect(gateway.chargeability(49, 'EUR')).toMatchObject({ reason: 'amount_below_minimum' });
+    expect(gateway.chargeability(45_005, 'TND')).toMatchObject({ reason: 'amount_not_representable' });
+    expect(gateway.chargeability(1000, 'IQD')).toMatchObject({ reason: 'currency_not_supported' });
+    expect(gateway.chargeability(4500, 'EUR')).toBeUndefined();
+    await moduleRef.close();
+  });
+
+  it('hands the webhook signing secret to the gateway: an event signed with it verifies, one signed otherwise does not', async () => {
+    const moduleRef = await compile(STRIPE);
+    const gateway = moduleRef.get(PaymentGateway);
+    const payload = JSON.stringify({ id: 'evt_1', object: 'event', type: 'customer.created', data: { object: {} } });
+    const sign = (secret: string) => Stripe.webhooks.generateTestHeaderString({ payload, secret });
+    expect(gateway.parseWebhook(Buffer.from(payload), sign(STRIPE.STRIPE_WEBHOOK_SECRET))).toMatchObject({ eventId: 'evt_1', type: 'ignored' });
+    expect(() => gateway.parseWebhook(Buffer.from(payload), sign('whsec_other'))).toThrow(InvalidWebhookSignatureError);
+    await moduleRef.close();
   });
 });

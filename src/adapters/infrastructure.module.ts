@@ -28,6 +28,7 @@ import { LogSmsSender } from './local/log-sms-sender.adapter';
 import { NoMetrics } from './local/no-metrics.adapter';
 import { SystemClock } from './local/system-clock.adapter';
 import { SimulatedPaymentGateway } from './payments/simulated-payment-gateway.adapter';
+import { StripePaymentGateway } from './payments/stripe-payment-gateway.adapter';
 import { RedisCache } from './redis/redis-cache.adapter';
 import { RedisRateLimiter } from './redis/redis-rate-limiter.adapter';
 import { RedisTokenBlacklist } from './redis/redis-token-blacklist.adapter';
@@ -161,9 +162,12 @@ export class InfrastructureModule {
                 latencyMs: config.payments.simulatedLatencyMs,
                 declineRate: config.payments.simulatedDeclineRate,
               });
-            case 'stripe':
-              // Never fall back to the simulated gateway: that would issue tickets without taking money.
-              throw new Error('PAYMENT_GATEWAY=stripe is configured, but this build has no Stripe adapter yet');
+            case 'stripe': {
+              const { keys, api, webhookToleranceSeconds } = config.stripe;
+              // AppConfig requires the keys with PAYMENT_GATEWAY=stripe; never fall back to the simulated gateway.
+              if (!keys) throw new Error('PAYMENT_GATEWAY=stripe is configured without its Stripe keys');
+              return new StripePaymentGateway({ keys, api, webhookToleranceSeconds });
+            }
           }
         },
       },

@@ -6,6 +6,7 @@ import { decodeCursor, encodeCursor, Page } from '../../common/pagination';
 import { Sql, Transactions } from '../../database/transaction';
 import { Clock } from '../../ports/clock.port';
 import { ObjectStorage } from '../../ports/object-storage.port';
+import { PaymentGateway } from '../../ports/payment-gateway.port';
 import { EventCache } from './event-cache';
 import { IMAGE_TYPES, ImageType } from './event-image';
 import {
@@ -110,11 +111,13 @@ export class EventsService {
     private readonly cache: EventCache,
     private readonly storage: ObjectStorage,
     private readonly clock: Clock,
+    /** Asked whether a price can be charged, so a price it cannot take is refused here and never at checkout. */
+    private readonly gateway: PaymentGateway,
   ) {}
 
   async create(organiserId: string, input: CreateEventInput): Promise<EventView> {
     const now = this.clock.now();
-    const errors = scheduleErrors(input.startsAt, input.endsAt, now);
+    const errors = [...scheduleErrors(input.startsAt, input.endsAt, now), ...this.currencyErrors(input.currency, [])];
     if (errors.length) throw new ValidationFailedError(errors);
     const event = await this.events.insertEvent(this.tx.sql, {
       organiserId,
@@ -154,6 +157,7 @@ export class EventsService {
           }
         }
       }
+      if (input.currency && input.currency !== current.currency) errors.push(...this.currencyErrors(input.currency, ticketTypes));
       if (errors.length) throw new ValidationFailedError(errors);
       if (input.currency && input.currency !== current.currency) {
         if (current.status !== 'draft' || ticketTypes.length) throw new CurrencyLockedError();
@@ -179,7 +183,7 @@ export class EventsService {
         salesStartAt: input.salesStartAt ?? null,
         salesEndAt: input.salesEndAt ?? null,
       };
-      const errors = ticketTypeErrors(values, event);
+      const errors = [...ticketTypeErrors(values, event), ...this.priceErrors(values.price, event.currency)];
       if (errors.length) throw new ValidationFailedError(errors);
       const created = await this.events.insertTicketType(sql, { eventId, ...values, now });
       await this.events.touchEvent(sql, eventId, now);
@@ -206,6 +210,7 @@ export class EventsService {
       if (!current) throw new NotFoundError('No such ticket type.');
       const changes: TicketTypeChanges = stripUndefined(input);
       const errors = ticketTypeErrors({ ...current, ...changes }, event);
+      if (changes.price !== undefined) errors.push(...this.priceErrors(changes.price, event.currency));
       if (errors.length) throw new ValidationFailedError(errors);
       if (changes.capacity !== undefined && changes.capacity < current.sold + current.held) {
         throw new CapacityBelowSoldError(current.sold, current.held);
@@ -405,6 +410,22 @@ export class EventsService {
     const event = await this.owned(sql, organiserId, id);
     if (event.status === 'cancelled') throw new EventCancelledError();
     return event;
+  }
+
+  /** A currency the payment gateway cannot charge in, or in which an existing ticket type's price could not be charged. */
+  private currencyErrors(currency: string, ticketTypes: Pick<TicketType, 'name' | 'price'>[]): FieldError[] {
+    // Any amount: a currency the gateway cannot take is refused whatever the amount.
+    const unsupported = this.gateway.chargeability(1, currency);
+    if (unsupported?.reason === 'currency_not_supported') return [{ field: 'currency', message: unsupported.message }];
+    return ticketTypes.flatMap((t) => {
+      const problem = this.gateway.chargeability(t.price, currency);
+      return problem ? [{ field: 'currency', message: `ticket type "${t.name}": ${problem.message}` }] : [];
+    });
+  }
+
+  private priceErrors(price: number, currency: string): FieldError[] {
+    const problem = this.gateway.chargeability(price, currency);
+    return problem ? [{ field: 'price', message: problem.message }] : [];
   }
 
   private async deleteObject(key: string): Promise<void> {
