@@ -72,17 +72,19 @@ export class PaymentsRepository {
    * gets that row.
    */
   async openBrowserCharge(sql: Sql, p: NewPayment): Promise<PaymentRecord> {
-    const [inserted] = await sql.query(
-      `INSERT INTO payments (id, order_id, kind, amount, currency, provider, confirmation) VALUES ($1, $2, 'charge', $3, $4, $5, 'browser')
-       ON CONFLICT (order_id) WHERE confirmation = 'browser' AND status = 'pending' DO NOTHING
-       RETURNING *`,
-      [p.id, p.orderId, p.amount, p.currency, p.provider],
-    );
-    if (inserted) return toPayment(inserted);
-    const [existing] = await sql.query(`SELECT * FROM payments WHERE order_id = $1 AND confirmation = 'browser' AND status = 'pending'`, [p.orderId]);
-    // Settled between the two statements: the caller finds the order no longer payable.
-    if (!existing) throw new Error(`the browser payment of order ${p.orderId} was settled while being looked up`);
-    return toPayment(existing);
+    // Twice at most: the open one may be settled between the two statements (then a new one opens).
+    for (let attempt = 0; ; attempt++) {
+      const [inserted] = await sql.query(
+        `INSERT INTO payments (id, order_id, kind, amount, currency, provider, confirmation) VALUES ($1, $2, 'charge', $3, $4, $5, 'browser')
+         ON CONFLICT (order_id) WHERE confirmation = 'browser' AND status = 'pending' DO NOTHING
+         RETURNING *`,
+        [p.id, p.orderId, p.amount, p.currency, p.provider],
+      );
+      if (inserted) return toPayment(inserted);
+      const [existing] = await sql.query(`SELECT * FROM payments WHERE order_id = $1 AND confirmation = 'browser' AND status = 'pending'`, [p.orderId]);
+      if (existing) return toPayment(existing);
+      if (attempt > 0) throw new Error(`the browser payment of order ${p.orderId} keeps being settled while being looked up`);
+    }
   }
 
   /** The provider's reference of a payment, once known; the first one recorded stays. */

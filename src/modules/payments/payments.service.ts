@@ -164,7 +164,13 @@ export class PaymentsService {
     if (settled === 'succeeded') return;
     if (settled === 'declined' && result.status === 'declined') throw new PaymentDeclinedError(result.reason);
     if (settled === 'reverse') {
-      await this.reverse(payment, result.providerReference);
+      try {
+        await this.reverse(payment, result.providerReference);
+      } catch (error) {
+        // Marked for reversal: the reconciler gives it back.
+        this.logger.error({ err: error, orderId: payment.orderId, paymentId: payment.id }, 'could not give back a charge yet; the reconciler retries');
+        throw new PaymentUnavailableError();
+      }
       // The order stopped being payable meanwhile: its refusal says why.
       await this.orders.quoteCharge(this.tx.sql, payment.orderId, input.payerId);
       throw new PaymentUnavailableError();
