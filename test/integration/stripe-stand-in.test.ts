@@ -124,6 +124,19 @@ describe('Stripe stand-in, through the official stripe client', () => {
     expect(standIn.intentsFor('o-7').map((pi) => pi.id)).toEqual([created.id]);
   });
 
+  test("amounts in Stripe's units: three-decimal currencies in tens, ISK in whole krónur (multiples of 100), refunds too", async () => {
+    const refused = async (params: Stripe.PaymentIntentCreateParams) => (await stripe.paymentIntents.create(params).catch((e: unknown) => e)) as Stripe.errors.StripeError;
+    expect(await refused({ amount: 45_005, currency: 'tnd' })).toMatchObject({ statusCode: 400, code: 'amount_invalid', param: 'amount' });
+    expect(await refused({ amount: 510, currency: 'isk' })).toMatchObject({ statusCode: 400, code: 'invalid_charge_amount_no_decimal_compatible' });
+    const isk = await stripe.paymentIntents.create({ amount: 500_000, currency: 'isk', payment_method: 'pm_card_visa', confirm: true });
+    expect(isk.status).toBe('succeeded');
+    const partial = await stripe.refunds.create({ payment_intent: isk.id, amount: 150 }).catch((e: unknown) => e);
+    expect(partial).toMatchObject({ statusCode: 400, code: 'invalid_charge_amount_no_decimal_compatible' });
+    expect((await stripe.refunds.create({ payment_intent: isk.id, amount: 200 })).amount).toBe(200);
+    const tnd = await stripe.paymentIntents.create({ amount: 45_000, currency: 'tnd', payment_method: 'pm_card_visa', confirm: true });
+    expect(await stripe.refunds.create({ payment_intent: tnd.id, amount: 5 }).catch((e: unknown) => e)).toMatchObject({ code: 'amount_invalid' });
+  });
+
   test('search finds intents by metadata, as the reconciler asks', async () => {
     const pi = await stripe.paymentIntents.create({ amount: 900, currency: 'eur', metadata: { orderId: 'o-8', paymentId: 'p-8' } }, { idempotencyKey: 'p-8' });
     const found = await stripe.paymentIntents.search({ query: "metadata['paymentId']:'p-8'" });

@@ -67,9 +67,6 @@ interface Charge extends Json {
 
 const TEST_PAYMENT_METHODS = new Set(['pm_card_visa', 'pm_card_chargeDeclined', 'pm_card_authenticationRequired']);
 
-/** Stripe's zero-decimal currencies, where `amount` is in whole units. */
-const ZERO_DECIMAL = new Set(['bif', 'clp', 'djf', 'gnf', 'jpy', 'kmf', 'krw', 'mga', 'pyg', 'rwf', 'ugx', 'vnd', 'vuv', 'xaf', 'xof', 'xpf']);
-
 const id = (prefix: string) => `${prefix}_${randomBytes(12).toString('base64url').replace(/[-_]/g, 'x')}`;
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -372,9 +369,7 @@ export class StripeStandIn {
     const currency = stringParam(params, 'currency')?.toLowerCase();
     if (!Number.isInteger(amount) || amount < 1) throw invalidRequest('This value must be greater than or equal to 1.', 'amount');
     if (!currency || !/^[a-z]{3}$/.test(currency)) throw invalidRequest('Invalid currency', 'currency');
-    if (!ZERO_DECIMAL.has(currency) && ['bhd', 'jod', 'kwd', 'omr', 'tnd'].includes(currency) && amount % 10 !== 0) {
-      throw invalidRequest('Amounts in three-decimal currencies must be multiples of 10.', 'amount', 'amount_invalid');
-    }
+    checkAmountUnits(amount, currency);
     const intentId = id('pi');
     const pi: PaymentIntent = {
       id: intentId,
@@ -530,6 +525,7 @@ export class StripeStandIn {
     if (!Number.isInteger(amount) || amount < 1 || amount > charge.amount - charge.amount_refunded) {
       throw invalidRequest(`Refund amount (${amount}) is greater than unrefunded amount on charge.`, 'amount', 'amount_too_large');
     }
+    checkAmountUnits(amount, charge.currency);
     const refund = {
       id: id('re'),
       object: 'refund',
@@ -565,6 +561,25 @@ export class StripeStandIn {
     }
     // As Stripe: delivered asynchronously, after the API call that caused it has answered.
     setImmediate(() => void this.deliver(event).catch(() => this.undelivered.push(event)));
+  }
+}
+
+/**
+ * Stripe's rules on the units of an amount, for PaymentIntents and Refunds alike: three-decimal
+ * currencies in multiples of 10 (docs.stripe.com/currencies, "Three-decimal currencies"); ISK, two
+ * decimals in the API but whole krónur only since 2023, in multiples of 100 (Stripe's notice
+ * "Deprecation of fractional ISK charges and refunds", whose error code this is).
+ */
+function checkAmountUnits(amount: number, currency: string): void {
+  if (['bhd', 'jod', 'kwd', 'omr', 'tnd'].includes(currency) && amount % 10 !== 0) {
+    throw invalidRequest('Amounts in three-decimal currencies must be multiples of 10.', 'amount', 'amount_invalid');
+  }
+  if (currency === 'isk' && amount % 100 !== 0) {
+    throw invalidRequest(
+      'Invalid amount. Currency ISK has become effectively zero-decimal and charged amounts must be evenly divisible by 100. See https://stripe.com/docs/currencies#special-cases for more information.',
+      'amount',
+      'invalid_charge_amount_no_decimal_compatible',
+    );
   }
 }
 

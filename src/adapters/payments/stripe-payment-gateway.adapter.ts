@@ -79,12 +79,11 @@ export class StripePaymentGateway extends PaymentGateway {
   }
 
   async charge(request: ChargeRequest): Promise<ChargeResult> {
-    const amount = toStripeAmount(request.amount, request.currency);
     let intent: Stripe.PaymentIntent;
     try {
       intent = await this.stripe.paymentIntents.create(
         {
-          amount,
+          amount: toStripeAmount(request.amount, request.currency),
           currency: request.currency.toLowerCase(),
           payment_method: request.paymentToken,
           confirm: true,
@@ -115,8 +114,8 @@ export class StripePaymentGateway extends PaymentGateway {
   }
 
   async refund(request: RefundRequest): Promise<RefundResult> {
-    const amount = toStripeAmount(request.amount, request.currency);
     try {
+      const amount = toStripeAmount(request.amount, request.currency);
       const refund = await this.stripe.refunds.create(
         { payment_intent: request.providerReference, amount, metadata: { refundReference: request.reference } },
         { idempotencyKey: keyOf('refund', request.reference) },
@@ -124,7 +123,9 @@ export class StripePaymentGateway extends PaymentGateway {
       return this.refundResult(refund);
     } catch (error) {
       if (error instanceof Stripe.errors.StripeInvalidRequestError && error.code === 'charge_already_refunded') {
-        return this.existingRefund(request);
+        return this.existingRefund(request).catch((lookup: unknown) => {
+          throw this.failure(lookup, 'refund', request.reference);
+        });
       }
       throw this.failure(error, 'refund', request.reference);
     }
@@ -149,11 +150,10 @@ export class StripePaymentGateway extends PaymentGateway {
   }
 
   async prepare(request: PrepareRequest): Promise<PreparedPayment> {
-    const amount = toStripeAmount(request.amount, request.currency);
     try {
       const intent = await this.stripe.paymentIntents.create(
         {
-          amount,
+          amount: toStripeAmount(request.amount, request.currency),
           currency: request.currency.toLowerCase(),
           // The checkout page has no return page for a redirect-based method to come back to.
           automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
@@ -245,7 +245,9 @@ export class StripePaymentGateway extends PaymentGateway {
   /** What a failed call throws, after saying in the log whether it is an outage or a misconfiguration. */
   private failure(error: unknown, operation: string, reference: string): unknown {
     const context = { err: error, operation, reference, stripeRequestId: (error as Stripe.errors.StripeError)?.requestId };
-    if (
+    if (!(error instanceof Stripe.errors.StripeError)) {
+      this.logger.error(context, 'Stripe request not made or its answer not understood');
+    } else if (
       error instanceof Stripe.errors.StripeAuthenticationError ||
       error instanceof Stripe.errors.StripePermissionError ||
       error instanceof Stripe.errors.StripeInvalidRequestError ||
