@@ -54,6 +54,14 @@ describe('payment intents with the simulated gateway, and the webhook route', ()
     expect(new Set(statuses)).toEqual(new Set([400]));
   });
 
+  it('keeps the usual body limit on the webhook (413 over 1 MiB) and JSON parsing everywhere else', async () => {
+    const big = JSON.stringify({ id: 'evt_big', pad: 'x'.repeat(1024 * 1024) });
+    const res = await call(t.url, 'POST', WEBHOOK_PATH, { rawBody: big, headers: { 'content-type': 'application/json', 'stripe-signature': 't=1,v1=00' } });
+    expect(res.status).toBe(413);
+    const malformed = await call(t.url, 'POST', '/v1/auth/login', { rawBody: '{"email":', headers: { 'content-type': 'application/json' } });
+    expectProblem(malformed, 400, 'VALIDATION_FAILED');
+  });
+
   it('has its own limit per source address: over it, 429 RATE_LIMITED with Retry-After', async () => {
     const limiter = t.app.get(RateLimiter);
     const consume = jest.spyOn(limiter, 'consume').mockResolvedValueOnce({ allowed: false, count: 6_001, retryAfterSeconds: 12 });

@@ -1,3 +1,4 @@
+import { OrderSettlement } from '../../src/modules/orders/order-settlement.service';
 import { Metrics } from '../../src/ports/metrics.port';
 import { call } from '../support/http';
 import { invariantViolations, pay } from '../support/orders';
@@ -15,7 +16,7 @@ describe('Stripe webhook', () => {
   let rig: StripeRig;
 
   beforeAll(async () => {
-    rig = await startStripeRig();
+    rig = await startStripeRig({}, 10);
   });
   afterAll(async () => {
     await rig?.close();
@@ -67,6 +68,17 @@ describe('Stripe webhook', () => {
     for (let i = 0; i < 4; i++) expect(await rig.standIn.deliver(succeeded)).toBe(200);
     expect(await orderFacts(rig.db, orderId)).toMatchObject({ status: 'paid', tickets: 2, confirmations: 1, payments: [{ kind: 'charge', status: 'succeeded' }] });
     expect(await rig.rows(`SELECT count(*)::int AS n FROM provider_events WHERE event_id = $1`, [succeeded.id])).toEqual([{ n: 1 }]);
+  });
+
+  it('an event whose processing failed is not marked processed: its redelivery settles the order', async () => {
+    const { orderId, events } = await confirmedHeldBack(6, 'pm_card_visa');
+    const [succeeded] = events.filter((e) => e.type === 'payment_intent.succeeded');
+    jest.spyOn(rig.t.app.get(OrderSettlement), 'chargeSucceeded').mockRejectedValueOnce(new Error('the database went away mid-settlement'));
+    expect(await rig.standIn.deliver(succeeded)).toBeGreaterThanOrEqual(500);
+    expect(await rig.rows(`SELECT 1 FROM provider_events WHERE event_id = $1`, [succeeded.id])).toEqual([]);
+    expect(await orderFacts(rig.db, orderId)).toMatchObject({ status: 'pending', tickets: 0, payments: [{ kind: 'charge', status: 'pending' }] });
+    expect(await rig.standIn.deliver(succeeded)).toBe(200);
+    expect(await orderFacts(rig.db, orderId)).toMatchObject({ status: 'paid', tickets: 2, confirmations: 1 });
   });
 
   it('events in any order: a decline that arrives after the success of another card does not undo it', async () => {
