@@ -5,7 +5,7 @@ import { DomainEvents } from '../../common/domain-events';
 import { Transactions } from '../../database/transaction';
 import { EventsService } from '../events/events.service';
 import { TicketInventory } from '../events/ticket-inventory.service';
-import { CLAIM_WAIT_MS } from '../payments/payments.service';
+import { CLAIM_WAIT_MS, PaymentsService } from '../payments/payments.service';
 import { assertCancellable, Order, OrderView, toOrderView } from './order.model';
 import { orderNotFound } from './order-settlement.service';
 import { OrdersRepository } from './orders.repository';
@@ -31,6 +31,7 @@ export class CancellationsService {
     private readonly inventory: TicketInventory,
     private readonly events: EventsService,
     private readonly domainEvents: DomainEvents,
+    private readonly payments: PaymentsService,
   ) {}
 
   /**
@@ -50,7 +51,10 @@ export class CancellationsService {
         await this.inventory.apply(sql, releaseDeltas([locked]));
         return { ...locked, status: 'cancelled' as const };
       });
-      if (cancelled) return toOrderView(cancelled);
+      if (cancelled) {
+        await this.payments.closeBrowserPayments([orderId]);
+        return toOrderView(cancelled);
+      }
       if (Date.now() > deadline) throw new PaymentInFlightError();
       await sleep(pause);
     }
@@ -58,22 +62,27 @@ export class CancellationsService {
 
   /** Expires a bounded batch of due holds (skipping any another sweeper or a payment holds). */
   async expireDue(batch: number): Promise<Order[]> {
-    return this.tx.run(async (sql) => {
+    const expired = await this.tx.run(async (sql) => {
       const due = await this.orders.expireDue(sql, batch);
       for (const eventId of new Set(due.map((o) => o.eventId))) await this.domainEvents.publish('inventory.changed', { eventId });
       await this.inventory.apply(sql, releaseDeltas(due));
       return due;
     });
+    // After the commit: a browser payment of a released hold must no longer succeed.
+    await this.payments.closeBrowserPayments(expired.map((o) => o.id));
+    return expired;
   }
 
   /** Cancels a bounded batch of a cancelled event's pending orders. */
   async cancelPendingOfCancelledEvent(eventId: string, batch: number): Promise<Order[]> {
-    return this.tx.run(async (sql) => {
+    const cancelled = await this.tx.run(async (sql) => {
       const open = await this.orders.cancelPendingOfCancelledEvent(sql, eventId, batch);
       if (open.length > 0) await this.domainEvents.publish('inventory.changed', { eventId });
       await this.inventory.apply(sql, releaseDeltas(open));
       return open;
     });
+    await this.payments.closeBrowserPayments(cancelled.map((o) => o.id));
+    return cancelled;
   }
 
   /** Calls `listener` after an event's cancellation commits (its orders are then to settle). */

@@ -154,6 +154,31 @@ export class PaymentsRepository {
     return rows.length > 0;
   }
 
+  /**
+   * A charge closed on our side (declined, abandoned) that the provider says succeeded after all,
+   * once its money has been given back; false when it was not closed that way.
+   */
+  async reverseClosed(sql: Sql, paymentId: string, providerReference: string): Promise<boolean> {
+    const rows = await sql.query(
+      `UPDATE payments SET status = 'reversed', provider_reference = coalesce(provider_reference, $2), failure_reason = 'SUCCEEDED_AFTER_CLOSING'
+        WHERE id = $1 AND kind = 'charge' AND status IN ('declined', 'abandoned')
+       RETURNING 1`,
+      [paymentId, providerReference],
+    );
+    return rows.length > 0;
+  }
+
+  /** The pending charges of these orders that their buyer's browser may still confirm, and that the provider knows of. */
+  async openAtProvider(sql: Sql, orderIds: readonly string[]): Promise<PaymentRecord[]> {
+    if (orderIds.length === 0) return [];
+    const rows = await sql.query(
+      `SELECT * FROM payments
+        WHERE order_id = ANY ($1::uuid[]) AND kind = 'charge' AND status = 'pending' AND confirmation <> 'server' AND provider_reference IS NOT NULL`,
+      [orderIds],
+    );
+    return rows.map(toPayment);
+  }
+
   /** The order's refund still waiting for the provider's answer, if any. */
   async pendingRefund(sql: Sql, orderId: string): Promise<PaymentRecord | undefined> {
     const [row] = await sql.query(`SELECT * FROM payments WHERE order_id = $1 AND kind = 'refund' AND status = 'pending' FOR UPDATE`, [orderId]);

@@ -362,6 +362,35 @@ export class PaymentsService {
     return this.settleAndReverse(payment, status, { recovered: true });
   }
 
+  /**
+   * Closes at the provider the browser payments of orders that just closed (expired, cancelled), so
+   * they can no longer succeed; outside any transaction. One that succeeded first is settled (the
+   * late-success rule). Failures are left to the reconciler.
+   */
+  async closeBrowserPayments(orderIds: readonly string[]): Promise<void> {
+    for (const payment of await this.payments.openAtProvider(this.tx.sql, orderIds)) {
+      try {
+        await this.reconcile(payment);
+      } catch (error) {
+        this.logger.warn({ err: error, paymentId: payment.id, orderId: payment.orderId }, 'could not close a browser payment yet; the reconciler retries');
+      }
+    }
+  }
+
+  /**
+   * The provider says a charge we had closed (declined, abandoned) succeeded after all: no order
+   * takes it, so the money goes back (under the charge's id) and the trail says so. Never keeps money
+   * without tickets, whatever the order of events.
+   */
+  async giveBackClosed(paymentId: string, providerReference: string): Promise<boolean> {
+    const payment = await this.payments.find(this.tx.sql, paymentId);
+    if (payment?.kind !== 'charge' || (payment.status !== 'declined' && payment.status !== 'abandoned')) return false;
+    await this.gateway.refund({ reference: payment.id, providerReference, amount: payment.amount, currency: payment.currency });
+    const reversed = await this.payments.reverseClosed(this.tx.sql, payment.id, providerReference);
+    if (reversed) this.logger.error({ paymentId, orderId: payment.orderId }, 'a charge closed on our side succeeded at the provider; its money was given back');
+    return reversed;
+  }
+
   /** `settle`, then the money given back when the order could not take it. True when this call settled it. */
   async settleAndReverse(payment: PaymentRecord, outcome: Outcome, options: SettleOptions): Promise<boolean> {
     const settled = await this.settle(payment.id, outcome, options);

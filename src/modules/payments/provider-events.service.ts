@@ -75,6 +75,7 @@ export class ProviderEventsService {
     try {
       // A charge the request answered for itself was counted by it; a browser payment is counted here.
       const acted = await this.service.settleAndReverse(payment, outcome, { event: { eventId: event.eventId, type: event.type }, recovered: payment.confirmation === 'server' });
+      if (!acted && outcome.status === 'succeeded') await this.service.giveBackClosed(payment.id, outcome.providerReference);
       return acted ? 'processed' : 'duplicate';
     } catch (error) {
       // The settlement committed and only giving money back failed: the charge is left pending,
