@@ -4,9 +4,23 @@ import { Sql } from '../../database/transaction';
 
 export type PaymentKind = 'charge' | 'refund';
 /**
- * pending: recorded, its outcome not known yet (sent or not); abandoned: never sent, or never
- * received by the provider; reversed: a charge the provider took for an order that could no longer
- * be paid, given back.
+ * pending: recorded, its outcome not known yet (sent or not); abandoned: never sent, never
+ * received by the provider, or cancelled there; reversed: a charge the provider took for an order
+ * that could no longer take it (paid by another charge), given back.
+ *
+ * A charge, whoever tells its outcome (`/pay`'s answer, a webhook, the reconciler), through `settle`:
+ *   pending  + succeeded, order pending                      → succeeded; order paid (tickets, confirmation, seats sold)
+ *   pending  + succeeded, order expired/cancelled, seats ok  → succeeded; order paid (seats held again by decideHold)
+ *   pending  + succeeded, order cannot take it               → pending, reversal started → refund at the provider →
+ *                                                              order ended unpaid: succeeded + a refund, order refunded, buyer told;
+ *                                                              order paid by another charge: reversed, order stays paid
+ *   pending  + declined   (server)                           → declined; the order may be paid again
+ *   pending  + declined   (browser, action)                  → pending (the buyer may try another card)
+ *   pending  + canceled, or closed at the provider once its order closed → abandoned
+ *   pending  + not_found  (server, after the grace period)    → abandoned
+ *   pending  + pending at the provider                       → unchanged, asked again next pass
+ *   declined/abandoned + succeeded at the provider            → refunded at once, reversed
+ *   succeeded/reversed + anything                            → unchanged
  */
 export type PaymentStatus = 'pending' | 'succeeded' | 'declined' | 'abandoned' | 'reversed';
 /**
