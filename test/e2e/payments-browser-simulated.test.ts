@@ -1,3 +1,4 @@
+import { Client } from 'pg';
 import { RateLimiter } from '../../src/ports/rate-limiter.port';
 import { startTestApp, TestApp } from '../support/app';
 import { call, Session } from '../support/http';
@@ -15,15 +16,19 @@ describe('payment intents with the simulated gateway, and the webhook route', ()
   let owner: Session;
   let people: Session[];
   let sale: Sellable;
+  let db: Client;
 
   beforeAll(async () => {
     // A per-caller limit small enough to reach: the webhook must not count against it.
     t = await startTestApp({ ...CHEAP_HASHING, WORKER_ENABLED: 'false', RATE_LIMIT_PER_MINUTE: '30' });
+    db = new Client({ connectionString: t.db.url });
+    await db.connect();
     owner = await organiser(t.url);
     people = await buyers(t.url, 2);
     sale = await sellableEvent(t.url, owner, [{ capacity: 10, maxPerOrder: 4 }]);
   });
   afterAll(async () => {
+    await db?.end();
     await t?.close();
   });
   afterEach(() => jest.restoreAllMocks());
@@ -42,6 +47,13 @@ describe('payment intents with the simulated gateway, and the webhook route', ()
     expectProblem(await call(t.url, 'POST', `/v1/orders/${orderId}/payment-intent`, { token: buyer.accessToken }), 409, 'ORDER_NOT_PENDING');
     expectProblem(await call(t.url, 'POST', `/v1/orders/${orderId}/payment-intent`, { token: people[1].accessToken }), 404, 'NOT_FOUND');
     expectProblem(await call(t.url, 'POST', `/v1/orders/${orderId}/payment-intent`), 401, 'UNAUTHENTICATED');
+  });
+
+  it('a hold past its end is not pending: 409 ORDER_NOT_PENDING', async () => {
+    const [, buyer] = people;
+    const held = await placeOrder(t.url, buyer, { eventId: sale.eventId, items: [{ ticketTypeId: sale.ticketTypeIds[0], quantity: 1 }] });
+    await db.query(`UPDATE orders SET expires_at = now() - interval '1 second' WHERE id = $1`, [held.body.id]);
+    expectProblem(await call(t.url, 'POST', `/v1/orders/${held.body.id}/payment-intent`, { token: buyer.accessToken }), 409, 'ORDER_NOT_PENDING');
   });
 
   it('the webhook needs no token, refuses what the gateway cannot verify, and is outside the per-caller limit', async () => {

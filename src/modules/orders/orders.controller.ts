@@ -117,7 +117,7 @@ export class OrdersController {
       'clientSecret and publishableKey are null and the client pays with /pay.',
   })
   @ApiOkResponse({ type: PaymentIntentDto })
-  @ApiProblems(400, 401, 403, 404, [409, 'HOLD_EXPIRED', 'ORDER_NOT_PENDING'], 429, [503, 'PAYMENT_UNAVAILABLE'])
+  @ApiProblems(400, 401, 403, 404, [409, 'ORDER_NOT_PENDING'], 429, [503, 'PAYMENT_UNAVAILABLE'])
   async paymentIntent(@CurrentUser() caller: AuthenticatedUser, @UuidParam('id') id: string): Promise<PaymentIntentDto> {
     return this.payments.prepare(caller.id, id);
   }
