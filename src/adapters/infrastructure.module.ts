@@ -9,7 +9,10 @@ import { EmailSender } from '../ports/email-sender.port';
 import { Metrics } from '../ports/metrics.port';
 import { ObjectStorage } from '../ports/object-storage.port';
 import { PaymentGateway } from '../ports/payment-gateway.port';
+import { HttpRateLimitStore } from '../ports/http-rate-limit-store.port';
+import { PubSub } from '../ports/pub-sub.port';
 import { RateLimiter } from '../ports/rate-limiter.port';
+import { RedisHealth } from '../ports/redis-health.port';
 import { SmsSender } from '../ports/sms-sender.port';
 import { TokenBlacklist } from '../ports/token-blacklist.port';
 import { CloudWatchMetrics } from './aws/cloudwatch-metrics.adapter';
@@ -22,31 +25,28 @@ import { FileEmailSender } from './local/file-email-sender.adapter';
 import { InMemoryCache } from './local/in-memory-cache.adapter';
 import { InMemoryRateLimiter } from './local/in-memory-rate-limiter.adapter';
 import { InMemoryTokenBlacklist } from './local/in-memory-token-blacklist.adapter';
+import { InProcessPubSub } from './local/in-process-pub-sub.adapter';
 import { LogEmailSender } from './local/log-email-sender.adapter';
 import { LogMetrics } from './local/log-metrics.adapter';
 import { LogSmsSender } from './local/log-sms-sender.adapter';
 import { NoMetrics } from './local/no-metrics.adapter';
+import { StandInRedisHealth } from './local/stand-in-redis-health.adapter';
 import { SystemClock } from './local/system-clock.adapter';
 import { SimulatedPaymentGateway } from './payments/simulated-payment-gateway.adapter';
 import { RedisCache } from './redis/redis-cache.adapter';
+import { RedisPing } from './redis/redis-health.adapter';
+import { RedisPubSub } from './redis/redis-pub-sub.adapter';
 import { RedisRateLimiter } from './redis/redis-rate-limiter.adapter';
 import { RedisTokenBlacklist } from './redis/redis-token-blacklist.adapter';
+import { FailOpenCache } from './resilience/fail-open-cache.adapter';
+import { FailOpenHttpRateLimitStore } from './resilience/fail-open-http-rate-limit-store.adapter';
+import { FailOpenPubSub } from './resilience/fail-open-pub-sub.adapter';
+import { FailOpenRateLimiter } from './resilience/fail-open-rate-limiter.adapter';
+import { FailOpenTokenBlacklist } from './resilience/fail-open-token-blacklist.adapter';
 
-/**
- * The store behind the HTTP rate limits (`@nestjs/throttler`'s storage interface): Redis through
- * `@nest-lab/throttler-storage-redis`, or the throttler's own in-memory store locally.
- */
-export abstract class HttpRateLimitStore {}
-
-/** The shared Redis connection, or `null` when the in-process stand-ins serve (development only). */
-export abstract class RedisConnection {
-  abstract readonly client: Redis | null;
-}
-
-class ClosingRedisConnection extends RedisConnection implements OnApplicationShutdown {
-  constructor(readonly client: Redis | null) {
-    super();
-  }
+/** Closes the shared Redis connection last, after every module stopped using it. */
+class RedisLifecycle implements OnApplicationShutdown {
+  constructor(private readonly client: Redis | null) {}
 
   async onApplicationShutdown(): Promise<void> {
     await this.client?.quit().catch(() => this.client?.disconnect());
@@ -64,20 +64,22 @@ export class InfrastructureModule {
     const logger = new Logger('Infrastructure');
     if (!redis) {
       logger.warn(
-        'REDIS_URL is not set: rate limits, token revocation and the cache use in-process stand-ins. ' +
+        'REDIS_URL is not set: rate limits, token revocation, the cache and pub/sub use in-process stand-ins. ' +
           'Run a single instance only.',
       );
     }
-    const providers: Provider[] = [
-      { provide: RedisConnection, useValue: new ClosingRedisConnection(redis) },
+    const ports: Provider[] = [
       { provide: Clock, useClass: SystemClock },
-      { provide: Cache, useValue: redis ? new RedisCache(redis) : new InMemoryCache() },
-      { provide: RateLimiter, useValue: redis ? new RedisRateLimiter(redis) : new InMemoryRateLimiter() },
-      { provide: TokenBlacklist, useValue: redis ? new RedisTokenBlacklist(redis) : new InMemoryTokenBlacklist() },
+      // What Redis backs fails open (see ./resilience): without it the app runs degraded, not down.
+      { provide: Cache, useValue: new FailOpenCache(redis ? new RedisCache(redis) : new InMemoryCache()) },
+      { provide: RateLimiter, useValue: new FailOpenRateLimiter(redis ? new RedisRateLimiter(redis) : new InMemoryRateLimiter()) },
+      { provide: TokenBlacklist, useValue: new FailOpenTokenBlacklist(redis ? new RedisTokenBlacklist(redis) : new InMemoryTokenBlacklist()) },
+      { provide: PubSub, useValue: new FailOpenPubSub(redis ? new RedisPubSub(redis) : new InProcessPubSub()) },
       {
         provide: HttpRateLimitStore,
-        useFactory: () => (redis ? new ThrottlerStorageRedisService(redis) : new ThrottlerStorageService()),
+        useValue: new FailOpenHttpRateLimitStore(redis ? new ThrottlerStorageRedisService(redis) : new ThrottlerStorageService()),
       },
+      { provide: RedisHealth, useValue: redis ? new RedisPing(redis) : new StandInRedisHealth() },
       {
         provide: ObjectStorage,
         inject: [AppConfig, Clock],
@@ -161,6 +163,8 @@ export class InfrastructureModule {
           }),
       },
     ];
-    return { module: InfrastructureModule, providers, exports: providers };
+    // The connection itself stays here: modules reach Redis through ports only.
+    const lifecycle: Provider = { provide: RedisLifecycle, useValue: new RedisLifecycle(redis) };
+    return { module: InfrastructureModule, providers: [lifecycle, ...ports], exports: ports };
   }
 }

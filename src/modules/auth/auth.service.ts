@@ -12,7 +12,6 @@ import { normaliseEmail, UsersService } from '../users/users.service';
 import type { AuthenticatedUser } from './auth.decorators';
 import { AuthRepository } from './auth.repository';
 import { PasswordHasher } from './password-hasher';
-import { LogThrottle } from '../../common/log-throttle';
 
 export class InvalidCredentialsError extends DomainError {
   constructor() {
@@ -42,7 +41,6 @@ export function hashRefreshToken(token: string): Buffer {
 @Injectable()
 export class AuthService {
   private readonly logger = new Logger(AuthService.name);
-  private readonly limiterFailures = new LogThrottle();
 
   constructor(
     private readonly config: AppConfig,
@@ -68,19 +66,14 @@ export class AuthService {
   async login(email: string, password: string): Promise<AuthResult> {
     const key = `login-failures:${normaliseEmail(email)}`;
     const { loginFailureLimit, loginFailureWindowSeconds } = this.config.rateLimit;
-    const decision = await this.limiter
-      .consume(key, loginFailureLimit, loginFailureWindowSeconds)
-      .catch((error: unknown) => {
-        const held = this.limiterFailures.take();
-        if (held !== undefined) this.logger.warn({ err: error, heldBack: held }, 'login limiter unavailable; allowing attempts (fail-open)');
-        return undefined;
-      });
-    if (decision && !decision.allowed) {
+    // Allows the attempt while Redis cannot count it (the RateLimiter port fails open).
+    const decision = await this.limiter.consume(key, loginFailureLimit, loginFailureWindowSeconds);
+    if (!decision.allowed) {
       throw new RateLimitedError(decision.retryAfterSeconds, 'Too many failed logins for this e-mail; retry later.');
     }
     const found = await this.users.findByEmailWithPassword(email);
     if (!(await this.hasher.verify(found?.passwordHash, password)) || !found) throw new InvalidCredentialsError();
-    if (decision) await this.limiter.refund(key).catch(() => undefined);
+    await this.limiter.refund(key);
     const { passwordHash: _, ...user } = found;
     return this.startSession(user);
   }
