@@ -44,6 +44,94 @@ import { FailOpenPubSub } from './resilience/fail-open-pub-sub.adapter';
 import { FailOpenRateLimiter } from './resilience/fail-open-rate-limiter.adapter';
 import { FailOpenTokenBlacklist } from './resilience/fail-open-token-blacklist.adapter';
 
+/** The ports AppConfig's drivers decide (AWS in production, local stand-ins in development). */
+const objectStorage: Provider = {
+  provide: ObjectStorage,
+  inject: [AppConfig, Clock],
+  useFactory: (config: AppConfig, clock: Clock) =>
+    config.drivers.storage === 's3'
+      ? new S3ObjectStorage({
+          // AppConfig refuses to start with the s3 driver and no bucket.
+          bucket: config.storage.s3Bucket!,
+          region: config.aws.region,
+          endpoint: config.aws.endpointUrl,
+          cdnBaseUrl: config.storage.cdnBaseUrl,
+          presignTtlSeconds: config.storage.presignTtlSeconds,
+          kmsKeyId: config.storage.kmsKeyId,
+          clock,
+        })
+      : new DiskObjectStorage(config.storage.localDir, config.storage.publicBaseUrl ?? `http://localhost:${config.http.port}`),
+};
+
+const emailSender: Provider = {
+  provide: EmailSender,
+  inject: [AppConfig],
+  useFactory: (config: AppConfig) => {
+    const { failureRate, latencyMs } = config.email.faults;
+    const local = (sender: EmailSender) =>
+      failureRate > 0 || latencyMs > 0 ? new FaultInjectingEmailSender(sender, { failureRate, latencyMs }) : sender;
+    switch (config.drivers.email) {
+      case 'file':
+        return local(new FileEmailSender(config.email.fileDir));
+      case 'log':
+        return local(new LogEmailSender());
+      case 'ses':
+        return new SesEmailSender({
+          region: config.aws.region,
+          endpoint: config.aws.endpointUrl,
+          from: config.email.from,
+          configurationSetName: config.email.sesConfigurationSet,
+        });
+    }
+  },
+};
+
+const smsSender: Provider = {
+  provide: SmsSender,
+  inject: [AppConfig],
+  useFactory: (config: AppConfig) =>
+    config.drivers.sms === 'sns'
+      ? new SnsSmsSender({
+          region: config.aws.region,
+          endpoint: config.aws.endpointUrl,
+          senderId: config.sms.senderId,
+          requestTimeoutMs: config.outbox.sendTimeoutMs,
+        })
+      : new LogSmsSender(),
+};
+
+const metrics: Provider = {
+  provide: Metrics,
+  inject: [AppConfig, Clock],
+  useFactory: (config: AppConfig, clock: Clock) => {
+    switch (config.drivers.metrics) {
+      case 'cloudwatch':
+        return new CloudWatchMetrics({
+          region: config.aws.region,
+          endpoint: config.aws.endpointUrl,
+          namespace: config.metrics.namespace,
+          flushIntervalMs: config.metrics.flushIntervalMs,
+          clock,
+        });
+      case 'log':
+        return new LogMetrics({ flushIntervalMs: config.metrics.flushIntervalMs });
+      case 'none':
+        return new NoMetrics();
+    }
+  },
+};
+
+const paymentGateway: Provider = {
+  provide: PaymentGateway,
+  inject: [AppConfig],
+  // AppConfig refuses the simulated gateway when NODE_ENV=production.
+  useFactory: (config: AppConfig) =>
+    new SimulatedPaymentGateway({
+      latencyMs: config.payments.simulatedLatencyMs,
+      declineRate: config.payments.simulatedDeclineRate,
+    }),
+};
+
 /** Closes the shared Redis connection last, after every module stopped using it. */
 class RedisLifecycle implements OnApplicationShutdown {
   constructor(private readonly client: Redis | null) {}
@@ -80,88 +168,11 @@ export class InfrastructureModule {
         useValue: new FailOpenHttpRateLimitStore(redis ? new ThrottlerStorageRedisService(redis) : new ThrottlerStorageService()),
       },
       { provide: RedisHealth, useValue: redis ? new RedisPing(redis) : new StandInRedisHealth() },
-      {
-        provide: ObjectStorage,
-        inject: [AppConfig, Clock],
-        useFactory: (config: AppConfig, clock: Clock) =>
-          config.drivers.storage === 's3'
-            ? new S3ObjectStorage({
-                // AppConfig refuses to start with the s3 driver and no bucket.
-                bucket: config.storage.s3Bucket!,
-                region: config.aws.region,
-                endpoint: config.aws.endpointUrl,
-                cdnBaseUrl: config.storage.cdnBaseUrl,
-                presignTtlSeconds: config.storage.presignTtlSeconds,
-                kmsKeyId: config.storage.kmsKeyId,
-                clock,
-              })
-            : new DiskObjectStorage(config.storage.localDir, config.storage.publicBaseUrl ?? `http://localhost:${config.http.port}`),
-      },
-      {
-        provide: EmailSender,
-        inject: [AppConfig],
-        useFactory: (config: AppConfig) => {
-          const { failureRate, latencyMs } = config.email.faults;
-          const local = (sender: EmailSender) =>
-            failureRate > 0 || latencyMs > 0 ? new FaultInjectingEmailSender(sender, { failureRate, latencyMs }) : sender;
-          switch (config.drivers.email) {
-            case 'file':
-              return local(new FileEmailSender(config.email.fileDir));
-            case 'log':
-              return local(new LogEmailSender());
-            case 'ses':
-              return new SesEmailSender({
-                region: config.aws.region,
-                endpoint: config.aws.endpointUrl,
-                from: config.email.from,
-                configurationSetName: config.email.sesConfigurationSet,
-              });
-          }
-        },
-      },
-      {
-        provide: SmsSender,
-        inject: [AppConfig],
-        useFactory: (config: AppConfig) =>
-          config.drivers.sms === 'sns'
-            ? new SnsSmsSender({
-                region: config.aws.region,
-                endpoint: config.aws.endpointUrl,
-                senderId: config.sms.senderId,
-                requestTimeoutMs: config.outbox.sendTimeoutMs,
-              })
-            : new LogSmsSender(),
-      },
-      {
-        provide: Metrics,
-        inject: [AppConfig, Clock],
-        useFactory: (config: AppConfig, clock: Clock) => {
-          switch (config.drivers.metrics) {
-            case 'cloudwatch':
-              return new CloudWatchMetrics({
-                region: config.aws.region,
-                endpoint: config.aws.endpointUrl,
-                namespace: config.metrics.namespace,
-                flushIntervalMs: config.metrics.flushIntervalMs,
-                clock,
-              });
-            case 'log':
-              return new LogMetrics({ flushIntervalMs: config.metrics.flushIntervalMs });
-            case 'none':
-              return new NoMetrics();
-          }
-        },
-      },
-      {
-        provide: PaymentGateway,
-        inject: [AppConfig],
-        // AppConfig refuses the simulated gateway when NODE_ENV=production.
-        useFactory: (config: AppConfig) =>
-          new SimulatedPaymentGateway({
-            latencyMs: config.payments.simulatedLatencyMs,
-            declineRate: config.payments.simulatedDeclineRate,
-          }),
-      },
+      objectStorage,
+      emailSender,
+      smsSender,
+      metrics,
+      paymentGateway,
     ];
     // The connection itself stays here: modules reach Redis through ports only.
     const lifecycle: Provider = { provide: RedisLifecycle, useValue: new RedisLifecycle(redis) };
