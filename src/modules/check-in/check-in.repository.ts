@@ -3,14 +3,6 @@ import { Sql } from '../../database/transaction';
 
 export type ScanResult = 'checked_in' | 'already_checked_in' | 'void' | 'not_found' | 'rate_limited';
 
-export interface StaffMember {
-  eventId: string;
-  userId: string;
-  email: string;
-  name: string;
-  createdAt: Date;
-}
-
 export interface ScanAttempt {
   eventId: string;
   scannerId: string;
@@ -50,13 +42,13 @@ export class CheckInRepository {
     return rows.length > 0;
   }
 
-  async staffOf(sql: Sql, eventId: string): Promise<StaffMember[]> {
-    const rows = await sql.query<{ user_id: string; email: string; name: string; created_at: Date }>(
-      `SELECT s.user_id, u.email, u.name, s.created_at FROM event_staff s JOIN users u ON u.id = s.user_id
-        WHERE s.event_id = $1 ORDER BY s.created_at, s.user_id`,
+  /** The event's staff in grant order: who, and since when (the users module knows their names). */
+  async staffOf(sql: Sql, eventId: string): Promise<{ userId: string; createdAt: Date }[]> {
+    const rows = await sql.query<{ user_id: string; created_at: Date }>(
+      `SELECT user_id, created_at FROM event_staff WHERE event_id = $1 ORDER BY created_at, user_id`,
       [eventId],
     );
-    return rows.map((r) => ({ eventId, userId: r.user_id, email: r.email, name: r.name, createdAt: r.created_at }));
+    return rows.map((r) => ({ userId: r.user_id, createdAt: r.created_at }));
   }
 
   /** Every scan leaves one row, whatever its result (a code is kept to its first 256 characters). */

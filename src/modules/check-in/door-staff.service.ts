@@ -2,8 +2,16 @@ import { Injectable } from '@nestjs/common';
 import { NotFoundError } from '../../common/domain-error';
 import { Transactions } from '../../database/transaction';
 import { UsersService } from '../users/users.service';
-import { CheckInRepository, StaffMember } from './check-in.repository';
+import { CheckInRepository } from './check-in.repository';
 import { DoorAccess } from './door-access.service';
+
+export interface StaffMember {
+  eventId: string;
+  userId: string;
+  email: string;
+  name: string;
+  createdAt: Date;
+}
 
 /** The organiser's door staff: registered users it gives check-in rights for one event. */
 @Injectable()
@@ -30,6 +38,13 @@ export class DoorStaff {
 
   async list(ownerId: string, eventId: string): Promise<StaffMember[]> {
     await this.access.assertOwner(ownerId, eventId);
-    return this.repo.staffOf(this.tx.sql, eventId);
+    const grants = await this.repo.staffOf(this.tx.sql, eventId);
+    // A door team is a handful of people: one lookup each, side by side.
+    return Promise.all(
+      grants.map(async ({ userId, createdAt }) => {
+        const user = await this.users.get(userId);
+        return { eventId, userId, email: user.email, name: user.name, createdAt };
+      }),
+    );
   }
 }
