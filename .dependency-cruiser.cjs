@@ -68,6 +68,15 @@ module.exports = {
       to: { path: '^src/database/', pathNot: '^src/database/transaction\\.ts$' },
     },
     {
+      name: 'modules-receive-config-slices',
+      comment:
+        'A service receives the slice of configuration it needs (OrdersConfig, RedisConfig, … from ' +
+        'src/config), never the whole AppConfig: that stays with the composition root.',
+      severity: 'error',
+      from: { path: '^src/(modules|adapters)/', pathNot: '^src/adapters/infrastructure\\.module\\.ts$|\\.spec\\.ts$' },
+      to: { path: '^src/config/app-config\\.ts$' },
+    },
+    {
       name: 'ports-not-to-modules-or-adapters',
       comment:
         'A port says what the business needs, in its own terms: it knows neither the business that ' +

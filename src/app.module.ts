@@ -1,16 +1,16 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { ThrottlerModule, ThrottlerStorage } from '@nestjs/throttler';
+import { ThrottlerModule } from '@nestjs/throttler';
 import type Redis from 'ioredis';
 import { LoggerModule } from 'nestjs-pino';
-import { HttpRateLimitStore, InfrastructureModule } from './adapters/infrastructure.module';
+import { InfrastructureModule } from './adapters/infrastructure.module';
 import { AppConfig } from './config/app-config';
 import { RateLimitConfig } from './config';
 import { ConfigModule } from './config/config.module';
 import { loggerOptions } from './common/logging';
 import { DatabaseModule } from './database/database.module';
 import { AuthModule } from './modules/auth/auth.module';
-import { CallerThrottlerGuard, FailOpenThrottlerStorage } from './modules/auth/caller-throttler.guard';
+import { CallerThrottlerGuard } from './modules/auth/caller-throttler.guard';
 import { JwtAuthGuard } from './modules/auth/jwt-auth.guard';
 import { RolesGuard } from './modules/auth/roles.guard';
 import { DemoDataService } from './modules/demo/demo-data.service';
@@ -19,6 +19,7 @@ import { OrdersModule } from './modules/orders/orders.module';
 import { CheckInModule } from './modules/check-in/check-in.module';
 import { HealthModule } from './modules/health/health.module';
 import { UsersModule } from './modules/users/users.module';
+import { HttpRateLimitStore } from './ports/http-rate-limit-store.port';
 
 export interface AppDependencies {
   config: AppConfig;
@@ -40,9 +41,10 @@ export class AppModule {
         InfrastructureModule.forRoot(redis),
         ThrottlerModule.forRootAsync({
           inject: [RateLimitConfig, HttpRateLimitStore],
-          useFactory: (rateLimit: RateLimitConfig, storage: ThrottlerStorage) => ({
+          // The store InfrastructureModule chose, failing open as it does.
+          useFactory: (rateLimit: RateLimitConfig, storage: HttpRateLimitStore) => ({
             throttlers: [{ name: 'default', ttl: 60_000, limit: rateLimit.perMinute }],
-            storage: new FailOpenThrottlerStorage(storage),
+            storage,
           }),
         }),
         HealthModule,

@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import Stripe from 'stripe';
 import { AppConfig } from '../config/app-config';
@@ -18,6 +19,10 @@ const compile = (env: NodeJS.ProcessEnv) =>
   Test.createTestingModule({ imports: [ConfigModule.forRoot(AppConfig.fromEnv({ METRICS_DRIVER: 'none', ...env })), InfrastructureModule.forRoot(null)] }).compile();
 
 describe('InfrastructureModule: the payment gateway', () => {
+  // The module warns that REDIS_URL is unset (these compile it without Redis); the unit layer's output stays clean.
+  beforeAll(() => Logger.overrideLogger(false));
+  afterAll(() => Logger.overrideLogger(['log', 'error', 'warn', 'debug', 'verbose']));
+
   it('serves the simulated gateway when PAYMENT_GATEWAY is simulated (the default)', async () => {
     const moduleRef = await compile({});
     expect(moduleRef.get(PaymentGateway)).toBeInstanceOf(SimulatedPaymentGateway);

@@ -9,7 +9,10 @@ import { EmailSender } from '../ports/email-sender.port';
 import { Metrics } from '../ports/metrics.port';
 import { ObjectStorage } from '../ports/object-storage.port';
 import { PaymentGateway } from '../ports/payment-gateway.port';
+import { HttpRateLimitStore } from '../ports/http-rate-limit-store.port';
+import { PubSub } from '../ports/pub-sub.port';
 import { RateLimiter } from '../ports/rate-limiter.port';
+import { RedisHealth } from '../ports/redis-health.port';
 import { SmsSender } from '../ports/sms-sender.port';
 import { TokenBlacklist } from '../ports/token-blacklist.port';
 import { CloudWatchMetrics } from './aws/cloudwatch-metrics.adapter';
@@ -22,32 +25,127 @@ import { FileEmailSender } from './local/file-email-sender.adapter';
 import { InMemoryCache } from './local/in-memory-cache.adapter';
 import { InMemoryRateLimiter } from './local/in-memory-rate-limiter.adapter';
 import { InMemoryTokenBlacklist } from './local/in-memory-token-blacklist.adapter';
+import { InProcessPubSub } from './local/in-process-pub-sub.adapter';
 import { LogEmailSender } from './local/log-email-sender.adapter';
 import { LogMetrics } from './local/log-metrics.adapter';
 import { LogSmsSender } from './local/log-sms-sender.adapter';
 import { NoMetrics } from './local/no-metrics.adapter';
+import { StandInRedisHealth } from './local/stand-in-redis-health.adapter';
 import { SystemClock } from './local/system-clock.adapter';
 import { SimulatedPaymentGateway } from './payments/simulated-payment-gateway.adapter';
 import { StripePaymentGateway } from './payments/stripe-payment-gateway.adapter';
 import { RedisCache } from './redis/redis-cache.adapter';
+import { RedisPing } from './redis/redis-health.adapter';
+import { RedisPubSub } from './redis/redis-pub-sub.adapter';
 import { RedisRateLimiter } from './redis/redis-rate-limiter.adapter';
 import { RedisTokenBlacklist } from './redis/redis-token-blacklist.adapter';
+import { FailOpenCache } from './resilience/fail-open-cache.adapter';
+import { FailOpenHttpRateLimitStore } from './resilience/fail-open-http-rate-limit-store.adapter';
+import { FailOpenPubSub } from './resilience/fail-open-pub-sub.adapter';
+import { FailOpenRateLimiter } from './resilience/fail-open-rate-limiter.adapter';
+import { FailOpenTokenBlacklist } from './resilience/fail-open-token-blacklist.adapter';
 
-/**
- * The store behind the HTTP rate limits (`@nestjs/throttler`'s storage interface): Redis through
- * `@nest-lab/throttler-storage-redis`, or the throttler's own in-memory store locally.
- */
-export abstract class HttpRateLimitStore {}
+/** The ports AppConfig's drivers decide (AWS in production, local stand-ins in development). */
+const objectStorage: Provider = {
+  provide: ObjectStorage,
+  inject: [AppConfig, Clock],
+  useFactory: (config: AppConfig, clock: Clock) =>
+    config.drivers.storage === 's3'
+      ? new S3ObjectStorage({
+          // AppConfig refuses to start with the s3 driver and no bucket.
+          bucket: config.storage.s3Bucket!,
+          region: config.aws.region,
+          endpoint: config.aws.endpointUrl,
+          cdnBaseUrl: config.storage.cdnBaseUrl,
+          presignTtlSeconds: config.storage.presignTtlSeconds,
+          kmsKeyId: config.storage.kmsKeyId,
+          clock,
+        })
+      : new DiskObjectStorage(config.storage.localDir, config.storage.publicBaseUrl ?? `http://localhost:${config.http.port}`),
+};
 
-/** The shared Redis connection, or `null` when the in-process stand-ins serve (development only). */
-export abstract class RedisConnection {
-  abstract readonly client: Redis | null;
-}
+const emailSender: Provider = {
+  provide: EmailSender,
+  inject: [AppConfig],
+  useFactory: (config: AppConfig) => {
+    const { failureRate, latencyMs } = config.email.faults;
+    const local = (sender: EmailSender) =>
+      failureRate > 0 || latencyMs > 0 ? new FaultInjectingEmailSender(sender, { failureRate, latencyMs }) : sender;
+    switch (config.drivers.email) {
+      case 'file':
+        return local(new FileEmailSender(config.email.fileDir));
+      case 'log':
+        return local(new LogEmailSender());
+      case 'ses':
+        return new SesEmailSender({
+          region: config.aws.region,
+          endpoint: config.aws.endpointUrl,
+          from: config.email.from,
+          configurationSetName: config.email.sesConfigurationSet,
+        });
+    }
+  },
+};
 
-class ClosingRedisConnection extends RedisConnection implements OnApplicationShutdown {
-  constructor(readonly client: Redis | null) {
-    super();
-  }
+const smsSender: Provider = {
+  provide: SmsSender,
+  inject: [AppConfig],
+  useFactory: (config: AppConfig) =>
+    config.drivers.sms === 'sns'
+      ? new SnsSmsSender({
+          region: config.aws.region,
+          endpoint: config.aws.endpointUrl,
+          senderId: config.sms.senderId,
+          requestTimeoutMs: config.outbox.sendTimeoutMs,
+        })
+      : new LogSmsSender(),
+};
+
+const metrics: Provider = {
+  provide: Metrics,
+  inject: [AppConfig, Clock],
+  useFactory: (config: AppConfig, clock: Clock) => {
+    switch (config.drivers.metrics) {
+      case 'cloudwatch':
+        return new CloudWatchMetrics({
+          region: config.aws.region,
+          endpoint: config.aws.endpointUrl,
+          namespace: config.metrics.namespace,
+          flushIntervalMs: config.metrics.flushIntervalMs,
+          clock,
+        });
+      case 'log':
+        return new LogMetrics({ flushIntervalMs: config.metrics.flushIntervalMs });
+      case 'none':
+        return new NoMetrics();
+    }
+  },
+};
+
+const paymentGateway: Provider = {
+  provide: PaymentGateway,
+  inject: [AppConfig],
+  // AppConfig refuses the simulated gateway when NODE_ENV=production.
+  useFactory: (config: AppConfig) => {
+    switch (config.drivers.payments) {
+      case 'simulated':
+        return new SimulatedPaymentGateway({
+          latencyMs: config.payments.simulatedLatencyMs,
+          declineRate: config.payments.simulatedDeclineRate,
+        });
+      case 'stripe': {
+        const { keys, api, webhookToleranceSeconds } = config.stripe;
+        // AppConfig requires the keys with PAYMENT_GATEWAY=stripe; never fall back to the simulated gateway.
+        if (!keys) throw new Error('PAYMENT_GATEWAY=stripe is configured without its Stripe keys');
+        return new StripePaymentGateway({ keys, api, webhookToleranceSeconds });
+      }
+    }
+  },
+};
+
+/** Closes the shared Redis connection last, after every module stopped using it. */
+class RedisLifecycle implements OnApplicationShutdown {
+  constructor(private readonly client: Redis | null) {}
 
   async onApplicationShutdown(): Promise<void> {
     await this.client?.quit().catch(() => this.client?.disconnect());
@@ -65,113 +163,30 @@ export class InfrastructureModule {
     const logger = new Logger('Infrastructure');
     if (!redis) {
       logger.warn(
-        'REDIS_URL is not set: rate limits, token revocation and the cache use in-process stand-ins. ' +
+        'REDIS_URL is not set: rate limits, token revocation, the cache and pub/sub use in-process stand-ins. ' +
           'Run a single instance only.',
       );
     }
-    const providers: Provider[] = [
-      { provide: RedisConnection, useValue: new ClosingRedisConnection(redis) },
+    const ports: Provider[] = [
       { provide: Clock, useClass: SystemClock },
-      { provide: Cache, useValue: redis ? new RedisCache(redis) : new InMemoryCache() },
-      { provide: RateLimiter, useValue: redis ? new RedisRateLimiter(redis) : new InMemoryRateLimiter() },
-      { provide: TokenBlacklist, useValue: redis ? new RedisTokenBlacklist(redis) : new InMemoryTokenBlacklist() },
+      // What Redis backs fails open (see ./resilience): without it the app runs degraded, not down.
+      { provide: Cache, useValue: new FailOpenCache(redis ? new RedisCache(redis) : new InMemoryCache()) },
+      { provide: RateLimiter, useValue: new FailOpenRateLimiter(redis ? new RedisRateLimiter(redis) : new InMemoryRateLimiter()) },
+      { provide: TokenBlacklist, useValue: new FailOpenTokenBlacklist(redis ? new RedisTokenBlacklist(redis) : new InMemoryTokenBlacklist()) },
+      { provide: PubSub, useValue: new FailOpenPubSub(redis ? new RedisPubSub(redis) : new InProcessPubSub()) },
       {
         provide: HttpRateLimitStore,
-        useFactory: () => (redis ? new ThrottlerStorageRedisService(redis) : new ThrottlerStorageService()),
+        useValue: new FailOpenHttpRateLimitStore(redis ? new ThrottlerStorageRedisService(redis) : new ThrottlerStorageService()),
       },
-      {
-        provide: ObjectStorage,
-        inject: [AppConfig, Clock],
-        useFactory: (config: AppConfig, clock: Clock) =>
-          config.drivers.storage === 's3'
-            ? new S3ObjectStorage({
-                // AppConfig refuses to start with the s3 driver and no bucket.
-                bucket: config.storage.s3Bucket!,
-                region: config.aws.region,
-                endpoint: config.aws.endpointUrl,
-                cdnBaseUrl: config.storage.cdnBaseUrl,
-                presignTtlSeconds: config.storage.presignTtlSeconds,
-                kmsKeyId: config.storage.kmsKeyId,
-                clock,
-              })
-            : new DiskObjectStorage(config.storage.localDir, config.storage.publicBaseUrl ?? `http://localhost:${config.http.port}`),
-      },
-      {
-        provide: EmailSender,
-        inject: [AppConfig],
-        useFactory: (config: AppConfig) => {
-          const { failureRate, latencyMs } = config.email.faults;
-          const local = (sender: EmailSender) =>
-            failureRate > 0 || latencyMs > 0 ? new FaultInjectingEmailSender(sender, { failureRate, latencyMs }) : sender;
-          switch (config.drivers.email) {
-            case 'file':
-              return local(new FileEmailSender(config.email.fileDir));
-            case 'log':
-              return local(new LogEmailSender());
-            case 'ses':
-              return new SesEmailSender({
-                region: config.aws.region,
-                endpoint: config.aws.endpointUrl,
-                from: config.email.from,
-                configurationSetName: config.email.sesConfigurationSet,
-              });
-          }
-        },
-      },
-      {
-        provide: SmsSender,
-        inject: [AppConfig],
-        useFactory: (config: AppConfig) =>
-          config.drivers.sms === 'sns'
-            ? new SnsSmsSender({
-                region: config.aws.region,
-                endpoint: config.aws.endpointUrl,
-                senderId: config.sms.senderId,
-                requestTimeoutMs: config.outbox.sendTimeoutMs,
-              })
-            : new LogSmsSender(),
-      },
-      {
-        provide: Metrics,
-        inject: [AppConfig, Clock],
-        useFactory: (config: AppConfig, clock: Clock) => {
-          switch (config.drivers.metrics) {
-            case 'cloudwatch':
-              return new CloudWatchMetrics({
-                region: config.aws.region,
-                endpoint: config.aws.endpointUrl,
-                namespace: config.metrics.namespace,
-                flushIntervalMs: config.metrics.flushIntervalMs,
-                clock,
-              });
-            case 'log':
-              return new LogMetrics({ flushIntervalMs: config.metrics.flushIntervalMs });
-            case 'none':
-              return new NoMetrics();
-          }
-        },
-      },
-      {
-        provide: PaymentGateway,
-        inject: [AppConfig],
-        // AppConfig refuses the simulated gateway when NODE_ENV=production.
-        useFactory: (config: AppConfig) => {
-          switch (config.drivers.payments) {
-            case 'simulated':
-              return new SimulatedPaymentGateway({
-                latencyMs: config.payments.simulatedLatencyMs,
-                declineRate: config.payments.simulatedDeclineRate,
-              });
-            case 'stripe': {
-              const { keys, api, webhookToleranceSeconds } = config.stripe;
-              // AppConfig requires the keys with PAYMENT_GATEWAY=stripe; never fall back to the simulated gateway.
-              if (!keys) throw new Error('PAYMENT_GATEWAY=stripe is configured without its Stripe keys');
-              return new StripePaymentGateway({ keys, api, webhookToleranceSeconds });
-            }
-          }
-        },
-      },
+      { provide: RedisHealth, useValue: redis ? new RedisPing(redis) : new StandInRedisHealth() },
+      objectStorage,
+      emailSender,
+      smsSender,
+      metrics,
+      paymentGateway,
     ];
-    return { module: InfrastructureModule, providers, exports: providers };
+    // The connection itself stays here: modules reach Redis through ports only.
+    const lifecycle: Provider = { provide: RedisLifecycle, useValue: new RedisLifecycle(redis) };
+    return { module: InfrastructureModule, providers: [lifecycle, ...ports], exports: ports };
   }
 }

@@ -6,7 +6,7 @@ import {
   UpdateTemplateCommand,
 } from '@aws-sdk/client-ses';
 import { AppConfig } from '../config/app-config';
-import { EmailContent, EMAIL_TEMPLATES } from '../modules/notifications/email-templates';
+import { EmailContent, EMAIL_TEMPLATES } from '../adapters/email/email-templates';
 
 export type TemplateAction = 'created' | 'updated' | 'unchanged';
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { connectRedis } from '../../src/adapters/redis/redis.client';
 import { RedisCache } from '../../src/adapters/redis/redis-cache.adapter';
+import { FailOpenCache } from '../../src/adapters/resilience/fail-open-cache.adapter';
 import { EventCache } from '../../src/modules/events/event-cache';
 import type { EventView } from '../../src/modules/events/event.model';
 import { freePort } from '../support/ports';
@@ -163,7 +164,8 @@ describe('EventCache on Redis', () => {
       retryStrategy: () => null,
     });
     offline.on('error', () => undefined);
-    const broken = new EventCache(new RedisCache(offline));
+    // As the app wires it: the fail-open policy is the Cache port's (InfrastructureModule), not EventCache's.
+    const broken = new EventCache(new FailOpenCache(new RedisCache(offline)));
     try {
       const id = randomUUID();
       const db = new FakeDatabase(id);

@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EmailFile, FileEmailSender } from '../../src/adapters/local/file-email-sender.adapter';
-import { renderEmail } from '../../src/modules/notifications/email-templates';
+import { renderEmail } from '../../src/adapters/email/email-templates';
 import { EventPublishedData, RefundCompletedData } from '../../src/modules/notifications/notification.model';
 import { EmailMessage } from '../../src/ports/email-sender.port';
 

@@ -15,7 +15,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import startSesEmulator from 'aws-ses-v2-local';
 import { isPermanentEmailError, SesEmailSender } from '../../src/adapters/aws/ses-email-sender.adapter';
 import { publishEmailTemplates } from '../../src/cli/ses-templates';
-import { EMAIL_TEMPLATES, renderEmail, templateData } from '../../src/modules/notifications/email-templates';
+import { EMAIL_TEMPLATES, renderEmail, templateData } from '../../src/adapters/email/email-templates';
 import { RefundCompletedData, TicketConfirmationData } from '../../src/modules/notifications/notification.model';
 import { EmailMessage, EmailTemplate, UndeliverableError } from '../../src/ports/email-sender.port';
 import { freePort } from '../support/ports';

@@ -1,6 +1,6 @@
 import { SendTemplatedEmailCommand, SESClient, SESClientConfig } from '@aws-sdk/client-ses';
 import type { OnApplicationShutdown } from '@nestjs/common';
-import { templateData } from '../../modules/notifications/email-templates';
+import { templateData } from '../email/email-templates';
 import { EmailMessage, EmailSender, UndeliverableError, SendOptions } from '../../ports/email-sender.port';
 
 export interface SesEmailSenderOptions {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { renderEmail } from '../../modules/notifications/email-templates';
+import { renderEmail } from '../email/email-templates';
 import { EmailMessage, EmailSender, SendOptions } from '../../ports/email-sender.port';
 
 /** What one file holds: the contract's `{to, template, subject, data, sentAt}`, plus the id and the rendered bodies. */

@@ -7,6 +7,8 @@ import { UsersModule } from '../users/users.module';
 import { AuthController } from './auth.controller';
 import { AuthRepository } from './auth.repository';
 import { AuthService } from './auth.service';
+import { LoginAttempts } from './login-attempts.service';
+import { Sessions } from './sessions.service';
 import { JwtStrategy } from './jwt.strategy';
 import { PasswordHasher } from './password-hasher';
 
@@ -27,7 +29,7 @@ import { PasswordHasher } from './password-hasher';
     }),
   ],
   controllers: [AuthController],
-  providers: [AuthService, AuthRepository, PasswordHasher, JwtStrategy],
+  providers: [AuthService, Sessions, LoginAttempts, AuthRepository, PasswordHasher, JwtStrategy],
   exports: [AuthService, JwtModule],
 })
 export class AuthModule {}

@@ -1,9 +1,8 @@
-import { ExecutionContext, Injectable, Logger } from '@nestjs/common';
+import { ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { JwtService } from '@nestjs/jwt';
 import { InjectThrottlerOptions, ThrottlerGuard, ThrottlerLimitDetail, ThrottlerModuleOptions, ThrottlerStorage } from '@nestjs/throttler';
 import { RateLimitedError } from '../../common/domain-error';
-import { LogThrottle } from '../../common/log-throttle';
 
 /**
  * `@nestjs/throttler` with our caller identity: the user id when the request carries a valid access
@@ -41,23 +40,5 @@ export class CallerThrottlerGuard extends ThrottlerGuard {
 
   protected override async throwThrottlingException(_: ExecutionContext, detail: ThrottlerLimitDetail): Promise<void> {
     throw new RateLimitedError(detail.timeToBlockExpire || detail.timeToExpire);
-  }
-}
-
-/** Rate limiting fails open: a Redis outage must not turn every request into an error. */
-export class FailOpenThrottlerStorage implements ThrottlerStorage {
-  private readonly logger = new Logger('RateLimit');
-  private readonly failures = new LogThrottle();
-
-  constructor(private readonly inner: ThrottlerStorage) {}
-
-  async increment(key: string, ttl: number, limit: number, blockDuration: number, name: string) {
-    try {
-      return await this.inner.increment(key, ttl, limit, blockDuration, name);
-    } catch (error) {
-      const held = this.failures.take();
-      if (held !== undefined) this.logger.warn({ err: error, heldBack: held }, 'rate-limit store unavailable; allowing requests (fail-open)');
-      return { totalHits: 0, timeToExpire: 0, isBlocked: false, timeToBlockExpire: 0 };
-    }
   }
 }

@@ -1,5 +1,5 @@
 import { createSecretKey } from 'node:crypto';
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { ExtractJwt, Strategy } from 'passport-jwt';
 import { UnauthenticatedError } from '../../common/domain-error';
@@ -7,7 +7,6 @@ import { AuthConfig } from '../../config';
 import { TokenBlacklist } from '../../ports/token-blacklist.port';
 import { ROLES as ALL_ROLES, Role } from '../users/user.model';
 import type { AuthenticatedUser } from './auth.decorators';
-import { LogThrottle } from '../../common/log-throttle';
 
 interface AccessTokenClaims {
   sub?: unknown;
@@ -20,9 +19,6 @@ interface AccessTokenClaims {
 /** Verifies HS256 access tokens only (the algorithm is pinned: `alg: none` and RS/HS confusion fail). */
 @Injectable()
 export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
-  private readonly logger = new Logger(JwtStrategy.name);
-  private readonly failures = new LogThrottle();
-
   constructor(
     auth: AuthConfig,
     private readonly blacklist: TokenBlacklist,
@@ -50,21 +46,8 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     ) {
       throw new UnauthenticatedError('The access token is malformed.');
     }
-    if (await this.isRevoked(jti, sid)) throw new UnauthenticatedError('The access token has been revoked.');
+    // Fails open while Redis cannot answer (the TokenBlacklist port does, see InfrastructureModule).
+    if (await this.blacklist.isRevoked(jti, sid)) throw new UnauthenticatedError('The access token has been revoked.');
     return { id: sub, role: role as Role, sessionId: sid, jti, exp };
-  }
-
-  /**
-   * Fail open when Redis cannot answer: access tokens live 15 minutes, and refusing every
-   * authenticated request during a Redis blip would take the on-sale down with it.
-   */
-  private async isRevoked(jti: string, sid: string): Promise<boolean> {
-    try {
-      return await this.blacklist.isRevoked(jti, sid);
-    } catch (error) {
-      const held = this.failures.take();
-      if (held !== undefined) this.logger.warn({ err: error, heldBack: held }, 'token blacklist unavailable; accepting tokens (fail-open)');
-      return false;
-    }
   }
 }

@@ -3,10 +3,12 @@ import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse,
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiProblems } from '../../common/openapi';
 import { UuidParam } from '../../common/validation';
-import { AppConfig } from '../../config/app-config';
+import { CheckInConfig } from '../../config';
 import { AuthenticatedUser, CurrentUser, Roles } from '../auth/auth.decorators';
 import { CheckInFeed } from './check-in-feed';
 import { CheckInService } from './check-in.service';
+import { DoorAccess } from './door-access.service';
+import { DoorStaff } from './door-staff.service';
 import { CheckInResultDto, CheckInStatsDto, GrantStaffDto, ScanDto, StaffMemberDto } from './dto/check-in.dto';
 
 @ApiTags('check-in')
@@ -15,8 +17,10 @@ import { CheckInResultDto, CheckInStatsDto, GrantStaffDto, ScanDto, StaffMemberD
 export class CheckInController {
   constructor(
     private readonly checkIn: CheckInService,
+    private readonly doorStaff: DoorStaff,
+    private readonly access: DoorAccess,
     private readonly feed: CheckInFeed,
-    private readonly config: AppConfig,
+    private readonly config: CheckInConfig,
   ) {}
 
   @Post('staff')
@@ -25,7 +29,7 @@ export class CheckInController {
   @ApiCreatedResponse({ type: StaffMemberDto })
   @ApiProblems(400, 401, 403, [404, 'NOT_FOUND'], 429)
   async grant(@CurrentUser() caller: AuthenticatedUser, @UuidParam('id') id: string, @Body() body: GrantStaffDto): Promise<StaffMemberDto> {
-    const member = await this.checkIn.grant(caller.id, id, body.email);
+    const member = await this.doorStaff.grant(caller.id, id, body.email);
     return { ...member, createdAt: member.createdAt.toISOString() };
   }
 
@@ -35,7 +39,7 @@ export class CheckInController {
   @ApiOkResponse({ type: [StaffMemberDto] })
   @ApiProblems(400, 401, 403, [404, 'NOT_FOUND'], 429)
   async staff(@CurrentUser() caller: AuthenticatedUser, @UuidParam('id') id: string): Promise<StaffMemberDto[]> {
-    return (await this.checkIn.staff(caller.id, id)).map((m) => ({ ...m, createdAt: m.createdAt.toISOString() }));
+    return (await this.doorStaff.list(caller.id, id)).map((m) => ({ ...m, createdAt: m.createdAt.toISOString() }));
   }
 
   @Delete('staff/:userId')
@@ -45,7 +49,7 @@ export class CheckInController {
   @ApiNoContentResponse()
   @ApiProblems(400, 401, 403, [404, 'NOT_FOUND'], 429)
   async revoke(@CurrentUser() caller: AuthenticatedUser, @UuidParam('id') id: string, @UuidParam('userId') userId: string): Promise<void> {
-    await this.checkIn.revoke(caller.id, id, userId);
+    await this.doorStaff.revoke(caller.id, id, userId);
   }
 
   @Post('check-ins')
@@ -94,7 +98,7 @@ export class CheckInController {
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    await this.checkIn.assertDoor(caller.id, id);
+    await this.access.assertDoor(caller.id, id);
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, {
@@ -106,7 +110,7 @@ export class CheckInController {
     });
     raw.write(`retry: 3000\n: connected\n\n`);
     let stop = () => {};
-    const heartbeat = setInterval(() => raw.write(`: heartbeat ${new Date().toISOString()}\n\n`), this.config.checkIn.streamHeartbeatMs);
+    const heartbeat = setInterval(() => raw.write(`: heartbeat ${new Date().toISOString()}\n\n`), this.config.streamHeartbeatMs);
     const end = () => {
       clearInterval(heartbeat);
       stop();

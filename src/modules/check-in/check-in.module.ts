@@ -1,13 +1,19 @@
 import { Module } from '@nestjs/common';
 import { EventsModule } from '../events/events.module';
+import { OrdersModule } from '../orders/orders.module';
+import { UsersModule } from '../users/users.module';
 import { CheckInFeed } from './check-in-feed';
 import { CheckInController } from './check-in.controller';
 import { CheckInRepository } from './check-in.repository';
 import { CheckInService } from './check-in.service';
+import { DoorAccess } from './door-access.service';
+import { DoorStaff } from './door-staff.service';
+import { MissBudget } from './miss-budget.service';
 
+/** Owns `event_staff` and `check_in_attempts`; tickets, events and users are read through their modules. */
 @Module({
-  imports: [EventsModule],
+  imports: [EventsModule, OrdersModule, UsersModule],
   controllers: [CheckInController],
-  providers: [CheckInService, CheckInRepository, CheckInFeed],
+  providers: [CheckInService, DoorStaff, DoorAccess, MissBudget, CheckInRepository, CheckInFeed],
 })
 export class CheckInModule {}

@@ -1,12 +1,20 @@
 import { Injectable } from '@nestjs/common';
-import { DomainError, NotFoundError, RateLimitedError } from '../../common/domain-error';
-import { AppConfig } from '../../config/app-config';
+import { DomainError, RateLimitedError } from '../../common/domain-error';
+import { DomainEvents } from '../../common/domain-events';
 import { Transactions } from '../../database/transaction';
-import { RateLimiter } from '../../ports/rate-limiter.port';
-import { EventsService } from '../events/events.service';
-import { CheckInFeed } from './check-in-feed';
 import { TicketView, toTicketView } from '../orders/order.model';
-import { CheckInRepository, StaffMember } from './check-in.repository';
+import { Admission, TicketAdmission } from '../orders/ticket-admission.service';
+import type { CheckInUpdate } from './check-in-feed';
+import { CheckInRepository } from './check-in.repository';
+import { DoorAccess } from './door-access.service';
+import { MissBudget } from './miss-budget.service';
+
+declare module '../../common/domain-events' {
+  interface DomainEventMap {
+    /** A scan let a ticket in (committed). */
+    'check-in.admitted': CheckInUpdate;
+  }
+}
 
 export interface CheckedIn {
   result: 'checked_in';
@@ -32,85 +40,71 @@ export class TicketNotFoundError extends DomainError {
   }
 }
 
-const eventNotFound = () => new NotFoundError('No such event.');
-
-
-/** Door staff, scans that count once, the door's audit trail and live counts. */
+/** Scans that count once, the door's audit trail and live counts. */
 @Injectable()
 export class CheckInService {
   constructor(
     private readonly tx: Transactions,
     private readonly repo: CheckInRepository,
-    private readonly events: EventsService,
-    private readonly feed: CheckInFeed,
-    private readonly limiter: RateLimiter,
-    private readonly config: AppConfig,
+    private readonly access: DoorAccess,
+    private readonly tickets: TicketAdmission,
+    private readonly budget: MissBudget,
+    private readonly events: DomainEvents,
   ) {}
 
-  async grant(ownerId: string, eventId: string, email: string): Promise<StaffMember> {
-    await this.events.ownedEvent(ownerId, eventId);
-    const member = await this.repo.grant(this.tx.sql, eventId, email, ownerId);
-    if (!member) throw new NotFoundError('No registered user has this e-mail.');
-    return member;
-  }
-
-  async revoke(ownerId: string, eventId: string, userId: string): Promise<void> {
-    await this.events.ownedEvent(ownerId, eventId);
-    if (!(await this.repo.revoke(this.tx.sql, eventId, userId))) throw new NotFoundError('This user is not staff of this event.');
-  }
-
-  async staff(ownerId: string, eventId: string): Promise<StaffMember[]> {
-    await this.events.ownedEvent(ownerId, eventId);
-    return this.repo.staffOf(this.tx.sql, eventId);
-  }
-
-  /** The owner or its staff; anyone else gets the same 404 as for an event that does not exist. */
-  async assertDoor(userId: string, eventId: string): Promise<void> {
-    const access = await this.repo.access(this.tx.sql, eventId, userId);
-    if (!access || access === 'none') throw eventNotFound();
-  }
-
   /**
-   * Every scan takes a slot of the scanner's budget first, given back when the code was a ticket
-   * of this event: only misses count, so a door scanning fast is never slowed, and guessing codes
-   * is stopped after `CHECKIN_MISS_LIMIT` misses a minute.
+   * The owner or its staff scan; a code that is no ticket of this event spends the scanner's miss
+   * budget. The ticket moves and the attempt is recorded in one transaction, and the live streams
+   * hear of it once that committed.
    */
   async scan(scannerId: string, eventId: string, code: string): Promise<CheckedIn> {
-    await this.assertDoor(scannerId, eventId);
-    const budgetKey = `checkin-misses:${scannerId}`;
-    const budget = await this.limiter.consume(budgetKey, this.config.checkIn.missLimit, this.config.checkIn.missWindowSeconds);
+    await this.access.assertDoor(scannerId, eventId);
+    const budget = await this.budget.take(scannerId);
     if (!budget.allowed) {
-      await this.repo.recordRefused(this.tx.sql, eventId, code, scannerId);
+      await this.repo.recordAttempt(this.tx.sql, { eventId, scannerId, ticketId: null, code, result: 'rate_limited' });
       throw new RateLimitedError(budget.retryAfterSeconds, 'Too many unknown codes scanned; wait before scanning again.');
     }
 
-    const ticket = await this.repo.checkIn(this.tx.sql, eventId, code, scannerId);
-    if (ticket) {
-      await this.limiter.refund(budgetKey);
-      await this.feed.publish({
-        eventId,
-        ticketId: ticket.id,
-        ticketTypeId: ticket.ticketTypeId,
-        checkedInAt: ticket.checkedInAt!.toISOString(),
-        scannedBy: scannerId,
-      });
-      return { result: 'checked_in', ticket: toTicketView(ticket), checkedInAt: ticket.checkedInAt!.toISOString() };
-    }
-    const refused = await this.repo.refusedScan(this.tx.sql, eventId, code, scannerId);
-    if (refused.result !== 'not_found') await this.limiter.refund(budgetKey);
-    if (refused.result === 'already_checked_in') throw new AlreadyCheckedInError(refused.ticket!.checkedInAt!);
-    if (refused.result === 'void') throw new TicketVoidError();
-    throw new TicketNotFoundError();
+    const admission = await this.tx.run(async (sql) => {
+      const outcome = await this.tickets.admit(sql, eventId, code, scannerId);
+      const ticketId = outcome.result === 'not_found' ? null : outcome.ticket.id;
+      await this.repo.recordAttempt(sql, { eventId, scannerId, ticketId, code, result: outcome.result });
+      if (outcome.result === 'checked_in') {
+        await this.events.publish('check-in.admitted', {
+          eventId,
+          ticketId: outcome.ticket.id,
+          ticketTypeId: outcome.ticket.ticketTypeId,
+          checkedInAt: outcome.ticket.checkedInAt!.toISOString(),
+          scannedBy: scannerId,
+        });
+      }
+      return outcome;
+    });
+    if (admission.result !== 'not_found') await this.budget.giveBack(scannerId);
+    return answer(admission);
   }
 
   async stats(userId: string, eventId: string): Promise<{ checkedIn: number; issued: number }> {
-    await this.assertDoor(userId, eventId);
-    return this.repo.stats(this.tx.sql, eventId);
+    await this.access.assertDoor(userId, eventId);
+    return this.tickets.counts(eventId);
   }
 
   async attempts(ownerId: string, eventId: string, limit: number) {
-    await this.events.ownedEvent(ownerId, eventId);
+    await this.access.assertOwner(ownerId, eventId);
     const rows = await this.repo.attempts(this.tx.sql, eventId, limit);
     return rows.map((r) => ({ ...r, at: r.at.toISOString() }));
+  }
+}
+
+function answer(admission: Admission): CheckedIn {
+  switch (admission.result) {
+    case 'checked_in':
+      return { result: 'checked_in', ticket: toTicketView(admission.ticket), checkedInAt: admission.ticket.checkedInAt!.toISOString() };
+    case 'already_checked_in':
+      throw new AlreadyCheckedInError(admission.ticket.checkedInAt!);
+    case 'void':
+      throw new TicketVoidError();
+    case 'not_found':
+      throw new TicketNotFoundError();
   }
 }

@@ -62,13 +62,13 @@ export class EventCache implements OnModuleDestroy {
 
   async read(id: string, load: EventLoaders): Promise<EventView | undefined> {
     const k = keys(id);
-    let cached: [Snapshot | undefined, number | undefined, Availability | undefined];
-    try {
-      cached = (await this.cache.getMany<unknown>([k.snapshot, k.generation, k.live])) as typeof cached;
-    } catch (error) {
-      this.warn('cache read failed; serving from Postgres', error);
-      return this.once(`db:${id}`, () => load.snapshot());
-    }
+    // While Redis cannot answer, the Cache port misses (and drops writes): every reader rebuilds
+    // from Postgres, sharing one flight.
+    const cached = (await this.cache.getMany<unknown>([k.snapshot, k.generation, k.live])) as [
+      Snapshot | undefined,
+      number | undefined,
+      Availability | undefined,
+    ];
     const [snapshot, generation = 0, live] = cached;
 
     if (!snapshot || snapshot.gen !== generation) {
@@ -157,9 +157,9 @@ export class EventCache implements OnModuleDestroy {
     return started;
   }
 
-  /** A failed cache write never fails the reader. */
+  /** A failed cache write never fails the reader: the Cache port drops it. */
   private async store(key: string, value: unknown, ttlSeconds: number): Promise<void> {
-    await this.cache.set(key, value, ttlSeconds).catch((error: unknown) => this.warn('cache write failed', error));
+    await this.cache.set(key, value, ttlSeconds);
   }
 
   private warn(message: string, error: unknown): void {

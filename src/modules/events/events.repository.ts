@@ -210,6 +210,11 @@ export class EventsRepository {
     return toEvent(row);
   }
 
+  async organiserOf(sql: Sql, id: string): Promise<string | undefined> {
+    const [row] = await sql.query<{ organiser_id: string }>(`SELECT organiser_id FROM events WHERE id = $1`, [id]);
+    return row?.organiser_id;
+  }
+
   /** Marks the event changed (a ticket type or its image changed), for `updatedAt`. */
   async touchEvent(sql: Sql, id: string, now: Date): Promise<void> {
     await sql.query(`UPDATE events SET updated_at = $2 WHERE id = $1`, [id, now]);

@@ -333,6 +333,11 @@ export class EventsService {
     return event;
   }
 
+  /** The event's organiser, or undefined for no such event: for a module that decides access with it (check-in). */
+  organiserOf(id: string): Promise<string | undefined> {
+    return this.events.organiserOf(this.tx.sql, id);
+  }
+
   /** Before reading an upload's body: a stranger learns nothing and uploads nothing. */
   async assertCanChange(organiserId: string, id: string): Promise<void> {
     const event = await this.events.findWithTicketTypes(this.tx.sql, id);

@@ -2,7 +2,7 @@ import { Controller, Get, HttpCode } from '@nestjs/common';
 import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { SkipThrottle } from '@nestjs/throttler';
-import { RedisConnection } from '../../adapters/infrastructure.module';
+import { RedisHealth } from '../../ports/redis-health.port';
 import { Public } from '../auth/auth.decorators';
 import { ShutdownState } from './shutdown-state';
 
@@ -16,7 +16,7 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly db: TypeOrmHealthIndicator,
     private readonly indicators: HealthIndicatorService,
-    private readonly redis: RedisConnection,
+    private readonly redis: RedisHealth,
     private readonly shutdown: ShutdownState,
   ) {}
 
@@ -42,20 +42,10 @@ export class HealthController {
       // Redis does not decide readiness: without it the app runs degraded (rate limits and token
       // revocation fail open, the cache falls through to Postgres), and a balancer that took every
       // instance out for a Redis blip (and ECS, replacing every task at once) would turn a degraded
-      // service into no service. Readiness reports it, as `reachable`.
+      // service into no service. Readiness reports it, as `reachable` (the probe never throws).
       async () => {
-        const check = this.indicators.check('redis');
-        const client = this.redis.client;
-        if (!client) return check.up({ mode: 'in-process stand-in' });
-        try {
-          await Promise.race([
-            client.ping(),
-            new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 1_500).unref()),
-          ]);
-          return check.up({ reachable: true });
-        } catch (error) {
-          return check.up({ reachable: false, mode: 'degraded', message: (error as Error).message });
-        }
+        const report: Record<string, unknown> = await this.redis.probe(1_500);
+        return this.indicators.check('redis').up(report);
       },
     ]);
   }

@@ -73,14 +73,6 @@ export class NotificationsService implements OnModuleInit {
     this.catalog.onPublishing((sql, eventId) => this.eventPublished(sql, eventId));
   }
 
-  /**
-   * Wakes this instance's relay now. No longer needed for timely delivery: every enqueue wakes the
-   * relay once its transaction commits ('notifications.enqueued').
-   */
-  sendSoon(): void {
-    this.relay.kick();
-  }
-
   /** `ticket-confirmation` by e-mail to the buyer, and by SMS when the buyer has a phone. */
   async orderPaid(sql: Sql, order: PaidOrder, tickets: { ticketTypeId: string; code: string }[]): Promise<void> {
     const event = await this.eventFacts(sql, order.eventId);

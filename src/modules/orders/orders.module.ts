@@ -14,6 +14,8 @@ import { OrdersController } from './orders.controller';
 import { OrdersRepository } from './orders.repository';
 import { OrdersWorker } from './orders.worker';
 import { RefundsService } from './refunds.service';
+import { TicketAdmissionRepository } from './ticket-admission.repository';
+import { TicketAdmission } from './ticket-admission.service';
 
 @Module({
   imports: [EventsModule, NotificationsModule, PaymentsModule],
@@ -30,6 +32,10 @@ import { RefundsService } from './refunds.service';
     CancellationsService,
     OrderQueriesService,
     OrderEffectsSubscriber,
+    TicketAdmission,
+    TicketAdmissionRepository,
   ],
+  // What the door needs of tickets, which are orders' data.
+  exports: [TicketAdmission],
 })
 export class OrdersModule {}

@@ -49,6 +49,14 @@ export class UsersService {
     return this.users.findByEmail(this.tx.sql, normaliseEmail(email));
   }
 
+  /** The registered user with this e-mail, if any (without the password hash). */
+  async findByEmail(email: string): Promise<User | undefined> {
+    const found = await this.users.findByEmail(this.tx.sql, normaliseEmail(email));
+    if (!found) return undefined;
+    const { passwordHash: _, ...user } = found;
+    return user;
+  }
+
   async get(id: string): Promise<User> {
     const user = await this.users.findById(this.tx.sql, id);
     if (!user) throw new NotFoundError('No such user.');

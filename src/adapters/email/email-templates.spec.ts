@@ -2,14 +2,7 @@ import * as Handlebars from 'handlebars';
 import * as QRCode from 'qrcode';
 import { formatMoney } from '../../common/money';
 import { EMAIL_TEMPLATES, renderEmail, templateData } from './email-templates';
-import {
-  EventPublishedData,
-  EventSummary,
-  formatInZone,
-  orderReference,
-  RefundCompletedData,
-  TicketConfirmationData,
-} from './notification.model';
+import type { EventPublishedData, EventSummary, RefundCompletedData, TicketConfirmationData } from '../../ports/email-sender.port';
 
 const ORDER_ID = '3f2a9c4e-7b1d-4e8a-9c55-0a1b2c3d4e5f';
 
@@ -22,7 +15,8 @@ function event(overrides: Partial<EventSummary> = {}): EventSummary {
     venueAddress: 'Rue Hannibal',
     venueCity: 'Carthage',
     startsAt: startsAt.toISOString(),
-    startsAtLocal: formatInZone(startsAt, 'Africa/Tunis'),
+    // As the notifications module formats it (notification.model.ts formatInZone).
+    startsAtLocal: 'Saturday 14 March 2026, 20:00 (Africa/Tunis)',
     timezone: 'Africa/Tunis',
     ...overrides,
   };
@@ -42,7 +36,7 @@ async function confirmation(overrides: Partial<TicketConfirmationData> = {}): Pr
   return {
     buyerName: 'Amira Ben Salah',
     orderId: ORDER_ID,
-    orderReference: orderReference(ORDER_ID),
+    orderReference: '3F2A9C4E',
     event: event(),
     amount: 135_500,
     currency: 'TND',
@@ -60,7 +54,7 @@ function refund(reason: RefundCompletedData['reason']): RefundCompletedData {
   return {
     buyerName: 'Amira Ben Salah',
     orderId: ORDER_ID,
-    orderReference: orderReference(ORDER_ID),
+    orderReference: '3F2A9C4E',
     event: event(),
     amount: 45_000,
     currency: 'TND',

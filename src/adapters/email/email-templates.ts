@@ -1,6 +1,5 @@
 import * as Handlebars from 'handlebars';
-import type { EmailMessage, EmailTemplate } from '../../ports/email-sender.port';
-import type { TemplateData } from './notification.model';
+import type { EmailMessage, EmailTemplate, TemplateData } from '../../ports/email-sender.port';
 
 /**
  * The three e-mails, as SES templates: the source of truth that `npm run ses:templates` uploads, and
