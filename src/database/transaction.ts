@@ -16,6 +16,15 @@ export interface Sql {
   query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
 }
 
+/**
+ * A data-modifying statement one module hands to another, to run as a CTE of that module's own
+ * statement: the owner writes the SQL, the caller saves a round trip where one matters (a lock is
+ * held across it). `text` receives the caller's parameter allocator and returns the statement.
+ */
+export interface SqlWrite {
+  text(param: (value: unknown) => string): string;
+}
+
 /** Thrown when the pool is asked for a statement while a transaction of the same call chain is open. */
 export class PoolInsideTransactionError extends Error {
   constructor() {

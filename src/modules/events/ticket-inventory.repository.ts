@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Sql } from '../../database/transaction';
+import { Sql, SqlWrite } from '../../database/transaction';
 
 /**
  * The inventory counters of `ticket_types` (capacity, sold, held): every statement any module runs
@@ -111,14 +111,22 @@ export class TicketInventoryRepository {
 
   /** Adds held seats to ticket types the caller locked with `lockForHolds`, in one statement. */
   async takeHeld(sql: Sql, seats: readonly HeldSeats[]): Promise<void> {
+    const write = this.heldSeatsWrite(seats);
+    if (!write) return;
+    const params: unknown[] = [];
+    await sql.query(write.text((value) => `$${params.push(value)}`), params);
+  }
+
+  /** `takeHeld` as a statement for the caller to run inside its own (undefined: nothing to take). */
+  heldSeatsWrite(seats: readonly HeldSeats[]): SqlWrite | undefined {
     const taken = seats.filter((s) => s.seats !== 0);
-    if (taken.length === 0) return;
-    await sql.query(
-      `UPDATE ticket_types t SET held = t.held + x.seats
-         FROM unnest($1::uuid[], $2::int[]) AS x(id, seats)
-        WHERE t.id = x.id`,
-      [taken.map((s) => s.ticketTypeId), taken.map((s) => s.seats)],
-    );
+    if (taken.length === 0) return undefined;
+    return {
+      text: (param) =>
+        `UPDATE ticket_types t SET held = t.held + x.seats
+           FROM unnest(${param(taken.map((s) => s.ticketTypeId))}::uuid[], ${param(taken.map((s) => s.seats))}::int[]) AS x(id, seats)
+          WHERE t.id = x.id`,
+    };
   }
 
   /**

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Sql } from '../../database/transaction';
+import { Sql, SqlWrite } from '../../database/transaction';
 import { HeldSeats, InventoryDelta, InventoryLock, TicketInventoryRepository } from './ticket-inventory.repository';
 
 export type { HeldSeats, InventoryDelta, InventoryLock, LockedTicketType } from './ticket-inventory.repository';
@@ -32,6 +32,14 @@ export class TicketInventory {
   /** Takes held seats from ticket types locked by `lockForHolds` in this transaction; one statement. */
   takeHeld(sql: Sql, seats: readonly HeldSeats[]): Promise<void> {
     return this.inventory.takeHeld(sql, seats);
+  }
+
+  /**
+   * `takeHeld` as a statement the hold runs as part of its own write (the seats, the orders and the
+   * keys in one round trip while the rows are locked); undefined when nothing is taken.
+   */
+  heldSeatsWrite(seats: readonly HeldSeats[]): SqlWrite | undefined {
+    return this.inventory.heldSeatsWrite(seats);
   }
 
   /** Signed counter changes (sell, release, refund), locking the rows in id order; at most two statements. */

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Sql } from '../../database/transaction';
+import { Sql, SqlWrite } from '../../database/transaction';
 import { KeyOutcome } from './idempotency.repository';
 import { Order } from './order.model';
 
@@ -24,13 +24,33 @@ interface PlacedRow {
 export class HoldsRepository {
   /**
    * Inserts the accepted orders (all of one event, placed by one transaction: one currency, one
-   * clock, one expiry) with their items, and stores every claimed key's outcome.
+   * clock, one expiry) with their items, and stores every claimed key's outcome; `also` (another
+   * module's writes, e.g. the held seats) run as CTEs of the same statement.
    */
-  async write(sql: Sql, orders: readonly Order[], outcomes: readonly KeyOutcome[]): Promise<void> {
+  async write(sql: Sql, orders: readonly Order[], outcomes: readonly KeyOutcome[], also: readonly SqlWrite[] = []): Promise<void> {
     const first = orders[0];
     const items = orders.flatMap((o) => o.items.map((i) => ({ orderId: o.id, ...i })));
+    const params: unknown[] = [
+      first?.eventId ?? null,
+      first?.currency ?? null,
+      first?.expiresAt ?? null,
+      first?.createdAt ?? null,
+      orders.map((o) => o.id),
+      orders.map((o) => o.buyerId),
+      orders.map((o) => o.total),
+      items.map((i) => i.orderId),
+      items.map((i) => i.ticketTypeId),
+      items.map((i) => i.quantity),
+      items.map((i) => i.unitPrice),
+      outcomes.map((a) => a.buyerId),
+      outcomes.map((a) => a.key),
+      outcomes.map((a) => JSON.stringify(a.outcome)),
+      outcomes.map((a) => a.status),
+    ];
+    const param = (value: unknown) => `$${params.push(value)}`;
+    const others = also.map((w, n) => `w${n} AS (${w.text(param)}), `).join('');
     await sql.query(
-      `WITH o AS (
+      `WITH ${others}o AS (
          INSERT INTO orders (id, buyer_id, event_id, total, currency, expires_at, created_at, updated_at)
          SELECT x.id, x.buyer_id, $1, x.total, $2, $3, $4, $4
            FROM unnest($5::uuid[], $6::uuid[], $7::bigint[]) AS x(id, buyer_id, total)
@@ -41,23 +61,7 @@ export class HoldsRepository {
        UPDATE idempotency_keys k SET outcome = a.outcome, response_status = a.status
          FROM unnest($12::uuid[], $13::text[], $14::jsonb[], $15::int[]) AS a(buyer_id, key, outcome, status)
         WHERE k.buyer_id = a.buyer_id AND k.key = a.key`,
-      [
-        first?.eventId ?? null,
-        first?.currency ?? null,
-        first?.expiresAt ?? null,
-        first?.createdAt ?? null,
-        orders.map((o) => o.id),
-        orders.map((o) => o.buyerId),
-        orders.map((o) => o.total),
-        items.map((i) => i.orderId),
-        items.map((i) => i.ticketTypeId),
-        items.map((i) => i.quantity),
-        items.map((i) => i.unitPrice),
-        outcomes.map((a) => a.buyerId),
-        outcomes.map((a) => a.key),
-        outcomes.map((a) => JSON.stringify(a.outcome)),
-        outcomes.map((a) => a.status),
-      ],
+      params,
     );
   }
 

@@ -109,8 +109,10 @@ export class HoldsService {
     const { eventId } = fresh[0].input;
     const lock = await this.inventory.lockForHolds(sql, eventId, ticketTypesOf(fresh[0].input));
     const decided = decideBatch(lock, fresh, this.config.holdTtlSeconds);
-    await this.inventory.takeHeld(sql, seatsOf(decided.orders));
-    await this.holds.write(sql, decided.orders, decided.outcomes);
+    // The held seats go in the same statement as the orders and the keys: the rows stay locked for
+    // that one round trip and the commit, as few as a hold can take.
+    const seats = this.inventory.heldSeatsWrite(seatsOf(decided.orders));
+    await this.holds.write(sql, decided.orders, decided.outcomes, seats ? [seats] : []);
     if (decided.orders.length > 0) await this.events.publish('inventory.changed', { eventId });
     for (const [id, answer] of decided.answers) answers.set(id, answer);
     return answers;
