@@ -8,7 +8,7 @@ import { NotificationsService } from '../notifications/notifications.service';
 import { ChargeClaim, ChargeQuote, PaymentSettlement, RefundClaim, RefundReason } from '../payments/payment.model';
 import { PaymentsService } from '../payments/payments.service';
 import { decideHold } from './hold-rule';
-import { assertPayable, assertRefundable, isExpiredHold, OrderNotPendingError, RefundWindowClosedError } from './order.model';
+import { assertPayable, assertRefundable, isExpiredHold, OrderNotPendingError, RefundWindowClosedError, TicketUsedError } from './order.model';
 import { OrderInContext, OrdersRepository } from './orders.repository';
 import { refundDeltas, releaseDeltas, sellDeltas } from './seat-deltas';
 
@@ -138,26 +138,43 @@ export class OrderSettlement extends PaymentSettlement implements OnModuleInit {
     return !!order && order.status === 'pending' && !isExpiredHold(order, order.now) && order.eventStatus !== 'cancelled';
   }
 
+  /**
+   * Lock order: the order row, then its tickets, then (voiding) their ticket types. The door judges
+   * under the tickets' lock, and a claimed refund voids them (their seats back, or withdrawn once
+   * the event started) before the money is sent, in this transaction: a scan of one of them either
+   * committed first (then the buyer is refused TICKET_USED) or waits for this commit and finds the
+   * ticket void (TICKET_VOID). A scan locks one ticket and never the order, so the two cannot wait
+   * on each other in a cycle.
+   */
   async claimRefund(sql: Sql, orderId: string, reason: RefundReason, skipLocked: boolean): Promise<RefundClaim> {
     const order = await this.orders.loadOrder(sql, orderId, skipLocked ? 'skip' : 'wait');
     if (!order) return { skipped: true };
+    const tickets = await this.orders.lockTickets(sql, orderId);
     try {
-      assertRefundable(order, reason, order.eventStartsAt, order.now);
+      assertRefundable({ ...order, tickets }, reason, order.eventStartsAt, order.now);
     } catch (error) {
       // Only an unsent refund is abandoned; a finished one is left as it is.
-      return { refused: error as DomainError, abandon: order.status !== 'refunded' && error instanceof RefundWindowClosedError };
+      const unsent = error instanceof RefundWindowClosedError || error instanceof TicketUsedError;
+      return { refused: error as DomainError, abandon: order.status !== 'refunded' && unsent };
     }
+    await this.voidTickets(sql, order);
     return { claimed: true };
   }
 
   async refundSucceeded(sql: Sql, orderId: string, reason: RefundReason): Promise<void> {
     const order = await this.orders.loadOrder(sql, orderId, 'wait');
     if (order?.status !== 'paid') throw new Error(`refund of order ${orderId} settled while it is ${order?.status ?? 'missing'}`);
-    const voided = await this.orders.voidTickets(sql, orderId);
     await this.orders.setStatus(sql, orderId, 'refunded');
     await this.notifications.orderRefunded(sql, order, REFUND_NOTICE[reason]);
-    const started = order.now.getTime() >= order.eventStartsAt.getTime();
     await this.events.publish('order.refunded', { orderId, eventId: order.eventId });
+    // Voided when the refund was claimed, unless it was made without a claim (in Stripe's dashboard).
+    await this.voidTickets(sql, order);
+  }
+
+  /** The order's live tickets void; their seats back on sale, or withdrawn with the capacity once the event started. */
+  private async voidTickets(sql: Sql, order: OrderInContext): Promise<void> {
+    const voided = await this.orders.voidTickets(sql, order.id);
+    const started = order.now.getTime() >= order.eventStartsAt.getTime();
     // Withdrawn seats change the capacity, which the cached snapshot carries.
     await this.events.publish('inventory.changed', { eventId: order.eventId, capacityChanged: started && voided.size > 0 });
     // Last, so that the ticket type's row lock lives for this statement and the commit only.

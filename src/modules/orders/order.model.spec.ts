@@ -5,12 +5,15 @@ import {
   canTransition,
   HoldExpiredError,
   isExpiredHold,
+  isRefundDecided,
   ORDER_STATUSES,
   OrderNotPaidError,
   OrderNotPendingError,
   OrderStatus,
   orderTotal,
   RefundWindowClosedError,
+  TicketStatus,
+  TicketUsedError,
   toOrderView,
 } from './order.model';
 
@@ -88,6 +91,58 @@ describe('order state machine', () => {
       expect(() => assertRefundable({ status: 'paid' }, 'buyer', earlier, now)).toThrow(RefundWindowClosedError);
       expect(() => assertRefundable({ status: 'paid' }, 'organiser', earlier, now)).not.toThrow();
       expect(() => assertRefundable({ status: 'paid' }, 'system', earlier, now)).not.toThrow();
+    });
+
+    describe('once a ticket has been used at the door', () => {
+      const ticket = (id: string, status: TicketStatus, checkedInAt: Date | null) => ({ id, status, checkedInAt });
+      const entered = new Date('2026-06-01T18:00:00.000Z');
+      const second = new Date('2026-06-01T18:05:00.000Z');
+      const used = { status: 'paid' as const, tickets: [ticket('t1', 'valid', null), ticket('t2', 'checked_in', second), ticket('t3', 'checked_in', entered)] };
+
+      it('refuses the buyer with 409 TICKET_USED, naming the used tickets and the first entry', () => {
+        let refused: unknown;
+        try {
+          assertRefundable(used, 'buyer', later, now);
+        } catch (error) {
+          refused = error;
+        }
+        expect(refused).toBeInstanceOf(TicketUsedError);
+        expect(refused).toMatchObject({
+          kind: 'conflict',
+          code: 'TICKET_USED',
+          extras: {
+            checkedInAt: entered.toISOString(),
+            tickets: [
+              { id: 't2', checkedInAt: second.toISOString() },
+              { id: 't3', checkedInAt: entered.toISOString() },
+            ],
+          },
+        });
+      });
+
+      it('lets the organiser and the system refund it still', () => {
+        expect(() => assertRefundable(used, 'organiser', later, now)).not.toThrow();
+        expect(() => assertRefundable(used, 'system', earlier, now)).not.toThrow();
+      });
+
+      it('lets the buyer refund while no ticket has been used', () => {
+        const unused = { status: 'paid' as const, tickets: [ticket('t1', 'valid', null), ticket('t2', 'valid', null)] };
+        expect(() => assertRefundable(unused, 'buyer', later, now)).not.toThrow();
+      });
+
+      it('keeps the closed window first: after the start the buyer hears REFUND_WINDOW_CLOSED', () => {
+        expect(() => assertRefundable(used, 'buyer', earlier, now)).toThrow(RefundWindowClosedError);
+      });
+
+      it('does not judge again a refund already decided (every ticket void, the order still paid)', () => {
+        const decided = { status: 'paid' as const, tickets: [ticket('t1', 'void', entered), ticket('t2', 'void', null)] };
+        expect(isRefundDecided(decided)).toBe(true);
+        expect(() => assertRefundable(decided, 'buyer', earlier, now)).not.toThrow();
+        expect(isRefundDecided(used)).toBe(false);
+        expect(isRefundDecided({ status: 'paid', tickets: [] })).toBe(false);
+        expect(isRefundDecided({ status: 'refunded', tickets: decided.tickets })).toBe(false);
+        expect(() => assertRefundable({ status: 'refunded', tickets: decided.tickets }, 'buyer', later, now)).toThrow(OrderNotPaidError);
+      });
     });
   });
 });

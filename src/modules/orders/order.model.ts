@@ -96,15 +96,41 @@ export function assertCancellable(order: Pick<Order, 'status'>): void {
   if (!canTransition(order.status, 'cancelled')) throw new OrderNotPendingError(order.status);
 }
 
+export class TicketUsedError extends DomainError {
+  constructor(used: readonly Pick<Ticket, 'id' | 'checkedInAt'>[]) {
+    const first = [...used].sort((a, b) => a.checkedInAt!.getTime() - b.checkedInAt!.getTime())[0];
+    super('conflict', 'TICKET_USED', 'A ticket of this order has been used at the door; only the organiser can refund it now.', {
+      checkedInAt: first.checkedInAt!.toISOString(),
+      tickets: used.map((t) => ({ id: t.id, checkedInAt: t.checkedInAt!.toISOString() })),
+    });
+  }
+}
+
 export type Refunder = 'buyer' | 'organiser' | 'system';
 
+type RefundableOrder = Pick<Order, 'status'> & { tickets?: readonly Pick<Ticket, 'id' | 'status' | 'checkedInAt'>[] };
+
 /**
- * The buyer may refund until the event starts; the organiser (and the system, settling a cancelled
- * event) at any time.
+ * A paid order whose tickets are all void already had its refund decided (claimed, the tickets
+ * voided, the money on its way back): a retry of that refund is not judged again, or a refund sent
+ * before the event started could be abandoned after it.
  */
-export function assertRefundable(order: Pick<Order, 'status'>, by: Refunder, eventStartsAt: Date, now: Date): void {
+export function isRefundDecided(order: RefundableOrder): boolean {
+  return order.status === 'paid' && !!order.tickets?.length && order.tickets.every((t) => t.status === 'void');
+}
+
+/**
+ * The buyer may refund until the event starts, and only while no ticket of the order has been
+ * used at the door; the organiser (and the system, settling a cancelled event) at any time. Pass
+ * the order's tickets to have the door judged (read under their lock where it decides).
+ */
+export function assertRefundable(order: RefundableOrder, by: Refunder, eventStartsAt: Date, now: Date): void {
   if (!canTransition(order.status, 'refunded')) throw new OrderNotPaidError(order.status);
-  if (by === 'buyer' && now.getTime() >= eventStartsAt.getTime()) throw new RefundWindowClosedError();
+  if (by !== 'buyer' || isRefundDecided(order)) return;
+  if (now.getTime() >= eventStartsAt.getTime()) throw new RefundWindowClosedError();
+  // A voided ticket keeps its `checkedInAt`: it entered.
+  const used = (order.tickets ?? []).filter((t) => t.checkedInAt !== null);
+  if (used.length > 0) throw new TicketUsedError(used);
 }
 
 /**

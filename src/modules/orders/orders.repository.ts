@@ -249,7 +249,24 @@ export class OrdersRepository {
     return rows.map(toTicket);
   }
 
-  /** Voids the order's live tickets; returns how many per ticket type were live. */
+  /**
+   * The order's tickets, locked until commit (the caller holds the order's lock). A scan admitting
+   * one of them right now is waited for, and its outcome read; a later scan waits for this
+   * transaction and then finds the ticket as it left it.
+   */
+  async lockTickets(sql: Sql, orderId: string): Promise<Ticket[]> {
+    const rows = await sql.query<TicketRow>(
+      `SELECT id, order_id, ticket_type_id, code, status, checked_in_at FROM tickets WHERE order_id = $1
+        ORDER BY id FOR UPDATE`,
+      [orderId],
+    );
+    return rows.map(toTicket);
+  }
+
+  /**
+   * Voids the order's live tickets (a checked-in one keeps its `checked_in_at`); returns how many
+   * per ticket type were live.
+   */
   async voidTickets(sql: Sql, orderId: string): Promise<Map<string, number>> {
     const rows = await sql.query<{ ticket_type_id: string; n: number }>(
       `WITH v AS (

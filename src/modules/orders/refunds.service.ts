@@ -27,9 +27,10 @@ export class RefundsService {
   }
 
   /**
-   * The window and the status are checked before anything is recorded, and again under the order's
-   * lock before the provider is asked. An earlier unfinished refund of the order is retried under
-   * its own id, so a crash at any point never refunds twice. `skipLocked` lets a worker pass over an
+   * The status, the window and (for the buyer) the door are checked before anything is recorded,
+   * and again under the order's lock, where a claimed refund voids the tickets before the provider
+   * is asked. An earlier unfinished refund of the order is retried under its own id, so a crash at
+   * any point never refunds twice. `skipLocked` lets a worker pass over an
    * order someone else is working on (then nothing happens and `undefined` is returned).
    */
   async refundAs(
@@ -39,7 +40,9 @@ export class RefundsService {
   ): Promise<(Order & { tickets: Ticket[] }) | undefined> {
     const current = options.current ?? (await this.orders.loadOrder(this.tx.sql, orderId, 'none'));
     if (!current) return undefined;
-    assertRefundable(current, by, current.eventStartsAt, current.now);
+    // Refused before anything is recorded; judged again under the lock (a scan may land meanwhile).
+    const tickets = by === 'buyer' && current.status === 'paid' ? await this.orders.ticketsOf(this.tx.sql, orderId) : undefined;
+    assertRefundable({ ...current, tickets }, by, current.eventStartsAt, current.now);
     const outcome = await this.payments.refund({
       orderId,
       amount: current.total,

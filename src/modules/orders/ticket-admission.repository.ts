@@ -45,10 +45,15 @@ export class TicketAdmissionRepository {
     return row && toTicket(row);
   }
 
+  /**
+   * Entries made, and tickets issued (not void). A ticket refunded after it was checked in (only
+   * its organiser may) is no longer issued but still counts as an entry: the person came in.
+   */
   async counts(sql: Sql, eventId: string): Promise<{ checkedIn: number; issued: number }> {
     const [row] = await sql.query<{ checked_in: number; issued: number }>(
-      `SELECT count(*) FILTER (WHERE status = 'checked_in')::int AS checked_in, count(*)::int AS issued
-         FROM tickets WHERE event_id = $1 AND status <> 'void'`,
+      `SELECT count(*) FILTER (WHERE checked_in_at IS NOT NULL)::int AS checked_in,
+              count(*) FILTER (WHERE status <> 'void')::int AS issued
+         FROM tickets WHERE event_id = $1`,
       [eventId],
     );
     return { checkedIn: row.checked_in, issued: row.issued };

@@ -38,7 +38,7 @@ export class TicketAdmission {
     return { result: 'not_found' };
   }
 
-  /** Tickets of the event checked in, and issued (not void). */
+  /** Entries made at the event's door (a ticket voided after it entered included), and tickets issued (not void). */
   counts(eventId: string): Promise<{ checkedIn: number; issued: number }> {
     return this.tickets.counts(this.tx.sql, eventId);
   }

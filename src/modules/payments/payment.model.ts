@@ -116,7 +116,7 @@ export abstract class PaymentSettlement {
   abstract chargeReversed(sql: Sql, orderId: string): Promise<boolean>;
   /** Without locking: whether the order can still be paid (pending, within its hold). */
   abstract acceptsCharges(sql: Sql, orderId: string): Promise<boolean>;
-  /** Under the order's lock: may the refund go to the provider now? */
+  /** Under the order's lock: may the refund go to the provider now? If so, what it pays for is given up now (an order's tickets void). */
   abstract claimRefund(sql: Sql, orderId: string, reason: RefundReason, skipLocked: boolean): Promise<RefundClaim>;
   /** The provider gave the money back: the order becomes refunded. */
   abstract refundSucceeded(sql: Sql, orderId: string, reason: RefundReason): Promise<void>;
