@@ -2,9 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import { Client } from 'pg';
-import { DataSource } from 'typeorm';
 import { AppConfig } from '../../src/config/app-config';
-import { dataSourceOptions } from '../../src/database/data-source.options';
 import { Sql, Transactions } from '../../src/database/transaction';
 import { OutboxDispatcher } from '../../src/modules/notifications/outbox-dispatcher';
 import { OutboxRelay } from '../../src/modules/notifications/outbox.relay';
@@ -12,7 +10,7 @@ import { ClaimedMessage, OutboxMessage, OutboxRepository } from '../../src/modul
 import { EmailMessage, EmailSender, UndeliverableError } from '../../src/ports/email-sender.port';
 import { MetricName, Metrics } from '../../src/ports/metrics.port';
 import { SmsSender } from '../../src/ports/sms-sender.port';
-import { createTestDatabase, TestDatabase } from '../support/database';
+import { openRepositoryDatabase, RepositoryDatabase } from '../support/repository-database';
 
 /**
  * The outbox SQL against the real Postgres: what a relay claims (and what two relays claim at
@@ -21,24 +19,21 @@ import { createTestDatabase, TestDatabase } from '../support/database';
  * (`admin`) prepares rows and looks at them.
  */
 describe('OutboxRepository', () => {
-  let db: TestDatabase;
-  let dataSource: DataSource;
+  let database: RepositoryDatabase;
   let tx: Transactions;
   let admin: Client;
   const outbox = new OutboxRepository();
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    dataSource = await new DataSource(dataSourceOptions(db.url, { poolSize: 6 })).initialize();
-    tx = new Transactions(dataSource);
-    admin = new Client({ connectionString: db.url });
+    database = await openRepositoryDatabase({ poolSize: 6 });
+    ({ tx } = database);
+    admin = new Client({ connectionString: database.db.url });
     await admin.connect();
   });
 
   afterAll(async () => {
     await admin?.end();
-    await dataSource?.destroy();
-    await db?.drop();
+    await database?.close();
   });
 
   beforeEach(async () => {

@@ -1,36 +1,24 @@
 import { randomUUID } from 'node:crypto';
-import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '../../src/database/data-source.options';
 import { Transactions } from '../../src/database/transaction';
 import { PaymentsRepository } from '../../src/modules/payments/payments.repository';
-import { createTestDatabase, TestDatabase } from '../support/database';
+import { seedEvent, seedUser } from '../support/inventory-seed';
+import { openRepositoryDatabase, RepositoryDatabase } from '../support/repository-database';
 
 /** The money trail's SQL against a real Postgres: recording, settling once, the reconciler's leases. */
 describe('PaymentsRepository', () => {
-  let db: TestDatabase;
-  let dataSource: DataSource;
+  let database: RepositoryDatabase;
   let tx: Transactions;
   const repo = new PaymentsRepository();
   let buyerId: string;
   let eventId: string;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    dataSource = await new DataSource(dataSourceOptions(db.url, { poolSize: 4 })).initialize();
-    tx = new Transactions(dataSource);
-    [{ id: buyerId }] = await tx.sql.query<{ id: string }>(
-      `INSERT INTO users (email, name, role, password_hash) VALUES ('p@example.com', 'n', 'organiser', 'h') RETURNING id`,
-    );
-    [{ id: eventId }] = await tx.sql.query<{ id: string }>(
-      `INSERT INTO events (organiser_id, title, category, venue_name, venue_city, venue_address, starts_at, ends_at, timezone, currency)
-       VALUES ($1, 't', 'concert', 'v', 'c', 'a', now() + interval '1 day', now() + interval '2 days', 'UTC', 'TND') RETURNING id`,
-      [buyerId],
-    );
+    database = await openRepositoryDatabase({ poolSize: 4 });
+    ({ tx } = database);
+    buyerId = await seedUser(tx.sql, 'organiser');
+    ({ eventId } = await seedEvent(tx.sql, buyerId, [], { status: 'draft', currency: 'TND', endsInHours: 48 }));
   });
-  afterAll(async () => {
-    await dataSource?.destroy();
-    await db?.drop();
-  });
+  afterAll(() => database?.close());
 
   const newOrder = async (total = 1_000): Promise<string> => {
     const id = randomUUID();
