@@ -27,17 +27,19 @@ export interface AppDependencies {
   databaseUrl: string;
   /** Connected Redis, or null for the in-process stand-ins (outside production only). */
   redis: Redis | null;
+  /** Build the app only to describe it (the OpenAPI CLI): the database is never connected. */
+  describeOnly?: boolean;
 }
 
 @Module({})
 export class AppModule {
-  static forRoot({ config, databaseUrl, redis }: AppDependencies): DynamicModule {
+  static forRoot({ config, databaseUrl, redis, describeOnly }: AppDependencies): DynamicModule {
     return {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
         LoggerModule.forRoot(loggerOptions(config.logging)),
-        DatabaseModule.forRoot(databaseUrl),
+        DatabaseModule.forRoot(databaseUrl, { connect: !describeOnly }),
         InfrastructureModule.forRoot(redis),
         ThrottlerModule.forRootAsync({
           inject: [RateLimitConfig, HttpRateLimitStore],

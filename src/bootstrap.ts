@@ -6,10 +6,10 @@ import fastifyStatic from '@fastify/static';
 import { FastifyReply, FastifyRequest, LogController } from 'fastify';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppDependencies, AppModule } from './app.module';
-import { ProblemDocumentDto } from './common/openapi';
+import { buildOpenApiDocument } from './common/openapi-document';
 import { ProblemDetailsFilter } from './common/problem-details.filter';
 import { toProblem, toProblemDocument } from './common/problem';
 import { REQUEST_ID_HEADER, requestIdFor } from './common/request-id';
@@ -65,16 +65,7 @@ export async function createApp(deps: AppDependencies): Promise<NestFastifyAppli
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new ProblemDetailsFilter());
 
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Tickr API')
-      .setDescription('Ticketing backend: events, orders, payments, check-in. Errors are RFC 9457 problem documents.')
-      .setVersion('1')
-      .addBearerAuth()
-      .build(),
-    { extraModels: [ProblemDocumentDto] },
-  );
+  const document = buildOpenApiDocument(app);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json', yamlDocumentUrl: 'docs/openapi.yaml' });
   return app;
 }

@@ -9,7 +9,7 @@ import { Transactions } from './transaction';
 @Module({})
 export class DatabaseModule {
   /** `url` is the resolved database (the configured one, or the embedded server main.ts started). */
-  static forRoot(url: string): DynamicModule {
+  static forRoot(url: string, { connect = true }: { connect?: boolean } = {}): DynamicModule {
     return {
       module: DatabaseModule,
       imports: [
@@ -19,6 +19,8 @@ export class DatabaseModule {
             ...dataSourceOptions(url, { poolSize: database.poolSize, acquireTimeoutMs: database.acquireTimeoutMs, ssl: database.ssl }),
             retryAttempts: 3,
             retryDelay: 1_000,
+            // Describing the API (the OpenAPI CLI) needs the providers, not a connection.
+            manualInitialization: !connect,
           }),
         }),
       ],
