@@ -7,7 +7,7 @@ import { EventsService } from '../events/events.service';
 import { PaymentsService } from '../payments/payments.service';
 import { Order, OrderView, TicketView, toOrderView, toTicketView } from './order.model';
 import { orderNotFound } from './order-settlement.service';
-import { OrdersRepository } from './orders.repository';
+import { EventOrdersFilter, OrdersRepository, OrderWithBuyer } from './orders.repository';
 
 export interface TicketWithQr extends TicketView {
   qrSvg: string;
@@ -23,12 +23,41 @@ export interface SalesReport {
   byTicketType: { ticketTypeId: string; name: string; capacity: number; sold: number; held: number; available: number; revenue: number }[];
 }
 
+export type SalesInterval = 'hour' | 'day';
+
+export interface SalesTimeline {
+  eventId: string;
+  currency: string;
+  interval: SalesInterval;
+  /** Oldest first; an interval in which nothing was sold or refunded has no point. */
+  points: { at: string; ticketsSold: number; grossRevenue: number; refundedAmount: number }[];
+}
+
+export type OrderWithBuyerView = OrderView & { buyer: OrderWithBuyer['buyer'] };
+
 type Cursor = { createdAt: string; id: string };
 
 const isCursor = (v: unknown): v is Cursor => {
   const c = v as { createdAt?: unknown; id?: unknown };
   return typeof c?.createdAt === 'string' && !Number.isNaN(Date.parse(c.createdAt)) && typeof c.id === 'string' && /^[0-9a-f-]{36}$/i.test(c.id);
 };
+
+function cursorOf(cursor: string | undefined): Cursor | undefined {
+  if (!cursor) return undefined;
+  const after = decodeCursor(cursor, isCursor);
+  if (!after) throw new ValidationFailedError([{ field: 'cursor', message: 'cursor is not one this API gave out' }]);
+  return after;
+}
+
+/** A keyset page of orders, newest first: `rows` is one more than `limit` when there is a next page. */
+function pageOf<T extends Order, V>(rows: T[], limit: number, view: (order: T) => V): Page<V> {
+  const items = rows.slice(0, limit);
+  const last = items.at(-1);
+  return {
+    items: items.map(view),
+    nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.createdAt.toISOString(), id: last.id }) : null,
+  };
+}
 
 /** What buyers and organisers read: orders, tickets with their QR codes, an event's sales. Nothing here locks. */
 @Injectable()
@@ -53,17 +82,43 @@ export class OrderQueriesService {
   }
 
   async list(buyerId: string, query: { limit: number; cursor?: string }): Promise<Page<OrderView>> {
-    let after: Cursor | undefined;
-    if (query.cursor) {
-      after = decodeCursor(query.cursor, isCursor);
-      if (!after) throw new ValidationFailedError([{ field: 'cursor', message: 'cursor is not one this API gave out' }]);
-    }
-    const rows = await this.orders.listForBuyer(this.tx.sql, buyerId, query.limit + 1, after);
-    const items = rows.slice(0, query.limit);
-    const last = items.at(-1);
+    const rows = await this.orders.listForBuyer(this.tx.sql, buyerId, query.limit + 1, cursorOf(query.cursor));
+    return pageOf(rows, query.limit, toOrderView);
+  }
+
+  /** The organiser's view of an event's orders (customer service): newest first, with each buyer. */
+  async eventOrders(
+    organiserId: string,
+    eventId: string,
+    query: EventOrdersFilter & { limit: number; cursor?: string },
+  ): Promise<Page<OrderWithBuyerView>> {
+    const after = cursorOf(query.cursor);
+    await this.events.ownedEvent(organiserId, eventId);
+    const rows = await this.orders.listForEvent(this.tx.sql, eventId, { status: query.status, q: query.q }, query.limit + 1, after);
+    return pageOf(rows, query.limit, (order) => ({ ...toOrderView(order), buyer: order.buyer }));
+  }
+
+  /** Tickets and money per hour or day (UTC) of one of the organiser's events. */
+  async salesTimeline(organiserId: string, eventId: string, interval: SalesInterval): Promise<SalesTimeline> {
+    const event = await this.events.ownedEvent(organiserId, eventId);
+    const [tickets, money] = await Promise.all([
+      this.orders.ticketsSoldTimeline(this.tx.sql, eventId, interval),
+      this.payments.moneyTimelineOfEvent(eventId, interval),
+    ]);
+    const points = new Map<number, SalesTimeline['points'][number]>();
+    const pointAt = (at: Date) => {
+      const key = at.getTime();
+      let point = points.get(key);
+      if (!point) points.set(key, (point = { at: at.toISOString(), ticketsSold: 0, grossRevenue: 0, refundedAmount: 0 }));
+      return point;
+    };
+    for (const t of tickets) pointAt(t.at).ticketsSold = t.ticketsSold;
+    for (const m of money) Object.assign(pointAt(m.at), { grossRevenue: m.grossRevenue, refundedAmount: m.refundedAmount });
     return {
-      items: items.map(toOrderView),
-      nextCursor: rows.length > query.limit && last ? encodeCursor({ createdAt: last.createdAt.toISOString(), id: last.id }) : null,
+      eventId,
+      currency: event.currency,
+      interval,
+      points: [...points.entries()].sort(([a], [b]) => a - b).map(([, point]) => point),
     };
   }
 

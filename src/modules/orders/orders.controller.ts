@@ -6,7 +6,19 @@ import { ApiProblems } from '../../common/openapi';
 import { PageQueryDto } from '../../common/page-query.dto';
 import { UuidParam } from '../../common/validation';
 import { AuthenticatedUser, CurrentUser, Roles } from '../auth/auth.decorators';
-import { CreateOrderDto, OrderDto, OrderPageDto, PaymentIntentDto, PayOrderDto, SalesReportDto, TicketWithQrDto } from './dto/order.dto';
+import {
+  CreateOrderDto,
+  EventOrdersQueryDto,
+  OrderDto,
+  OrderPageDto,
+  OrderWithBuyerPageDto,
+  PaymentIntentDto,
+  PayOrderDto,
+  SalesReportDto,
+  SalesTimelineDto,
+  SalesTimelineQueryDto,
+  TicketWithQrDto,
+} from './dto/order.dto';
 import { CancellationsService } from './cancellations.service';
 import { HoldsService } from './holds.service';
 import { OrderPaymentsService } from './order-payments.service';
@@ -162,5 +174,39 @@ export class OrdersController {
   @ApiProblems(400, 401, 403, [404, 'NOT_FOUND'], 429)
   async sales(@CurrentUser() caller: AuthenticatedUser, @UuidParam('id') id: string): Promise<SalesReportDto> {
     return this.queries.sales(caller.id, id);
+  }
+
+  @Get('events/:id/sales/timeline')
+  @Roles('organiser')
+  @ApiTags('organiser')
+  @ApiOperation({
+    summary: "Sales of one of the caller's events over time, per hour or day (UTC)",
+    description: 'Each point starts its interval; intervals in which nothing was sold or refunded are left out.',
+  })
+  @ApiOkResponse({ type: SalesTimelineDto })
+  @ApiProblems(400, 401, 403, [404, 'NOT_FOUND'], 429)
+  async salesTimeline(
+    @CurrentUser() caller: AuthenticatedUser,
+    @UuidParam('id') id: string,
+    @Query() query: SalesTimelineQueryDto,
+  ): Promise<SalesTimelineDto> {
+    return this.queries.salesTimeline(caller.id, id, query.interval ?? 'day');
+  }
+
+  @Get('events/:id/orders')
+  @Roles('organiser')
+  @ApiTags('organiser')
+  @ApiOperation({
+    summary: "The orders of one of the caller's events, newest first, each with its buyer",
+    description: "`q` matches the buyer's e-mail or name (case-insensitive substring) or the order id; `status` filters.",
+  })
+  @ApiOkResponse({ type: OrderWithBuyerPageDto })
+  @ApiProblems(400, 401, 403, [404, 'NOT_FOUND'], 429)
+  async eventOrders(
+    @CurrentUser() caller: AuthenticatedUser,
+    @UuidParam('id') id: string,
+    @Query() query: EventOrdersQueryDto,
+  ): Promise<OrderWithBuyerPageDto> {
+    return this.queries.eventOrders(caller.id, id, { status: query.status, q: query.q, limit: query.limit ?? 20, cursor: query.cursor });
   }
 }

@@ -24,6 +24,20 @@ export interface SalesFigures {
   byTicketType: { ticketTypeId: string; name: string; capacity: number; sold: number; held: number; revenue: number }[];
 }
 
+/** An order of an event with who bought it, for the organiser's list. */
+export interface OrderWithBuyer extends Order {
+  buyer: { id: string; name: string; email: string };
+}
+
+export interface EventOrdersFilter {
+  status?: OrderStatus;
+  /** Matched case-insensitively, as a substring, against the buyer's e-mail and name and the order id. */
+  q?: string;
+}
+
+/** A LIKE pattern matching `text` anywhere, its own `%`, `_` and `\\` taken literally. */
+const containing = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
 interface OrderRow {
   id: string;
   buyer_id: string;
@@ -175,6 +189,31 @@ export class OrdersRepository {
   }
 
   /**
+   * Page of an event's orders, newest first, after the keyset cursor, each with its buyer (a read
+   * of the users table: the users module owns it; nothing here writes it).
+   */
+  async listForEvent(
+    sql: Sql,
+    eventId: string,
+    filter: EventOrdersFilter,
+    limit: number,
+    after?: { createdAt: string; id: string },
+  ): Promise<OrderWithBuyer[]> {
+    const rows = await sql.query<OrderRow & { buyer_name: string; buyer_email: string }>(
+      `SELECT ${ORDER_COLUMNS}, u.name AS buyer_name, u.email AS buyer_email
+         FROM orders o JOIN users u ON u.id = o.buyer_id
+        WHERE o.event_id = $1
+          AND ($2::text IS NULL OR o.status = $2)
+          AND ($3::text IS NULL OR u.email ILIKE $3 OR u.name ILIKE $3 OR o.id::text ILIKE $3)
+          AND ($5::timestamptz IS NULL OR (o.created_at, o.id) < ($5::timestamptz, $6::uuid))
+        ORDER BY o.created_at DESC, o.id DESC
+        LIMIT $4`,
+      [eventId, filter.status ?? null, filter.q ? containing(filter.q) : null, limit, after?.createdAt ?? null, after?.id ?? null],
+    );
+    return rows.map((row) => ({ ...toOrder(row), buyer: { id: row.buyer_id, name: row.buyer_name, email: row.buyer_email } }));
+  }
+
+  /**
    * Due holds, a bounded batch, claimed with `SKIP LOCKED`: another instance's sweeper, or a
    * payment holding the row, makes this one pass over them instead of waiting. A hold whose charge
    * is with the provider is not due: the charge was made in time, and its outcome decides.
@@ -280,6 +319,17 @@ export class OrdersRepository {
   }
 
   // ---------------------------------------------------------------- sales
+
+  /** Tickets issued for the event per `interval` (UTC), oldest first; a ticket later voided still counts where it was sold. */
+  async ticketsSoldTimeline(sql: Sql, eventId: string, interval: 'hour' | 'day'): Promise<{ at: Date; ticketsSold: number }[]> {
+    const rows = await sql.query<{ at: Date; n: number }>(
+      `SELECT date_trunc($2, t.created_at, 'UTC') AS at, count(*)::int AS n
+         FROM tickets t WHERE t.event_id = $1
+        GROUP BY 1 ORDER BY 1`,
+      [eventId, interval],
+    );
+    return rows.map((r) => ({ at: r.at, ticketsSold: r.n }));
+  }
 
   /** Seats and revenue per ticket type (the money trail's totals are the payments room's). */
   async salesOf(sql: Sql, eventId: string): Promise<SalesFigures> {

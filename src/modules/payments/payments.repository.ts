@@ -24,6 +24,13 @@ export interface EventMoney {
   disputes: { count: number; amount: number };
 }
 
+/** An event's money per interval (UTC), for the organiser's sales timeline. */
+export interface MoneyInInterval {
+  at: Date;
+  grossRevenue: number;
+  refundedAmount: number;
+}
+
 /** A provider event, recorded as processed in the transaction that acts on it. */
 export interface ProcessedEvent {
   provider: string;
@@ -297,5 +304,19 @@ export class PaymentsRepository {
       refundedAmount: Number(money.refunded),
       disputes: { count: disputes.n, amount: Number(disputes.amount) },
     };
+  }
+
+  /** Successful charges and refunds of the event, summed per `interval` by when they completed, oldest first. */
+  async moneyTimelineOfEvent(sql: Sql, eventId: string, interval: 'hour' | 'day'): Promise<MoneyInInterval[]> {
+    const rows = await sql.query<{ at: Date; gross: string; refunded: string }>(
+      `SELECT date_trunc($2, p.completed_at, 'UTC') AS at,
+              coalesce(sum(p.amount) FILTER (WHERE p.kind = 'charge'), 0) AS gross,
+              coalesce(sum(p.amount) FILTER (WHERE p.kind = 'refund'), 0) AS refunded
+         FROM orders o JOIN payments p ON p.order_id = o.id
+        WHERE o.event_id = $1 AND p.status = 'succeeded'
+        GROUP BY 1 ORDER BY 1`,
+      [eventId, interval],
+    );
+    return rows.map((r) => ({ at: r.at, grossRevenue: Number(r.gross), refundedAmount: Number(r.refunded) }));
   }
 }

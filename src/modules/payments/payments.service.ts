@@ -13,7 +13,7 @@ import {
   PaymentUnavailableError,
   RefundReason,
 } from './payment.model';
-import { EventMoney, PaymentsRepository } from './payments.repository';
+import { EventMoney, MoneyInInterval, PaymentsRepository } from './payments.repository';
 
 /** How long a payment waits for another charge of the same order to come back from the provider. */
 export const CLAIM_WAIT_MS = 10_000;
@@ -401,5 +401,10 @@ export class PaymentsService {
   /** Money in and out for one event, for its sales report. */
   moneyOfEvent(eventId: string): Promise<EventMoney> {
     return this.payments.moneyOfEvent(this.tx.sql, eventId);
+  }
+
+  /** The same money per hour or day (UTC), for the sales timeline. */
+  moneyTimelineOfEvent(eventId: string, interval: 'hour' | 'day'): Promise<MoneyInInterval[]> {
+    return this.payments.moneyTimelineOfEvent(this.tx.sql, eventId, interval);
   }
 }

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
+  IsIn,
   ArrayMaxSize,
   ArrayMinSize,
   ArrayUnique,
@@ -15,6 +16,8 @@ import {
   MinLength,
   ValidateNested,
 } from 'class-validator';
+import { PageQueryDto } from '../../../common/page-query.dto';
+import { IsOmittable } from '../../../common/validation';
 import { LIMITS } from '../../events/event.model';
 import { ORDER_STATUSES, OrderStatus, TICKET_STATUSES, TicketStatus } from '../order.model';
 
@@ -204,4 +207,86 @@ export class PaymentIntentDto {
 
   @ApiProperty({ example: 'TND' })
   currency: string;
+}
+
+export const SALES_INTERVALS = ['hour', 'day'] as const;
+
+export class SalesTimelineQueryDto {
+  @ApiPropertyOptional({ enum: SALES_INTERVALS, description: 'Width of each point; `day` when left out' })
+  @IsOmittable()
+  @IsIn(SALES_INTERVALS, { message: `interval must be one of ${SALES_INTERVALS.join(', ')}` })
+  interval?: (typeof SALES_INTERVALS)[number];
+}
+
+export class SalesPointDto {
+  @ApiProperty({ format: 'date-time', description: 'Start of the interval, UTC' })
+  at: string;
+
+  @ApiProperty({ type: 'integer', description: 'Tickets issued in the interval (a later refund shows as refundedAmount when it happens)' })
+  ticketsSold: number;
+
+  @ApiProperty({ type: 'integer', description: 'Minor units: successful charges completed in the interval' })
+  grossRevenue: number;
+
+  @ApiProperty({ type: 'integer', description: 'Minor units: successful refunds completed in the interval' })
+  refundedAmount: number;
+}
+
+export class SalesTimelineDto {
+  @ApiProperty({ format: 'uuid' })
+  eventId: string;
+
+  @ApiProperty({ example: 'TND' })
+  currency: string;
+
+  @ApiProperty({ enum: SALES_INTERVALS })
+  interval: (typeof SALES_INTERVALS)[number];
+
+  @ApiProperty({
+    type: [SalesPointDto],
+    description: 'Oldest first. Intervals in which nothing was sold or refunded are left out (no zero points).',
+  })
+  points: SalesPointDto[];
+}
+
+export class EventOrdersQueryDto extends PageQueryDto {
+  @ApiPropertyOptional({ enum: ORDER_STATUSES })
+  @IsOmittable()
+  @IsIn(ORDER_STATUSES, { message: `status must be one of ${ORDER_STATUSES.join(', ')}` })
+  status?: OrderStatus;
+
+  @ApiPropertyOptional({
+    minLength: 1,
+    maxLength: 200,
+    description: "Case-insensitive substring of the buyer's e-mail or name, or of the order id",
+  })
+  @IsOmittable()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  q?: string;
+}
+
+export class BuyerSummaryDto {
+  @ApiProperty({ format: 'uuid' })
+  id: string;
+
+  @ApiProperty()
+  name: string;
+
+  @ApiProperty({ format: 'email' })
+  email: string;
+}
+
+export class OrderWithBuyerDto extends OrderDto {
+  @ApiProperty({ type: BuyerSummaryDto })
+  buyer: BuyerSummaryDto;
+}
+
+export class OrderWithBuyerPageDto {
+  @ApiProperty({ type: [OrderWithBuyerDto] })
+  items: OrderWithBuyerDto[];
+
+  @ApiProperty({ nullable: true, type: String })
+  nextCursor: string | null;
 }
