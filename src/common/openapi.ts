@@ -1,5 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional, ApiResponse } from '@nestjs/swagger';
+import type { SchemaObject } from '@nestjs/swagger';
 import { codeForStatus, titleForStatus } from './problem';
 
 export class FieldErrorDto {
@@ -18,25 +19,88 @@ export class ProblemDocumentDto {
   @ApiProperty({ example: 'Bad Request' })
   title: string;
 
-  @ApiProperty({ example: 400 })
+  @ApiProperty({ type: 'integer', example: 400 })
   status: number;
 
   @ApiProperty({ example: 'The request is not valid.' })
   detail: string;
 
-  @ApiProperty({ example: 'VALIDATION_FAILED', description: 'Stable machine-readable error code' })
+  @ApiProperty({ example: 'VALIDATION_FAILED', description: 'Stable machine-readable error code; each operation lists the ones it answers' })
   code: string;
 
-  @ApiProperty({ example: '4f0c1c8e-2b1f-4a53-9a55-3c5d0e0f6a11' })
+  @ApiProperty({ example: '4f0c1c8e-2b1f-4a53-9a55-3c5d0e0f6a11', description: 'The X-Request-Id of the answer' })
   requestId: string;
 
-  @ApiPropertyOptional({ type: [FieldErrorDto] })
+  @ApiPropertyOptional({ type: [FieldErrorDto], description: 'With VALIDATION_FAILED: what is wrong with which field' })
   errors?: FieldErrorDto[];
+}
+
+const instant: SchemaObject = { type: 'string', format: 'date-time' };
+const uuid: SchemaObject = { type: 'string', format: 'uuid' };
+const integer: SchemaObject = { type: 'integer' };
+const list = (properties: Record<string, SchemaObject>): SchemaObject => ({
+  type: 'array',
+  items: { type: 'object', properties, required: Object.keys(properties) },
+});
+
+/**
+ * The members a problem document carries beyond RFC 9457's and ours, per `code` (the clients rely on
+ * them: the door shows `checkedInAt`, checkout finishes 3-D Secure with `clientSecret`). `required`
+ * lists the ones always present; the domain errors that set them are named beside.
+ */
+export const PROBLEM_EXTENSIONS: Record<string, { properties: Record<string, SchemaObject>; required?: string[] }> = {
+  // orders/hold-rule.ts
+  SOLD_OUT: { properties: { available: list({ ticketTypeId: uuid, available: integer }) }, required: ['available'] },
+  QUANTITY_LIMIT: { properties: { limits: list({ ticketTypeId: uuid, maxPerOrder: integer }) }, required: ['limits'] },
+  // orders/order.model.ts, orders/cancellations.service.ts
+  ORDER_NOT_PENDING: { properties: { orderStatus: { type: 'string' } } },
+  ORDER_NOT_PAID: { properties: { orderStatus: { type: 'string' } } },
+  HOLD_EXPIRED: { properties: { expiresAt: instant } },
+  TICKET_USED: {
+    properties: { checkedInAt: { ...instant, description: 'The first entry made' }, tickets: list({ id: uuid, checkedInAt: instant }) },
+    required: ['checkedInAt', 'tickets'],
+  },
+  // check-in/check-in.service.ts
+  ALREADY_CHECKED_IN: { properties: { checkedInAt: { ...instant, description: 'When the first scan let the ticket in' } }, required: ['checkedInAt'] },
+  // payments/payment.model.ts
+  PAYMENT_DECLINED: { properties: { reason: { type: 'string' } } },
+  PAYMENT_ACTION_REQUIRED: {
+    properties: { clientSecret: { type: 'string', description: 'Finish the payment in the browser with Stripe.js' } },
+    required: ['clientSecret'],
+  },
+  // events/event-image.ts (a body refused by the server before it reaches the handler carries none)
+  PAYLOAD_TOO_LARGE: { properties: { limitBytes: integer } },
+  UNSUPPORTED_MEDIA_TYPE: { properties: { accepted: { type: 'array', items: { type: 'string' } } } },
+  // health: which dependency is down
+  SERVICE_UNAVAILABLE: { properties: { checks: { type: 'object', additionalProperties: true } } },
+};
+
+/** The schema of a problem document answered with exactly these codes. */
+export function problemSchema(codes: string[]): SchemaObject {
+  const one = (code: string): SchemaObject => {
+    const extension = PROBLEM_EXTENSIONS[code];
+    return {
+      allOf: [
+        { $ref: '#/components/schemas/ProblemDocumentDto' },
+        {
+          type: 'object',
+          properties: { code: { type: 'string', enum: [code] }, ...(extension?.properties ?? {}) },
+          ...(extension?.required?.length ? { required: extension.required } : {}),
+        },
+      ],
+    };
+  };
+  return codes.length === 1 ? one(codes[0]) : { oneOf: codes.map(one) };
 }
 
 /** A status answered with a problem document, and the `code`s it can carry there. */
 export type ProblemSpec = number | [status: number, ...codes: string[]];
 
+/**
+ * The problems an operation answers, with their codes: `@ApiProblems(400, [409, 'SOLD_OUT'])`. A bare
+ * status carries its generic code (400 VALIDATION_FAILED, 404 NOT_FOUND…). What every operation can
+ * answer (429, 503, 401 where a token is needed) is added to the document by `buildOpenApiDocument`.
+ */
 export function ApiProblems(...specs: ProblemSpec[]) {
   return applyDecorators(
     ...specs.map((spec) => {
@@ -44,7 +108,7 @@ export function ApiProblems(...specs: ProblemSpec[]) {
       return ApiResponse({
         status,
         description: `${titleForStatus(status)}: ${codes.join(', ')}`,
-        content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/ProblemDocumentDto' } } },
+        content: { 'application/problem+json': { schema: problemSchema(codes) } },
       });
     }),
   );

@@ -7,7 +7,7 @@ const toInt = ({ value }: { value: unknown }) => (typeof value === 'string' && /
 
 /** The contract's `limit` (1–100, default 20) and opaque `cursor`, for every list endpoint. */
 export class PageQueryDto {
-  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 100, description: '20 when left out' })
   @IsOmittable()
   @Transform(toInt)
   @IsInt({ message: 'limit must be an integer from 1 to 100' })

@@ -1,5 +1,5 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiProblems } from '../../common/openapi';
 import { AuthenticatedUser, CurrentUser, Public } from './auth.decorators';
 import { AuthService } from './auth.service';
@@ -12,6 +12,7 @@ export class AuthController {
 
   @Public()
   @Post('register')
+  @ApiOperation({ summary: 'Create an account (buyer or organiser) and log in' })
   @ApiCreatedResponse({ type: AuthResponseDto })
   @ApiProblems(400, [409, 'EMAIL_TAKEN'], 429)
   async register(@Body() body: RegisterDto): Promise<AuthResponseDto> {
@@ -22,6 +23,7 @@ export class AuthController {
 
   @Public()
   @Post('login')
+  @ApiOperation({ summary: 'Log in with e-mail and password' })
   @HttpCode(200)
   @ApiOkResponse({ type: AuthResponseDto })
   @ApiProblems(400, [401, 'INVALID_CREDENTIALS'], [429, 'RATE_LIMITED'])
@@ -31,6 +33,7 @@ export class AuthController {
 
   @Public()
   @Post('refresh')
+  @ApiOperation({ summary: 'Trade a refresh token for a new pair' })
   @HttpCode(200)
   @ApiOkResponse({ type: AuthResponseDto, description: 'A new pair; the presented refresh token is spent' })
   @ApiProblems(400, [401, 'UNAUTHENTICATED'], 429)
@@ -39,6 +42,7 @@ export class AuthController {
   }
 
   @Post('logout')
+  @ApiOperation({ summary: 'Log out: revoke this access token and its login' })
   @HttpCode(204)
   @ApiBearerAuth()
   @ApiNoContentResponse({ description: 'The access token and its login are revoked on every instance' })

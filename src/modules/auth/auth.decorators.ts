@@ -1,4 +1,5 @@
-import { createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
+import { applyDecorators, createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
+import { ApiBearerAuth, ApiSecurity } from '@nestjs/swagger';
 import type { Role } from '../users/user.model';
 
 export interface AuthenticatedUser {
@@ -14,7 +15,9 @@ export const IS_PUBLIC = 'tickr:isPublic';
 export const ROLES = 'tickr:roles';
 
 /** No token needed; a token that is sent is still checked (so owners see their drafts on public routes). */
-export const Public = () => SetMetadata(IS_PUBLIC, true);
+export const Public = () =>
+  // In the OpenAPI document: no token needed, a bearer token optional.
+  applyDecorators(SetMetadata(IS_PUBLIC, true), ApiSecurity({}), ApiBearerAuth());
 
 /** Only these roles may call the route at all; others get 403 FORBIDDEN. */
 export const Roles = (...roles: Role[]) => SetMetadata(ROLES, roles);

@@ -9,7 +9,7 @@ import { CheckInFeed } from './check-in-feed';
 import { CheckInService } from './check-in.service';
 import { DoorAccess } from './door-access.service';
 import { DoorStaff } from './door-staff.service';
-import { CheckInResultDto, CheckInStatsDto, GrantStaffDto, ScanDto, StaffMemberDto } from './dto/check-in.dto';
+import { CheckInResultDto, CheckInStatsDto, GrantStaffDto, ScanAttemptDto, ScanDto, StaffMemberDto } from './dto/check-in.dto';
 
 @ApiTags('check-in')
 @ApiBearerAuth()
@@ -74,8 +74,9 @@ export class CheckInController {
   @Get('check-ins/attempts')
   @Roles('organiser')
   @ApiOperation({ summary: "The door's audit trail: the latest 100 scan attempts, with scanner and result (owner only)" })
+  @ApiOkResponse({ type: [ScanAttemptDto], description: 'Newest first' })
   @ApiProblems(400, 401, 403, [404, 'NOT_FOUND'], 429)
-  async attempts(@CurrentUser() caller: AuthenticatedUser, @UuidParam('id') id: string) {
+  async attempts(@CurrentUser() caller: AuthenticatedUser, @UuidParam('id') id: string): Promise<ScanAttemptDto[]> {
     return this.checkIn.attempts(caller.id, id, 100);
   }
 

@@ -92,6 +92,7 @@ export class EventsController {
   }
 
   @Patch('events/:id')
+  @ApiOperation({ summary: 'Change an event (owner)' })
   @Roles('organiser')
   @ApiBearerAuth()
   @ApiOkResponse({ type: EventDto })
@@ -109,6 +110,7 @@ export class EventsController {
   }
 
   @Post('events/:id/ticket-types')
+  @ApiOperation({ summary: 'Add a ticket type (owner)' })
   @Roles('organiser')
   @ApiBearerAuth()
   @ApiCreatedResponse({ type: TicketTypeDto })
@@ -126,6 +128,7 @@ export class EventsController {
   }
 
   @Patch('events/:id/ticket-types/:ticketTypeId')
+  @ApiOperation({ summary: 'Change a ticket type (owner)' })
   @Roles('organiser')
   @ApiBearerAuth()
   @ApiOkResponse({ type: TicketTypeDto })
@@ -144,6 +147,7 @@ export class EventsController {
   }
 
   @Post('events/:id/publish')
+  @ApiOperation({ summary: 'Publish: the event goes on the catalog (owner)' })
   @HttpCode(200)
   @Roles('organiser')
   @ApiBearerAuth()
@@ -170,10 +174,17 @@ export class EventsController {
   @ApiOperation({
     summary: 'Set or replace the image: JPEG, PNG or WebP (judged by its bytes), at most 5 MiB',
     description: 'Send the image as the raw body (Content-Type image/jpeg, image/png or image/webp) or as multipart field `file`.',
-  })
-  @ApiConsumes('image/jpeg', 'image/png', 'image/webp', 'multipart/form-data')
-  @ApiBody({
-    schema: { type: 'object', properties: { file: { type: 'string', format: 'binary' } }, required: ['file'] },
+    requestBody: {
+      required: true,
+      content: {
+        'image/jpeg': { schema: { type: 'string', format: 'binary' } },
+        'image/png': { schema: { type: 'string', format: 'binary' } },
+        'image/webp': { schema: { type: 'string', format: 'binary' } },
+        'multipart/form-data': {
+          schema: { type: 'object', properties: { file: { type: 'string', format: 'binary' } }, required: ['file'] },
+        },
+      },
+    },
   })
   @ApiOkResponse({ type: ImageUrlDto })
   @ApiProblems(400, 401, 403, 404, [409, 'EVENT_CANCELLED'], [413, 'PAYLOAD_TOO_LARGE'], [415, 'UNSUPPORTED_MEDIA_TYPE'], 429)

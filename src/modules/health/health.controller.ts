@@ -1,5 +1,5 @@
 import { Controller, Get, HttpCode } from '@nestjs/common';
-import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { SkipThrottle } from '@nestjs/throttler';
 import { RedisHealth } from '../../ports/redis-health.port';
@@ -22,6 +22,7 @@ export class HealthController {
 
   /** Liveness: touches no dependency. */
   @Get()
+  @ApiOperation({ summary: 'Liveness: the process answers' })
   @HttpCode(200)
   @ApiOkResponse({ schema: { example: { status: 'ok' } } })
   live(): { status: 'ok' } {
@@ -29,6 +30,7 @@ export class HealthController {
   }
 
   @Get('ready')
+  @ApiOperation({ summary: 'Readiness: Postgres answers and the instance is not shutting down' })
   @HealthCheck()
   @ApiOkResponse({ description: 'Postgres answers (Redis is reported, `reachable`, but does not decide: without it the app runs degraded)' })
   @ApiServiceUnavailableResponse({ description: 'Postgres does not answer, or the instance is shutting down' })

@@ -56,15 +56,20 @@ export class OrdersController {
       'Replays of the same Idempotency-Key and body answer the first answer again (with `Idempotent-Replayed: true`); ' +
       'a replay that arrives while the first request runs waits for it.',
   })
-  @ApiHeader({ name: 'Idempotency-Key', required: true, description: '1–255 characters, chosen by the client per order attempt' })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: true,
+    description: 'Chosen by the client per order attempt',
+    schema: { type: 'string', minLength: 1, maxLength: MAX_KEY_LENGTH },
+  })
   @ApiCreatedResponse({ type: OrderDto })
   @ApiProblems(
     400,
     401,
-    403,
+    [403, 'FORBIDDEN', 'ADMISSION_REQUIRED'],
     404,
-    [409, 'SOLD_OUT'],
-    [422, 'QUANTITY_LIMIT', 'SALES_CLOSED', 'IDEMPOTENCY_KEY_REUSED'],
+    [409, 'SOLD_OUT', 'TOO_MANY_PENDING_ORDERS'],
+    [422, 'QUANTITY_LIMIT', 'SALES_CLOSED', 'IDEMPOTENCY_KEY_REUSED', 'BUYER_LIMIT'],
     429,
   )
   async place(
@@ -107,7 +112,7 @@ export class OrdersController {
   @ApiProblems(
     400,
     401,
-    [402, 'PAYMENT_DECLINED'],
+    [402, 'PAYMENT_DECLINED', 'PAYMENT_ACTION_REQUIRED'],
     403,
     404,
     [409, 'HOLD_EXPIRED', 'ORDER_NOT_PENDING'],
@@ -152,7 +157,7 @@ export class OrdersController {
     description: 'Tickets become void. Before the event starts the seats go back on sale; after, they are withdrawn.',
   })
   @ApiOkResponse({ type: OrderDto })
-  @ApiProblems(400, 401, 403, 404, [409, 'ORDER_NOT_PAID'], [422, 'REFUND_WINDOW_CLOSED'], 429, [503, 'PAYMENT_UNAVAILABLE'])
+  @ApiProblems(400, 401, 403, 404, [409, 'ORDER_NOT_PAID', 'TICKET_USED'], [422, 'REFUND_WINDOW_CLOSED'], 429, [503, 'PAYMENT_UNAVAILABLE'])
   async refund(@CurrentUser() caller: AuthenticatedUser, @UuidParam('id') id: string): Promise<OrderDto> {
     return this.refunds.refund(caller, id);
   }

@@ -1,5 +1,5 @@
 import { Controller, Get } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiProblems } from '../../common/openapi';
 import { AuthenticatedUser, CurrentUser } from '../auth/auth.decorators';
 import { UserDto } from './dto/user.dto';
@@ -12,6 +12,7 @@ export class UsersController {
   constructor(private readonly users: UsersService) {}
 
   @Get()
+  @ApiOperation({ summary: "The caller's account" })
   @ApiOkResponse({ type: UserDto })
   @ApiProblems(401, 429)
   async me(@CurrentUser() caller: AuthenticatedUser): Promise<UserDto> {

@@ -45,6 +45,23 @@ export class CheckInResultDto {
   checkedInAt: string;
 }
 
+export class ScanAttemptDto {
+  @ApiProperty({ format: 'uuid', description: 'Who scanned' })
+  scannerId: string;
+
+  @ApiProperty({ type: String, format: 'uuid', nullable: true, description: "The ticket, when the code was one of this event's" })
+  ticketId: string | null;
+
+  @ApiProperty({ description: 'The code as scanned (its first 256 characters)' })
+  code: string;
+
+  @ApiProperty({ enum: ['checked_in', 'already_checked_in', 'void', 'not_found', 'rate_limited'] })
+  result: string;
+
+  @ApiProperty({ format: 'date-time' })
+  at: string;
+}
+
 export class CheckInStatsDto {
   @ApiProperty()
   checkedIn: number;

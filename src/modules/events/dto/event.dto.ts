@@ -125,7 +125,7 @@ export class CreateEventDto {
   @MaxLength(LIMITS.title)
   title: string;
 
-  @ApiPropertyOptional({ maxLength: LIMITS.description, default: '' })
+  @ApiPropertyOptional({ maxLength: LIMITS.description, description: 'Empty when left out' })
   @IsOmittable()
   @IsString()
   @MaxLength(LIMITS.description)
@@ -232,19 +232,19 @@ export class CreateTicketTypeDto {
   @Max(LIMITS.maxCapacity)
   capacity: number;
 
-  @ApiPropertyOptional({ default: 10, maximum: LIMITS.maxPerOrder })
+  @ApiPropertyOptional({ minimum: 1, maximum: LIMITS.maxPerOrder, description: '10 when left out' })
   @IsOmittable()
   @IsInt()
   @Min(1)
   @Max(LIMITS.maxPerOrder)
   maxPerOrder?: number;
 
-  @ApiPropertyOptional({ format: 'date-time', nullable: true, description: 'Absent or null: on sale from publication' })
+  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true, description: 'Absent or null: on sale from publication' })
   @IsOptional()
   @IsInstant()
   salesStartAt?: string | null;
 
-  @ApiPropertyOptional({ format: 'date-time', nullable: true, description: 'Absent or null: on sale until the event ends' })
+  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true, description: 'Absent or null: on sale until the event ends' })
   @IsOptional()
   @IsInstant()
   salesEndAt?: string | null;
@@ -280,12 +280,12 @@ export class UpdateTicketTypeDto {
   @Max(LIMITS.maxPerOrder)
   maxPerOrder?: number;
 
-  @ApiPropertyOptional({ format: 'date-time', nullable: true, description: 'null clears it' })
+  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true, description: 'null clears it' })
   @ValidateIf((_, v) => v !== null && v !== undefined)
   @IsInstant()
   salesStartAt?: string | null;
 
-  @ApiPropertyOptional({ format: 'date-time', nullable: true, description: 'null clears it' })
+  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true, description: 'null clears it' })
   @ValidateIf((_, v) => v !== null && v !== undefined)
   @IsInstant()
   salesEndAt?: string | null;
