@@ -16,7 +16,7 @@ const transform = {
  * Node 20's jest sandbox cannot require() ES modules; the few ESM-only packages deep in the
  * dependency tree are compiled to CommonJS by swc like our own code.
  */
-const ESM_ONLY = ['content-disposition'];
+const ESM_ONLY = ['content-disposition', '@apidevtools/json-schema-ref-parser'];
 transform['^.+\\.m?js$'] = transform['^.+\\.ts$'];
 const common = {
   testEnvironment: 'node',

@@ -4,8 +4,8 @@ import type { OperationObject, ParameterObject, ResponseObject, SchemaObject } f
 import { problemSchema, ProblemDocumentDto } from './openapi';
 
 const HEADERS = {
-  'X-Request-Id': { description: 'The request id: the client’s when it sent a well-formed one, generated otherwise', schema: { type: 'string' } },
-  'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer', minimum: 1 } },
+  'X-Request-Id': { required: true, description: 'The request id: the client’s when it sent a well-formed one, generated otherwise', schema: { type: 'string' } },
+  'Retry-After': { required: true, description: 'Seconds to wait before retrying', schema: { type: 'integer', minimum: 1 } },
   'Idempotent-Replayed': { description: '`true` when this is the stored answer of an earlier request with the same Idempotency-Key', schema: { type: 'string', enum: ['true'] } },
 };
 const headerRef = (name: keyof typeof HEADERS) => ({ $ref: `#/components/headers/${name}` });

@@ -38,7 +38,13 @@ export class CreateOrderDto {
   @IsUUID('all', { message: 'eventId must be a UUID' })
   eventId: string;
 
-  @ApiProperty({ type: [OrderItemInputDto], description: 'Each ticket type at most once; all are held or none' })
+  @ApiProperty({
+    type: [OrderItemInputDto],
+    minItems: 1,
+    maxItems: LIMITS.maxTicketTypes,
+    uniqueItems: true,
+    description: 'Each ticket type at most once; all are held or none',
+  })
   @IsDefined()
   @IsArray()
   @ArrayMinSize(1)
