@@ -127,7 +127,8 @@ class ValidatingClient {
     expect({ what, status: answer.status, declared: declared !== undefined }).toEqual({ what, status: answer.status, declared: true });
     const types = Object.keys(declared.content ?? {});
     if (types.length) {
-      expect({ what, contentType: answer.headers['content-type']?.split(';')[0] }).toEqual({ what, contentType: expect.toBeOneOf(types) });
+      const contentType = answer.headers['content-type']?.split(';')[0];
+      expect({ what, contentType, declared: types.includes(contentType) }).toEqual({ what, contentType, declared: true });
     } else {
       expect({ what, body: answer.body }).toEqual({ what, body: null });
     }
@@ -143,18 +144,6 @@ class ValidatingClient {
       headers: [],
       requiredHeaders: [],
     });
-  }
-}
-
-expect.extend({
-  toBeOneOf(received: unknown, expected: unknown[]) {
-    const pass = expected.includes(received);
-    return { pass, message: () => `expected ${String(received)} to be one of ${expected.join(', ')}` };
-  },
-});
-declare module 'expect' {
-  interface AsymmetricMatchers {
-    toBeOneOf(expected: unknown[]): void;
   }
 }
 
@@ -328,7 +317,7 @@ describe('the OpenAPI document describes the API as it answers', () => {
     expect((await api.call('GET', '/v1/me', { token: buyer })).status).toBe(401);
 
     // Every operation but the streams and the provider's webhook was exercised.
-    const all = Object.entries<any>(DOCUMENT.paths).flatMap(([, item]) => Object.values<any>(item).map((op) => op.operationId as string));
+    const all = Object.entries<any>(DOCUMENT.paths ?? {}).flatMap(([, item]) => Object.values<any>(item).map((op) => op.operationId as string));
     const skipped = all.filter((id) => !api.exercised.has(id));
     expect(skipped.sort()).toEqual(
       all.filter((id) => /stream|Stream|webhook|Webhook/.test(id)).sort(),
