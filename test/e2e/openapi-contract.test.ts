@@ -152,7 +152,7 @@ describe('the OpenAPI document describes the API as it answers', () => {
   let api: ValidatingClient;
 
   beforeAll(async () => {
-    t = await startTestApp({ ...CHEAP_HASHING });
+    t = await startTestApp({ ...CHEAP_HASHING, LOGIN_FAILURE_LIMIT: '2' });
     api = new ValidatingClient(t.url);
     await api.init();
   });
@@ -175,6 +175,13 @@ describe('the OpenAPI document describes the API as it answers', () => {
       create,
     );
     expect(bad.valid).toBe(false);
+    const required = (api as any).required.validator;
+    const login = api.operation('post', '/v1/auth/login');
+    const headersOf429 = (headers: Record<string, string>) =>
+      required.validateResponseHeaders(headers, login.operationId, { statusCode: 429, setMatchType: 'superset' }).valid;
+    expect(headersOf429({ 'x-request-id': 'r' })).toBe(false);
+    expect(headersOf429({ 'retry-after': '3' })).toBe(false);
+    expect(headersOf429({ 'x-request-id': 'r', 'retry-after': '3' })).toBe(true);
   });
 
   it('a buyer and an organiser, from registration to the door, every exchange as documented', async () => {
@@ -191,6 +198,13 @@ describe('the OpenAPI document describes the API as it answers', () => {
     expect((await api.call('POST', '/v1/auth/register', { body: { email: buyerEmail, password, name: 'Again', role: 'buyer' } })).body.code).toBe('EMAIL_TAKEN');
     expect((await api.call('POST', '/v1/auth/register', { body: { email: 'nope', password: 'short', name: '', role: 'admin' }, invalid: true })).status).toBe(400);
     expect((await api.call('POST', '/v1/auth/login', { body: { email: buyerEmail, password: 'wrong-password-123' } })).status).toBe(401);
+    // Over the failed-login budget of one e-mail: 429 with Retry-After (a required header of every 429).
+    const guessed = uniqueEmail('guessed');
+    for (let i = 0; i < 2; i++) await api.call('POST', '/v1/auth/login', { body: { email: guessed, password: 'wrong-password-123' } });
+    const limited = await api.call('POST', '/v1/auth/login', { body: { email: guessed, password: 'wrong-password-123' } });
+    expect({ status: limited.status, code: limited.body.code }).toEqual({ status: 429, code: 'RATE_LIMITED' });
+    // A client's request id is echoed.
+    expect((await api.call('GET', '/health', { headers: { 'x-request-id': 'client-chosen-id-42' } })).headers['x-request-id']).toBe('client-chosen-id-42');
     const login = await api.call('POST', '/v1/auth/login', { body: { email: buyerEmail, password } });
     expect(login.status).toBe(200);
     const refreshed = await api.call('POST', '/v1/auth/refresh', { body: { refreshToken: login.body.refreshToken } });
@@ -231,6 +245,11 @@ describe('the OpenAPI document describes the API as it answers', () => {
     expect(
       (await api.call('PUT', `/v1/events/${eventId}/image`, { token: org.accessToken, raw: { type: 'image/png', bytes: Buffer.from('not a png at all') } })).body.code,
     ).toBe('UNSUPPORTED_MEDIA_TYPE');
+    const tooLarge = await api.call('PUT', `/v1/events/${eventId}/image`, {
+      token: org.accessToken,
+      raw: { type: 'image/png', bytes: Buffer.concat([PNG, Buffer.alloc(5 * 1024 * 1024)]) },
+    });
+    expect(tooLarge.body.code).toBe('PAYLOAD_TOO_LARGE');
     expect((await api.call('GET', `/v1/events/${eventId}`)).status).toBe(404);
     expect((await api.call('GET', `/v1/events/${eventId}`, { token: org.accessToken })).body.status).toBe('draft');
     expect((await api.call('GET', '/v1/organiser/events?status=draft&limit=5', { token: org.accessToken })).body.items).toHaveLength(1);
