@@ -22,7 +22,8 @@ const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
  * - every path parameter is an id, a UUID (`UuidParam`);
  * - every answer carries `X-Request-Id`, which a client may send;
  * - every operation can answer `429 RATE_LIMITED` (but the health probes) and `503` with `Retry-After`,
- *   one that needs a token `401 UNAUTHENTICATED`, one with a body `413` and `415`.
+ *   one that takes a token `401 UNAUTHENTICATED` (public ones too: a token sent is checked), one
+ *   with a body `413` and `415`.
  */
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const document = SwaggerModule.createDocument(
@@ -63,7 +64,8 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
 function describeOperation(key: string, operation: OperationObject): void {
   const isProbe = key.startsWith('get /health');
   operation.security ??= [{ bearer: [] }];
-  const needsToken = !operation.security.some((requirement) => Object.keys(requirement).length === 0);
+  // A public route still checks a token that is sent (owners see their drafts): a bad one is a 401 there too.
+  const takesToken = operation.security.some((requirement) => 'bearer' in requirement);
   for (const parameter of (operation.parameters ?? []) as ParameterObject[]) {
     if (parameter.in === 'path') parameter.schema = { type: 'string', format: 'uuid' };
     if (parameter.schema) integersOnly(parameter.schema as SchemaObject);
@@ -74,7 +76,7 @@ function describeOperation(key: string, operation: OperationObject): void {
     if (responses[status]) return;
     responses[status] = { description: code, content: { 'application/problem+json': { schema: problemSchema([code]) } } };
   };
-  if (needsToken) add(401, 'UNAUTHENTICATED');
+  if (takesToken) add(401, 'UNAUTHENTICATED');
   if (operation.requestBody) {
     add(413, 'PAYLOAD_TOO_LARGE');
     add(415, 'UNSUPPORTED_MEDIA_TYPE');

@@ -260,6 +260,7 @@ describe('the OpenAPI document describes the API as it answers', () => {
     expect(found.body.items.map((e: { id: string }) => e.id)).toContain(eventId);
     expect((await api.call('GET', '/v1/events?limit=0', { invalid: true })).status).toBe(400);
     expect((await api.call('GET', `/v1/events/${eventId}`)).body.ticketTypes).toHaveLength(2);
+    expect((await api.call('GET', `/v1/events/${eventId}`, { token: 'not-a-token' })).body.code).toBe('UNAUTHENTICATED');
 
     const key = randomUUID();
     const items = [{ ticketTypeId: general.body.id, quantity: 2 }];
