@@ -85,7 +85,8 @@ function describeOperation(key: string, operation: OperationObject): void {
   if (!isProbe) add(503, 'SERVICE_UNAVAILABLE');
   for (const [status, response] of Object.entries(responses)) {
     response.headers = { ...(response.headers ?? {}), 'X-Request-Id': headerRef('X-Request-Id') };
-    if (status === '429' || status === '503') response.headers['Retry-After'] = headerRef('Retry-After');
+    // The probes' 503 (not ready, draining) names no time to come back.
+    if (status === '429' || (status === '503' && !isProbe)) response.headers['Retry-After'] = headerRef('Retry-After');
     if (IDEMPOTENT.has(key)) response.headers['Idempotent-Replayed'] = headerRef('Idempotent-Replayed');
   }
 }

@@ -72,7 +72,7 @@ export const PROBLEM_EXTENSIONS: Record<string, { properties: Record<string, Sch
   PAYLOAD_TOO_LARGE: { properties: { limitBytes: integer } },
   UNSUPPORTED_MEDIA_TYPE: { properties: { accepted: { type: 'array', items: { type: 'string' } } } },
   // health: which dependency is down
-  SERVICE_UNAVAILABLE: { properties: { checks: { type: 'object', additionalProperties: true } } },
+  SERVICE_UNAVAILABLE: { properties: { checks: { type: 'object', additionalProperties: true, description: 'Readiness: each check and its state' } } },
 };
 
 /** The schema of a problem document answered with exactly these codes. */

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import OpenAPIBackend, { Document, Operation } from 'openapi-backend';
+import { ShutdownState } from '../../src/modules/health/shutdown-state';
 import { startTestApp, TestApp, uniqueEmail } from '../support/app';
 import { CHEAP_HASHING } from '../support/problems';
 
@@ -335,6 +336,11 @@ describe('the OpenAPI document describes the API as it answers', () => {
     expect((await api.call('PATCH', `/v1/events/${eventId}`, { token: org.accessToken, body: { title: 'Too late' } })).body.code).toBe('EVENT_CANCELLED');
     expect((await api.call('POST', '/v1/auth/logout', { token: buyer })).status).toBe(204);
     expect((await api.call('GET', '/v1/me', { token: buyer })).status).toBe(401);
+
+    // A draining instance is not ready: a problem document, as documented.
+    t.app.get(ShutdownState).beginDraining();
+    const draining = await api.call('GET', '/health/ready');
+    expect({ status: draining.status, code: draining.body.code }).toEqual({ status: 503, code: 'SERVICE_UNAVAILABLE' });
 
     // Every operation but the streams and the provider's webhook was exercised.
     const all = Object.entries<any>(DOCUMENT.paths ?? {}).flatMap(([, item]) => Object.values<any>(item).map((op) => op.operationId as string));

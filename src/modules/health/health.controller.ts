@@ -1,10 +1,17 @@
 import { Controller, Get, HttpCode } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags, SchemaObject } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { SkipThrottle } from '@nestjs/throttler';
 import { RedisHealth } from '../../ports/redis-health.port';
 import { Public } from '../auth/auth.decorators';
+import { ApiProblems } from '../../common/openapi';
 import { ShutdownState } from './shutdown-state';
+
+/** Terminus' report: each check by name, with its `status` (`up`, `down`) and what it found. */
+const CHECKS: SchemaObject = {
+  type: 'object',
+  additionalProperties: { type: 'object', required: ['status'], properties: { status: { type: 'string' } }, additionalProperties: true },
+};
 
 /** Infrastructure probes: public, never rate limited (the load balancer must always get an answer). */
 @ApiTags('health')
@@ -31,9 +38,16 @@ export class HealthController {
 
   @Get('ready')
   @ApiOperation({ summary: 'Readiness: Postgres answers and the instance is not shutting down' })
-  @HealthCheck()
-  @ApiOkResponse({ description: 'Postgres answers (Redis is reported, `reachable`, but does not decide: without it the app runs degraded)' })
-  @ApiServiceUnavailableResponse({ description: 'Postgres does not answer, or the instance is shutting down' })
+  @HealthCheck({ swaggerDocumentation: false })
+  @ApiOkResponse({
+    description: 'Postgres answers (Redis is reported, `reachable`, but does not decide: without it the app runs degraded)',
+    schema: {
+      type: 'object',
+      required: ['status', 'details'],
+      properties: { status: { type: 'string', enum: ['ok'] }, info: { ...CHECKS, nullable: true }, error: { ...CHECKS, nullable: true }, details: CHECKS },
+    },
+  })
+  @ApiProblems([503, 'SERVICE_UNAVAILABLE'])
   ready() {
     return this.health.check([
       async () => {
