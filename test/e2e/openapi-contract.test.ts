@@ -161,6 +161,12 @@ describe('the OpenAPI document describes the API as it answers', () => {
     await t?.close();
   });
 
+  it('is the document the app serves at /docs/openapi.json', async () => {
+    const served = await fetch(`${t.url}/docs/openapi.json`);
+    expect(served.status).toBe(200);
+    expect(await served.json()).toEqual(DOCUMENT);
+  });
+
   it('the validator catches what the document does not allow', () => {
     const v = (api as any).full.validator;
     const order = api.operation('get', `/v1/orders/${randomUUID()}`);
