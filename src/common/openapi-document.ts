@@ -73,8 +73,14 @@ function describeOperation(key: string, operation: OperationObject): void {
   operation.parameters = [...(operation.parameters ?? []), { $ref: '#/components/parameters/RequestId' }];
   const responses = operation.responses as Record<string, ResponseObject>;
   const add = (status: number, code: string) => {
-    if (responses[status]) return;
-    responses[status] = { description: code, content: { 'application/problem+json': { schema: problemSchema([code]) } } };
+    const existing = responses[status]?.content?.['application/problem+json']?.schema as SchemaObject | undefined;
+    if (!responses[status]) {
+      responses[status] = { description: code, content: { 'application/problem+json': { schema: problemSchema([code]) } } };
+    } else if (existing && !codesOf(existing).includes(code)) {
+      // The operation's own codes on that status, and this one every operation can answer there.
+      responses[status].content!['application/problem+json'].schema = { oneOf: [...(existing.oneOf ?? [existing]), problemSchema([code])] };
+      responses[status].description += `, ${code}`;
+    }
   };
   if (takesToken) add(401, 'UNAUTHENTICATED');
   if (operation.requestBody) {
@@ -89,6 +95,12 @@ function describeOperation(key: string, operation: OperationObject): void {
     if (status === '429' || (status === '503' && !isProbe)) response.headers['Retry-After'] = headerRef('Retry-After');
     if (IDEMPOTENT.has(key)) response.headers['Idempotent-Replayed'] = headerRef('Idempotent-Replayed');
   }
+}
+
+/** The `code`s a problem schema built by `problemSchema` allows. */
+function codesOf(schema: SchemaObject): string[] {
+  const variants = (schema.oneOf ?? [schema]) as SchemaObject[];
+  return variants.flatMap((variant) => ((variant.allOf?.[1] as SchemaObject | undefined)?.properties?.code as SchemaObject | undefined)?.enum ?? []);
 }
 
 /** `number` → `integer`, all the way down: the API has no fractional quantity. */
