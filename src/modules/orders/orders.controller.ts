@@ -62,6 +62,12 @@ export class OrdersController {
     description: 'Chosen by the client per order attempt',
     schema: { type: 'string', minLength: 1, maxLength: MAX_KEY_LENGTH },
   })
+  @ApiHeader({
+    name: 'Admission-Token',
+    required: false,
+    description: "While the event's waiting room is enabled: the buyer's admission for this event (403 ADMISSION_REQUIRED without one)",
+    schema: { type: 'string' },
+  })
   @ApiCreatedResponse({ type: OrderDto })
   @ApiProblems(
     400,
