@@ -517,7 +517,7 @@ describe('config slices', () => {
     const variables = Object.keys(settingsSchema.in.shape);
     const env = settingsSchema.in.parse({ ...staging, DATABASE_PASSWORD: 'p', REDIS_PASSWORD: 't' });
     const readers = new Map<string, Set<string>>(variables.map((name) => [name, new Set()]));
-    const derived: Derived = { deployed: true, development: false };
+    const derived: Derived = { deployed: true, development: false, production: false };
     for (const [slice, read] of Object.entries(SLICES)) {
       const recording = new Proxy(env, {
         get(target, key, receiver) {

@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse,
 import { ApiProblems } from '../../common/openapi';
 import { AuthenticatedUser, CurrentUser, Public } from './auth.decorators';
 import { AuthService } from './auth.service';
+import { Budgeted, LimitPerClientIp } from './request-budgets';
 import { AuthResponseDto, LoginDto, RefreshDto, RegisterDto } from './dto/auth.dto';
 
 @ApiTags('auth')
@@ -11,6 +12,8 @@ export class AuthController {
   constructor(private readonly auth: AuthService) {}
 
   @Public()
+  @LimitPerClientIp()
+  @Budgeted('registration')
   @Post('register')
   @ApiCreatedResponse({ type: AuthResponseDto })
   @ApiProblems(400, [409, 'EMAIL_TAKEN'], 429)
@@ -21,6 +24,7 @@ export class AuthController {
   }
 
   @Public()
+  @LimitPerClientIp()
   @Post('login')
   @HttpCode(200)
   @ApiOkResponse({ type: AuthResponseDto })
@@ -30,6 +34,7 @@ export class AuthController {
   }
 
   @Public()
+  @LimitPerClientIp()
   @Post('refresh')
   @HttpCode(200)
   @ApiOkResponse({ type: AuthResponseDto, description: 'A new pair; the presented refresh token is spent' })
