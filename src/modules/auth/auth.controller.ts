@@ -1,5 +1,6 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { NoStore } from '../../common/no-store';
 import { ApiProblems } from '../../common/openapi';
 import { AuthenticatedUser, CurrentUser, Public } from './auth.decorators';
 import { AuthService } from './auth.service';
@@ -7,6 +8,7 @@ import { Budgeted, LimitPerClientIp } from './request-budgets';
 import { AuthResponseDto, LoginDto, RefreshDto, RegisterDto } from './dto/auth.dto';
 
 @ApiTags('auth')
+@NoStore()
 @Controller({ path: 'auth' })
 export class AuthController {
   constructor(private readonly auth: AuthService) {}
