@@ -17,12 +17,12 @@ export class StaffInvitations1796211817965 implements MigrationInterface {
         claimed_by uuid REFERENCES users (id),
         created_at timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (event_id, email),
-        CONSTRAINT event_staff_invites_email_check CHECK (email = lower(btrim(email)) AND char_length(email) <= 320)
+        CONSTRAINT event_staff_invites_email_check CHECK (char_length(email) <= 320)
       )`);
     // Grants made before: each already claimed by its user.
     await q.query(`
       INSERT INTO event_staff_invites (event_id, email, invited_by, claimed_by, created_at)
-      SELECT s.event_id, lower(btrim(u.email)), s.granted_by, s.user_id, s.created_at
+      SELECT s.event_id, u.email, s.granted_by, s.user_id, s.created_at
         FROM event_staff s JOIN users u ON u.id = s.user_id
       ON CONFLICT DO NOTHING`);
   }

@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { startTestApp, TestApp } from '../support/app';
 import { call, register, Session } from '../support/http';
 import { organiser, paidOrder, sellableEvent } from '../support/orders';
@@ -54,6 +56,18 @@ describe('security headers and caching', () => {
       expect(asset.status).toBe(200);
     }
   });
+
+  it('Swagger UI renders under that CSP in a real browser (Chromium, headless)', async () => {
+    // Asynchronously: the app answering the browser runs in this process.
+    const run = await promisify(execFile)(
+      '/usr/bin/chromium',
+      ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--virtual-time-budget=10000', '--dump-dom', `${t.url}/docs`],
+      { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
+    );
+    // Rendered by its scripts: the operations of the document are in the page, which the CSP would have stopped.
+    expect(run.stdout).toContain('opblock');
+    expect(run.stdout).toContain('/v1/auth/login');
+  }, 70_000);
 
   it('the web app CSP (for the web app handler) allows its own scripts, Stripe and the image host', () => {
     const csp = webAppCsp(['https://cdn.example.com']);
