@@ -1,5 +1,6 @@
 import { Client } from 'pg';
 import { createTestDatabase, TestDatabase } from '../support/database';
+import { insertEvent, insertUser } from '../support/door-fixtures';
 
 /**
  * Migrations here run from dist/ (compiled), exactly as the app runs them at start-up.
@@ -121,5 +122,17 @@ describe('migrations', () => {
       c: 'rate_limit_counters',
       i: 'event_staff_invites',
     });
+  });
+
+  it('the staff-invitation migration carries grants made before it over, each claimed by its user', async () => {
+    const sql = { query: async <T>(text: string, params?: unknown[]) => (await empty.query(text, params)).rows as T[] };
+    await revertLastMigration(db.url);
+    expect((await empty.query(`SELECT to_regclass('event_staff_invites') AS i`)).rows[0].i).toBeNull();
+    const [owner, door] = [await insertUser(sql, 'organiser'), await insertUser(sql)];
+    const { eventId } = await insertEvent(sql, owner.id);
+    await empty.query(`INSERT INTO event_staff (event_id, user_id, granted_by) VALUES ($1, $2, $3)`, [eventId, door.id, owner.id]);
+    expect(await runMigrations(db.url)).toEqual(['StaffInvitations1796211817965']);
+    const { rows } = await empty.query(`SELECT event_id, email, invited_by, claimed_by FROM event_staff_invites`);
+    expect(rows).toEqual([{ event_id: eventId, email: door.email, invited_by: owner.id, claimed_by: door.id }]);
   });
 });
