@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import fastifyMultipart from '@fastify/multipart';
 import fastifyStatic from '@fastify/static';
 import { FastifyReply, FastifyRequest, LogController } from 'fastify';
-import { NestFactory } from '@nestjs/core';
+import { NestFactory, Reflector } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
@@ -15,6 +15,8 @@ import { toProblem, toProblemDocument } from './common/problem';
 import { REQUEST_ID_HEADER, requestIdFor } from './common/request-id';
 import { bindRequestLogger, logCompletedRequest, pinoOptions } from './common/logging';
 import { createValidationPipe } from './common/validation';
+import { NoStoreInterceptor } from './common/no-store';
+import { imageOriginsOf, registerSecurityHeaders } from './common/security-headers';
 import { keepWebhookRawBody } from './modules/payments/raw-webhook-body';
 
 /** Builds the configured application without listening; used by main.ts and by the tests. */
@@ -59,15 +61,22 @@ export async function createApp(deps: AppDependencies): Promise<NestFastifyAppli
     abortOnError: false,
   });
   app.useLogger(app.get(Logger));
+  const imageOrigins = imageOriginsOf(config.storage, config.aws.region, config.drivers.storage);
+  await registerSecurityHeaders(app, { corsOrigins: config.http.corsOrigins, imageOrigins });
+  app.useGlobalInterceptors(new NoStoreInterceptor(app.get(Reflector)));
   await registerUploads(app);
   if (config.drivers.storage === 'local') await serveLocalFiles(app, config.storage.localDir);
   app.setGlobalPrefix('v1', { exclude: ['health', 'health/ready'] });
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new ProblemDetailsFilter());
+  // In production only when asked for (DOCS_ENABLED=true): the document maps every route for an attacker too.
+  if (config.http.docsEnabled) setUpDocs(app);
+  return app;
+}
 
+function setUpDocs(app: NestFastifyApplication): void {
   const document = buildOpenApiDocument(app);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json', yamlDocumentUrl: 'docs/openapi.yaml' });
-  return app;
 }
 
 /**

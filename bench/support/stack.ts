@@ -69,6 +69,10 @@ function benchAppEnv(options: { databaseUrl: string; redisUrl: string }, storage
     LOG_LEVEL: 'warn',
     // One client IP sends everything; the config's maximum keeps the per-caller limit out of the way.
     RATE_LIMIT_PER_MINUTE: '1000000',
+    // One client IP registers and pays for every test user: the abuse budgets are tested on their own.
+    REGISTRATIONS_PER_IP_PER_HOUR: '1000000',
+    PAYMENT_ATTEMPTS_PER_ORDER: '1000000',
+    PAYMENT_ATTEMPTS_PER_BUYER_PER_HOUR: '1000000',
     DEMO_DATA: 'false',
     MIGRATE_ON_START: 'false',
     ARGON2_MEMORY_KIB: '1024',

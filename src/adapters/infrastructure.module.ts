@@ -3,6 +3,7 @@ import { ThrottlerStorageService } from '@nestjs/throttler';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import type Redis from 'ioredis';
 import { AppConfig } from '../config/app-config';
+import { Transactions } from '../database/transaction';
 import { Cache } from '../ports/cache.port';
 import { Clock } from '../ports/clock.port';
 import { EmailSender } from '../ports/email-sender.port';
@@ -42,8 +43,8 @@ import { RedisTokenBlacklist } from './redis/redis-token-blacklist.adapter';
 import { FailOpenCache } from './resilience/fail-open-cache.adapter';
 import { FailOpenHttpRateLimitStore } from './resilience/fail-open-http-rate-limit-store.adapter';
 import { FailOpenPubSub } from './resilience/fail-open-pub-sub.adapter';
-import { FailOpenRateLimiter } from './resilience/fail-open-rate-limiter.adapter';
-import { FailOpenTokenBlacklist } from './resilience/fail-open-token-blacklist.adapter';
+import { FallbackRateLimiter } from './resilience/fallback-rate-limiter.adapter';
+import { PostgresRateLimiter } from './postgres/postgres-rate-limiter.adapter';
 
 /** The ports AppConfig's drivers decide (AWS in production, local stand-ins in development). */
 const objectStorage: Provider = {
@@ -169,10 +170,18 @@ export class InfrastructureModule {
     }
     const ports: Provider[] = [
       { provide: Clock, useClass: SystemClock },
-      // What Redis backs fails open (see ./resilience): without it the app runs degraded, not down.
+      // The cache, pub/sub and the per-minute HTTP limit fail open (see ./resilience): without Redis the
+      // app runs degraded, not down. The limits on guessing fail closed: Postgres counts meanwhile.
       { provide: Cache, useValue: new FailOpenCache(redis ? new RedisCache(redis) : new InMemoryCache()) },
-      { provide: RateLimiter, useValue: new FailOpenRateLimiter(redis ? new RedisRateLimiter(redis) : new InMemoryRateLimiter()) },
-      { provide: TokenBlacklist, useValue: new FailOpenTokenBlacklist(redis ? new RedisTokenBlacklist(redis) : new InMemoryTokenBlacklist()) },
+      redis
+        ? {
+            provide: RateLimiter,
+            inject: [Transactions],
+            useFactory: (tx: Transactions) => new FallbackRateLimiter(new RedisRateLimiter(redis), new PostgresRateLimiter(tx)),
+          }
+        : { provide: RateLimiter, useValue: new InMemoryRateLimiter() },
+      // Its errors reach the auth module, which then asks Postgres whether the login was revoked.
+      { provide: TokenBlacklist, useValue: redis ? new RedisTokenBlacklist(redis) : new InMemoryTokenBlacklist() },
       { provide: PubSub, useValue: new FailOpenPubSub(redis ? new RedisPubSub(redis) : new InProcessPubSub()) },
       {
         provide: HttpRateLimitStore,

@@ -19,7 +19,15 @@ describe('AppConfig.fromEnv', () => {
     expect(config.env).toBe('development');
     expect(config.http.port).toBe(3000);
     expect(config.orders.holdTtlSeconds).toBe(600);
-    expect(config.rateLimit).toEqual({ perMinute: 100, loginFailureLimit: 10, loginFailureWindowSeconds: 900 });
+    expect(config.rateLimit).toEqual({
+      perMinute: 100,
+      loginFailureLimit: 10,
+      loginFailureWindowSeconds: 900,
+      registrationsPerIpPerHour: 20,
+      paymentAttemptsPerOrder: 5,
+      paymentAttemptsPerBuyerPerHour: 20,
+    });
+    expect(config.http).toMatchObject({ corsOrigins: [], docsEnabled: true });
     expect(config.auth.accessTokenTtlSeconds).toBe(900);
     expect(config.drivers).toMatchObject({ storage: 'local', email: 'log', sms: 'log', metrics: 'log' });
     expect(config.database.url).toBeUndefined();
@@ -88,6 +96,16 @@ describe('AppConfig.fromEnv', () => {
         expect(lines.join('\n')).not.toContain(key.slice(8, 24));
       }
     };
+
+    it('serves /docs in production only with DOCS_ENABLED=true; CORS_ORIGINS are origins, none by default', () => {
+      expect(AppConfig.fromEnv({ ...production, ...LIVE_KEYS }).http).toMatchObject({ docsEnabled: false, corsOrigins: [] });
+      expect(AppConfig.fromEnv({ ...production, ...LIVE_KEYS, DOCS_ENABLED: 'true' }).http.docsEnabled).toBe(true);
+      expect(AppConfig.fromEnv({ ...staging, DOCS_ENABLED: 'false' }).http.docsEnabled).toBe(false);
+      const cors = AppConfig.fromEnv({ ...staging, CORS_ORIGINS: 'https://shop.example.com, http://localhost:5173/' });
+      expect(cors.http.corsOrigins).toEqual(['https://shop.example.com', 'http://localhost:5173']);
+      expect(issuesOf({ ...staging, CORS_ORIGINS: '*' }).join('\n')).toContain('CORS_ORIGINS');
+      expect(issuesOf({ ...staging, CORS_ORIGINS: 'https://a.example.com/path' }).join('\n')).toContain('CORS_ORIGINS');
+    });
 
     it("is accepted in production with live keys: the gateway's keys, Stripe's own API, 30 s reconciliation, the contract's 5-minute tolerance", () => {
       const config = AppConfig.fromEnv({ ...production, ...LIVE_KEYS });
@@ -517,7 +535,7 @@ describe('config slices', () => {
     const variables = Object.keys(settingsSchema.in.shape);
     const env = settingsSchema.in.parse({ ...staging, DATABASE_PASSWORD: 'p', REDIS_PASSWORD: 't' });
     const readers = new Map<string, Set<string>>(variables.map((name) => [name, new Set()]));
-    const derived: Derived = { deployed: true, development: false };
+    const derived: Derived = { deployed: true, development: false, production: false };
     for (const [slice, read] of Object.entries(SLICES)) {
       const recording = new Proxy(env, {
         get(target, key, receiver) {

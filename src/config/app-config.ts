@@ -100,6 +100,22 @@ const envObject = z.object({
   RATE_LIMIT_PER_MINUTE: int(100, 1, 1_000_000),
   LOGIN_FAILURE_LIMIT: int(10, 1, 10_000),
   LOGIN_FAILURE_WINDOW_SECONDS: int(900, 1, 86_400),
+  /** Accounts one client IP may create an hour: registration is free, so each account would be a fresh budget. */
+  REGISTRATIONS_PER_IP_PER_HOUR: int(20, 1, 1_000_000),
+  /** Payment attempts (`/pay`, `/payment-intent`) one buyer may make on one order. */
+  PAYMENT_ATTEMPTS_PER_ORDER: int(5, 1, 1_000_000),
+  /** Payment attempts one buyer may make an hour across all orders (card testing). */
+  PAYMENT_ATTEMPTS_PER_BUYER_PER_HOUR: int(20, 1, 1_000_000),
+  /** Browser origins allowed to call the API cross-origin (comma-separated); none by default. */
+  CORS_ORIGINS: z
+    .string()
+    .default('')
+    .refine(
+      (list) => list.split(',').every((o) => o.trim() === '' || /^https?:\/\/[^/\s]+\/?$/.test(o.trim())),
+      'must be comma-separated origins such as https://shop.example.com (scheme and host, no path)',
+    ),
+  /** Swagger UI and the OpenAPI document at /docs: on by default except in production. */
+  DOCS_ENABLED: z.enum(['true', 'false', '1', '0']).optional(),
 
   HOLD_TTL_SECONDS: int(600, 10, 86_400),
   /** Most one-ticket-type holds one transaction takes together (natural batching per ticket type). */
@@ -382,11 +398,21 @@ function stripeApiOf(url: string | undefined): { protocol: 'http' | 'https'; hos
   return { protocol, host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(parsed.port) || (protocol === 'http' ? 80 : 443) };
 }
 
+/** `https://a.example, https://b.example` → the origins, exactly as a browser sends them (no trailing slash). */
+function corsOriginsOf(list: string): string[] {
+  return list
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter((origin) => origin.length > 0)
+    .map((origin) => new URL(origin).origin);
+}
+
 /** What several slices decide from NODE_ENV, worked out once: so each variable is read by one slice only. */
 export interface Derived {
   /** staging or production: required dependencies, AWS drivers, no demo data. */
   deployed: boolean;
   development: boolean;
+  production: boolean;
 }
 
 /**
@@ -396,13 +422,15 @@ export interface Derived {
  */
 export const SLICES = {
   runtime: (e, d) => ({ env: e.NODE_ENV, deployed: d.deployed, isProduction: e.NODE_ENV === 'production' }),
-  http: (e) => ({
+  http: (e, d) => ({
     host: e.HOST,
     port: e.PORT,
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
     shutdownDrainDelayMs: e.SHUTDOWN_DRAIN_DELAY_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    corsOrigins: corsOriginsOf(e.CORS_ORIGINS),
+    docsEnabled: e.DOCS_ENABLED === undefined ? !d.production : e.DOCS_ENABLED === 'true' || e.DOCS_ENABLED === '1',
   }),
   /** `pretty`: human-readable lines, on a development terminal only. */
   logging: (e, d) => ({ level: e.LOG_LEVEL, pretty: d.development }),
@@ -426,6 +454,9 @@ export const SLICES = {
     perMinute: e.RATE_LIMIT_PER_MINUTE,
     loginFailureLimit: e.LOGIN_FAILURE_LIMIT,
     loginFailureWindowSeconds: e.LOGIN_FAILURE_WINDOW_SECONDS,
+    registrationsPerIpPerHour: e.REGISTRATIONS_PER_IP_PER_HOUR,
+    paymentAttemptsPerOrder: e.PAYMENT_ATTEMPTS_PER_ORDER,
+    paymentAttemptsPerBuyerPerHour: e.PAYMENT_ATTEMPTS_PER_BUYER_PER_HOUR,
   }),
   orders: (e) => ({
     holdTtlSeconds: e.HOLD_TTL_SECONDS,
@@ -505,7 +536,7 @@ function deepFreeze<T>(value: T): DeepReadonly<T> {
 }
 
 function settingsOf(e: Env): SettingsOf<typeof SLICES> {
-  const derived: Derived = { deployed: isDeployed(e.NODE_ENV), development: e.NODE_ENV === 'development' };
+  const derived: Derived = { deployed: isDeployed(e.NODE_ENV), development: e.NODE_ENV === 'development', production: e.NODE_ENV === 'production' };
   const slices = Object.entries(SLICES).map(([name, slice]) => [name, deepFreeze(slice(e, derived))]);
   return Object.fromEntries(slices) as SettingsOf<typeof SLICES>;
 }

@@ -25,6 +25,10 @@ export function baseEnv(db: TestDatabase, overrides: Env = {}): Env {
     REDIS_KEY_PREFIX: `tickr-test:${db.name}:`,
     MIGRATE_ON_START: 'false',
     RATE_LIMIT_PER_MINUTE: '100000',
+    // One client IP registers and pays for every test user: the abuse budgets are tested on their own.
+    REGISTRATIONS_PER_IP_PER_HOUR: '1000000',
+    PAYMENT_ATTEMPTS_PER_ORDER: '1000000',
+    PAYMENT_ATTEMPTS_PER_BUYER_PER_HOUR: '1000000',
     JWT_SECRET: 'test-secret-that-is-at-least-32-bytes-long!!',
     DEMO_DATA: 'false',
     HOST: '127.0.0.1',

@@ -1,5 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import Redis from 'ioredis';
+import { RedisHealth } from '../../src/ports/redis-health.port';
 import { waitFor } from './ports';
 
 /** A throw-away `redis-server` on a given loopback port (no persistence), answering PING when this resolves. */
@@ -22,4 +23,16 @@ export async function startRedisServer(port: number): Promise<{ url: string; pro
     }
   }, 'redis-server');
   return { url, process: child };
+}
+
+/**
+ * Resolves once the in-process app's own Redis connection answers again (after a restart of the
+ * server): readiness no longer says so publicly, so the test asks the app's health port directly.
+ */
+export async function appReachesRedis(app: { get<T>(token: abstract new (...args: never[]) => T): T }): Promise<void> {
+  const health = app.get(RedisHealth);
+  await waitFor(async () => {
+    const report = await health.probe(500);
+    return 'reachable' in report && report.reachable ? true : undefined;
+  }, 'Redis reachable again');
 }

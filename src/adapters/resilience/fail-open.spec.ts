@@ -3,16 +3,13 @@ import { ThrottlerStorageService } from '@nestjs/throttler';
 import { Cache } from '../../ports/cache.port';
 import { PubSub } from '../../ports/pub-sub.port';
 import { RateLimiter } from '../../ports/rate-limiter.port';
-import { TokenBlacklist } from '../../ports/token-blacklist.port';
 import { InMemoryCache } from '../local/in-memory-cache.adapter';
 import { InMemoryRateLimiter } from '../local/in-memory-rate-limiter.adapter';
-import { InMemoryTokenBlacklist } from '../local/in-memory-token-blacklist.adapter';
 import { InProcessPubSub } from '../local/in-process-pub-sub.adapter';
 import { FailOpenCache } from './fail-open-cache.adapter';
 import { FailOpenHttpRateLimitStore } from './fail-open-http-rate-limit-store.adapter';
 import { FailOpenPubSub } from './fail-open-pub-sub.adapter';
-import { FailOpenRateLimiter } from './fail-open-rate-limiter.adapter';
-import { FailOpenTokenBlacklist } from './fail-open-token-blacklist.adapter';
+import { FallbackRateLimiter } from './fallback-rate-limiter.adapter';
 
 declare module '../../ports/pub-sub.port' {
   interface PubSubChannels {
@@ -33,36 +30,27 @@ beforeEach(() => {
 });
 afterEach(() => warnings.mockRestore());
 
-describe('FailOpenRateLimiter', () => {
-  test('passes decisions through while the store answers', async () => {
-    const limiter = new FailOpenRateLimiter(new InMemoryRateLimiter());
+describe('FallbackRateLimiter (fail-closed)', () => {
+  test('counts in the primary while it answers', async () => {
+    const primary = new InMemoryRateLimiter();
+    const fallback = new InMemoryRateLimiter();
+    const limiter = new FallbackRateLimiter(primary, fallback);
     expect((await limiter.consume('k', 1, 60)).allowed).toBe(true);
     expect((await limiter.consume('k', 1, 60)).allowed).toBe(false);
+    expect((await fallback.consume('k', 1, 60)).count).toBe(1);
+  });
+  test('counts in the fallback while the primary is down, so the limit still refuses, warning once per interval', async () => {
+    const limiter = new FallbackRateLimiter(unreachable<RateLimiter>(new InMemoryRateLimiter()), new InMemoryRateLimiter());
+    expect((await limiter.consume('k', 2, 60)).allowed).toBe(true);
+    expect((await limiter.consume('k', 2, 60)).allowed).toBe(true);
+    expect(await limiter.consume('k', 2, 60)).toMatchObject({ allowed: false, count: 3 });
     await limiter.refund('k');
-    expect((await limiter.consume('k', 1, 60)).allowed).toBe(false);
-  });
-
-  test('allows every attempt and drops refunds while the store is down, warning once per interval', async () => {
-    const limiter = new FailOpenRateLimiter(unreachable<RateLimiter>(new InMemoryRateLimiter()));
-    for (let i = 0; i < 5; i++) expect(await limiter.consume('k', 1, 60)).toEqual({ allowed: true, count: 0, retryAfterSeconds: 0 });
-    await expect(limiter.refund('k')).resolves.toBeUndefined();
+    expect((await limiter.consume('k', 2, 60)).allowed).toBe(false);
     expect(warnings).toHaveBeenCalledTimes(1);
-    expect(warnings.mock.calls[0][1]).toMatch(/fail-open/);
   });
-});
-
-describe('FailOpenTokenBlacklist', () => {
-  test('accepts tokens while the blacklist is down, but a revocation still fails', async () => {
-    const blacklist = new FailOpenTokenBlacklist(unreachable<TokenBlacklist>(new InMemoryTokenBlacklist()));
-    expect(await blacklist.isRevoked('jti', 'sid')).toBe(false);
-    await expect(blacklist.revokeToken('jti', 60)).rejects.toThrow('Connection is closed.');
-    await expect(blacklist.revokeSession('sid', 60)).rejects.toThrow('Connection is closed.');
-  });
-
-  test('honours revocations while it answers', async () => {
-    const blacklist = new FailOpenTokenBlacklist(new InMemoryTokenBlacklist());
-    await blacklist.revokeSession('sid', 60);
-    expect(await blacklist.isRevoked('jti', 'sid')).toBe(true);
+  test('never answers "allowed" when neither store can count', async () => {
+    const limiter = new FallbackRateLimiter(unreachable<RateLimiter>(new InMemoryRateLimiter()), unreachable<RateLimiter>(new InMemoryRateLimiter()));
+    await expect(limiter.consume('k', 1, 60)).rejects.toThrow('Connection is closed.');
   });
 });
 

@@ -1,16 +1,21 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { NoStore } from '../../common/no-store';
 import { ApiProblems } from '../../common/openapi';
 import { AuthenticatedUser, CurrentUser, Public } from './auth.decorators';
 import { AuthService } from './auth.service';
+import { Budgeted, LimitPerClientIp } from './request-budgets';
 import { AuthResponseDto, LoginDto, RefreshDto, RegisterDto } from './dto/auth.dto';
 
 @ApiTags('auth')
+@NoStore()
 @Controller({ path: 'auth' })
 export class AuthController {
   constructor(private readonly auth: AuthService) {}
 
   @Public()
+  @LimitPerClientIp()
+  @Budgeted('registration')
   @Post('register')
   @ApiOperation({ summary: 'Create an account (buyer or organiser) and log in' })
   @ApiCreatedResponse({ type: AuthResponseDto })
@@ -22,6 +27,7 @@ export class AuthController {
   }
 
   @Public()
+  @LimitPerClientIp()
   @Post('login')
   @ApiOperation({ summary: 'Log in with e-mail and password' })
   @HttpCode(200)
@@ -32,6 +38,7 @@ export class AuthController {
   }
 
   @Public()
+  @LimitPerClientIp()
   @Post('refresh')
   @ApiOperation({ summary: 'Trade a refresh token for a new pair' })
   @HttpCode(200)

@@ -65,6 +65,12 @@ export class AuthRepository {
     return row;
   }
 
+  /** True when the login was revoked or does not exist (a token of an unknown login is not trusted). */
+  async isSessionRevoked(sql: Sql, sessionId: string): Promise<boolean> {
+    const [row] = await sql.query<{ revoked: boolean }>(`SELECT revoked_at IS NOT NULL AS revoked FROM auth_sessions WHERE id = $1`, [sessionId]);
+    return row?.revoked ?? true;
+  }
+
   async revokeSession(sql: Sql, sessionId: string, reason: string): Promise<void> {
     await sql.query(
       `UPDATE auth_sessions SET revoked_at = now(), revoked_reason = $2 WHERE id = $1 AND revoked_at IS NULL`,

@@ -3,25 +3,28 @@ import { Reflector } from '@nestjs/core';
 import { JwtService } from '@nestjs/jwt';
 import { InjectThrottlerOptions, ThrottlerGuard, ThrottlerLimitDetail, ThrottlerModuleOptions, ThrottlerStorage } from '@nestjs/throttler';
 import { RateLimitedError } from '../../common/domain-error';
+import { isLimitedPerClientIp } from './request-budgets';
 
 /**
  * `@nestjs/throttler` with our caller identity: the user id when the request carries a valid access
  * token, the client IP otherwise (Fastify derives it from the trusted proxy only, see TRUST_PROXY).
- * Runs before authentication so that requests with bad tokens are limited too.
+ * Runs before authentication so that requests with bad tokens are limited too. Routes marked
+ * `@LimitPerClientIp()` (the public auth routes) count the IP whatever token is sent.
  */
 @Injectable()
 export class CallerThrottlerGuard extends ThrottlerGuard {
   constructor(
     @InjectThrottlerOptions() options: ThrottlerModuleOptions,
     storage: ThrottlerStorage,
-    reflector: Reflector,
+    private readonly routes: Reflector,
     private readonly jwt: JwtService,
   ) {
-    super(options, storage, reflector);
+    super(options, storage, routes);
   }
 
-  protected override async getTracker(req: { headers: Record<string, unknown>; ip: string }): Promise<string> {
+  protected override async getTracker(req: { headers: Record<string, unknown>; ip: string }, context?: ExecutionContext): Promise<string> {
     const header = req.headers.authorization;
+    if (context && isLimitedPerClientIp(this.routes, context)) return `ip:${req.ip}`;
     if (typeof header === 'string' && header.startsWith('Bearer ')) {
       try {
         const claims = this.jwt.verify<{ sub: string }>(header.slice(7));

@@ -4,9 +4,9 @@ import { PassportStrategy } from '@nestjs/passport';
 import { ExtractJwt, Strategy } from 'passport-jwt';
 import { UnauthenticatedError } from '../../common/domain-error';
 import { AuthConfig } from '../../config';
-import { TokenBlacklist } from '../../ports/token-blacklist.port';
 import { ROLES as ALL_ROLES, Role } from '../users/user.model';
 import type { AuthenticatedUser } from './auth.decorators';
+import { Sessions } from './sessions.service';
 
 interface AccessTokenClaims {
   sub?: unknown;
@@ -21,7 +21,7 @@ interface AccessTokenClaims {
 export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   constructor(
     auth: AuthConfig,
-    private readonly blacklist: TokenBlacklist,
+    private readonly sessions: Sessions,
   ) {
     super({
       jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
@@ -46,8 +46,8 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     ) {
       throw new UnauthenticatedError('The access token is malformed.');
     }
-    // Fails open while Redis cannot answer (the TokenBlacklist port does, see InfrastructureModule).
-    if (await this.blacklist.isRevoked(jti, sid)) throw new UnauthenticatedError('The access token has been revoked.');
+    // Postgres answers while Redis cannot (fail-closed, see Sessions.isRevoked).
+    if (await this.sessions.isRevoked(jti, sid)) throw new UnauthenticatedError('The access token has been revoked.');
     return { id: sub, role: role as Role, sessionId: sid, jti, exp };
   }
 }

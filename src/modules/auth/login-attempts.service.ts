@@ -7,7 +7,7 @@ import { normaliseEmail } from '../users/users.service';
 /**
  * Failed logins are counted per e-mail across instances. Each attempt takes a slot first (so a
  * burst of parallel guesses cannot slip past the limit) and a successful one gives it back.
- * While Redis cannot count, the attempt is allowed (the RateLimiter port fails open).
+ * While Redis cannot count, Postgres does (the RateLimiter port fails closed, see InfrastructureModule).
  */
 @Injectable()
 export class LoginAttempts {

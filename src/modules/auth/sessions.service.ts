@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { UnauthenticatedError } from '../../common/domain-error';
+import { LogThrottle } from '../../common/log-throttle';
 import { AuthConfig } from '../../config';
 import { Transactions } from '../../database/transaction';
 import { TokenBlacklist } from '../../ports/token-blacklist.port';
@@ -27,6 +28,7 @@ export function hashRefreshToken(token: string): Buffer {
 @Injectable()
 export class Sessions {
   private readonly logger = new Logger('Sessions');
+  private readonly fallbackWarnings = new LogThrottle();
 
   constructor(
     private readonly config: AuthConfig,
@@ -60,6 +62,21 @@ export class Sessions {
       throw new UnauthenticatedError('This refresh token was already used; the login has been revoked.');
     }
     throw new UnauthenticatedError('The refresh token is invalid or expired.');
+  }
+
+  /**
+   * Whether an access token was revoked: the blacklist answers on every instance at once; while it
+   * cannot (Redis down), Postgres does for the token's login (logout and a reused refresh token revoke
+   * the login there, in the same request). Fail-closed: an unknown login counts as revoked.
+   */
+  async isRevoked(jti: string, sessionId: string): Promise<boolean> {
+    try {
+      return await this.blacklist.isRevoked(jti, sessionId);
+    } catch (error) {
+      const held = this.fallbackWarnings.take();
+      if (held !== undefined) this.logger.warn({ err: error, heldBack: held }, 'token blacklist unavailable; checking the login in Postgres');
+      return this.repository.isSessionRevoked(this.tx.sql, sessionId);
+    }
   }
 
   async end(caller: AuthenticatedUser): Promise<void> {

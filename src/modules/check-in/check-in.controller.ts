@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiProblems } from '../../common/openapi';
@@ -9,7 +9,7 @@ import { CheckInFeed } from './check-in-feed';
 import { CheckInService } from './check-in.service';
 import { DoorAccess } from './door-access.service';
 import { DoorStaff } from './door-staff.service';
-import { CheckInResultDto, CheckInStatsDto, GrantStaffDto, ScanAttemptDto, ScanDto, StaffMemberDto } from './dto/check-in.dto';
+import { CheckInResultDto, CheckInStatsDto, GrantStaffDto, ScanAttemptDto, ScanDto, StaffGrantDto, StaffMemberDto } from './dto/check-in.dto';
 
 @ApiTags('check-in')
 @ApiBearerAuth()
@@ -25,12 +25,27 @@ export class CheckInController {
 
   @Post('staff')
   @Roles('organiser')
-  @ApiOperation({ summary: 'Give a registered user check-in rights for this event (owner only)' })
-  @ApiCreatedResponse({ type: StaffMemberDto })
+  @ApiOperation({
+    summary: 'Give an e-mail check-in rights for this event (owner only)',
+    description:
+      'The same answer whether or not the e-mail has an account (it tells nobody who is registered): the user with that ' +
+      'e-mail, now or once registered, may check tickets in; the grant is claimed the first time they do.',
+  })
+  @ApiCreatedResponse({ type: StaffGrantDto })
   @ApiProblems(400, 401, 403, [404, 'NOT_FOUND'], 429)
-  async grant(@CurrentUser() caller: AuthenticatedUser, @UuidParam('id') id: string, @Body() body: GrantStaffDto): Promise<StaffMemberDto> {
-    const member = await this.doorStaff.grant(caller.id, id, body.email);
-    return { ...member, createdAt: member.createdAt.toISOString() };
+  async grant(@CurrentUser() caller: AuthenticatedUser, @UuidParam('id') id: string, @Body() body: GrantStaffDto): Promise<StaffGrantDto> {
+    const grant = await this.doorStaff.grant(caller.id, id, body.email);
+    return { ...grant, createdAt: grant.createdAt.toISOString() };
+  }
+
+  @Delete('staff')
+  @Roles('organiser')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Withdraw the grant of an e-mail, claimed or not (owner only)' })
+  @ApiNoContentResponse()
+  @ApiProblems(400, 401, 403, [404, 'NOT_FOUND'], 429)
+  async withdraw(@CurrentUser() caller: AuthenticatedUser, @UuidParam('id') id: string, @Query() query: GrantStaffDto): Promise<void> {
+    await this.doorStaff.withdraw(caller.id, id, query.email);
   }
 
   @Get('staff')

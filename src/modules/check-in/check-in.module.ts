@@ -7,6 +7,7 @@ import { CheckInController } from './check-in.controller';
 import { CheckInRepository } from './check-in.repository';
 import { CheckInService } from './check-in.service';
 import { DoorAccess } from './door-access.service';
+import { StaffInvitesRepository } from './staff-invites.repository';
 import { DoorStaff } from './door-staff.service';
 import { MissBudget } from './miss-budget.service';
 
@@ -14,6 +15,6 @@ import { MissBudget } from './miss-budget.service';
 @Module({
   imports: [EventsModule, OrdersModule, UsersModule],
   controllers: [CheckInController],
-  providers: [CheckInService, DoorStaff, DoorAccess, MissBudget, CheckInRepository, CheckInFeed],
+  providers: [CheckInService, DoorStaff, DoorAccess, MissBudget, CheckInRepository, StaffInvitesRepository, CheckInFeed],
 })
 export class CheckInModule {}

@@ -1,50 +1,68 @@
 import { Injectable } from '@nestjs/common';
 import { NotFoundError } from '../../common/domain-error';
 import { Transactions } from '../../database/transaction';
-import { UsersService } from '../users/users.service';
+import { normaliseEmail } from '../users/users.service';
 import { CheckInRepository } from './check-in.repository';
 import { DoorAccess } from './door-access.service';
+import { StaffInvitesRepository } from './staff-invites.repository';
 
-export interface StaffMember {
+/** What a grant answers: the e-mail as given (normalised), never whether it has an account. */
+export interface StaffGrant {
   eventId: string;
-  userId: string;
   email: string;
-  name: string;
   createdAt: Date;
 }
 
-/** The organiser's door staff: registered users it gives check-in rights for one event. */
+export interface StaffMember extends StaffGrant {
+  /** Set once the invitee has worked the door; null until then. */
+  userId: string | null;
+}
+
+/**
+ * The organiser's door staff, granted by e-mail. The grant answers the same for a registered and an
+ * unknown address and looks nobody up (no oracle of who has an account, nor their name): the right
+ * takes effect when a user with that e-mail first works the door (DoorAccess).
+ */
 @Injectable()
 export class DoorStaff {
   constructor(
     private readonly tx: Transactions,
     private readonly repo: CheckInRepository,
+    private readonly invites: StaffInvitesRepository,
     private readonly access: DoorAccess,
-    private readonly users: UsersService,
   ) {}
 
-  async grant(ownerId: string, eventId: string, email: string): Promise<StaffMember> {
+  async grant(ownerId: string, eventId: string, email: string): Promise<StaffGrant> {
     await this.access.assertOwner(ownerId, eventId);
-    const user = await this.users.findByEmail(email);
-    if (!user) throw new NotFoundError('No registered user has this e-mail.');
-    const createdAt = await this.repo.grant(this.tx.sql, eventId, user.id, ownerId);
-    return { eventId, userId: user.id, email: user.email, name: user.name, createdAt };
+    const normalised = normaliseEmail(email);
+    const createdAt = await this.invites.invite(this.tx.sql, eventId, normalised, ownerId);
+    return { eventId, email: normalised, createdAt };
   }
 
+  /** Ends a user's rights for this event, and withdraws the invitation they claimed. */
   async revoke(ownerId: string, eventId: string, userId: string): Promise<void> {
     await this.access.assertOwner(ownerId, eventId);
-    if (!(await this.repo.revoke(this.tx.sql, eventId, userId))) throw new NotFoundError('This user is not staff of this event.');
+    const found = await this.tx.run(async (sql) => {
+      const invite = await this.invites.withdrawClaimedBy(sql, eventId, userId);
+      const staff = await this.repo.revoke(sql, eventId, userId);
+      return invite || staff;
+    });
+    if (!found) throw new NotFoundError('This user is not staff of this event.');
+  }
+
+  /** Withdraws an invitation by its e-mail, claimed or not (a mistyped address must not stay claimable). */
+  async withdraw(ownerId: string, eventId: string, email: string): Promise<void> {
+    await this.access.assertOwner(ownerId, eventId);
+    const found = await this.tx.run(async (sql) => {
+      const invite = await this.invites.withdraw(sql, eventId, normaliseEmail(email));
+      if (invite?.claimedBy) await this.repo.revoke(sql, eventId, invite.claimedBy);
+      return invite !== undefined;
+    });
+    if (!found) throw new NotFoundError('No invitation for this e-mail on this event.');
   }
 
   async list(ownerId: string, eventId: string): Promise<StaffMember[]> {
     await this.access.assertOwner(ownerId, eventId);
-    const grants = await this.repo.staffOf(this.tx.sql, eventId);
-    // A door team is a handful of people: one lookup each, side by side.
-    return Promise.all(
-      grants.map(async ({ userId, createdAt }) => {
-        const user = await this.users.get(userId);
-        return { eventId, userId, email: user.email, name: user.name, createdAt };
-      }),
-    );
+    return (await this.invites.invitesOf(this.tx.sql, eventId)).map((invite) => ({ eventId, ...invite }));
   }
 }

@@ -6,7 +6,7 @@ import { RateLimitDecision, RateLimiter } from '../../ports/rate-limiter.port';
  * A scanner's budget of unknown codes: every scan takes a slot first and gives it back when the
  * code was a ticket of the event, so only misses count. A door scanning fast is never slowed, and
  * guessing codes stops after `CHECKIN_MISS_LIMIT` misses a window. While Redis cannot count, the
- * RateLimiter port allows every scan (the door keeps working).
+ * RateLimiter port counts in Postgres (the door keeps working, and guessing stays limited).
  */
 @Injectable()
 export class MissBudget {

@@ -1,28 +1,36 @@
-import { Controller, Get, HttpCode } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags, SchemaObject } from '@nestjs/swagger';
-import { HealthCheck, HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
+import { Controller, Get, HttpCode, Logger } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { SkipThrottle } from '@nestjs/throttler';
+import { DomainError } from '../../common/domain-error';
+import { LogThrottle } from '../../common/log-throttle';
 import { RedisHealth } from '../../ports/redis-health.port';
 import { Public } from '../auth/auth.decorators';
 import { ApiProblems } from '../../common/openapi';
 import { ShutdownState } from './shutdown-state';
 
-/** Terminus' report: each check by name, with its `status` (`up`, `down`) and what it found. */
-const CHECKS: SchemaObject = {
-  type: 'object',
-  additionalProperties: { type: 'object', required: ['status'], properties: { status: { type: 'string' } }, additionalProperties: true },
-};
+class NotReadyError extends DomainError {
+  constructor() {
+    super('unavailable', 'SERVICE_UNAVAILABLE', 'Not ready.', { retryAfterSeconds: 1 });
+  }
+}
 
-/** Infrastructure probes: public, never rate limited (the load balancer must always get an answer). */
+/**
+ * Infrastructure probes: public, never rate limited (the load balancer must always get an answer).
+ * Readiness says ready or not, nothing more: which dependency failed and why goes to the log, since
+ * a public answer naming it would tell an attacker which part to push on.
+ */
 @ApiTags('health')
 @Public()
 @SkipThrottle()
 @Controller('health')
 export class HealthController {
+  private readonly logger = new Logger('Readiness');
+  private readonly notReadyLog = new LogThrottle();
+  private readonly degradedLog = new LogThrottle();
+
   constructor(
-    private readonly health: HealthCheckService,
     private readonly db: TypeOrmHealthIndicator,
-    private readonly indicators: HealthIndicatorService,
     private readonly redis: RedisHealth,
     private readonly shutdown: ShutdownState,
   ) {}
@@ -37,32 +45,32 @@ export class HealthController {
   }
 
   @Get('ready')
-  @ApiOperation({ summary: 'Readiness: Postgres answers and the instance is not shutting down' })
-  @HealthCheck({ swaggerDocumentation: false })
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Readiness: Postgres answers and the instance is not shutting down (no detail: that goes to the log)' })
   @ApiOkResponse({
-    description: 'Postgres answers (Redis is reported, `reachable`, but does not decide: without it the app runs degraded)',
-    schema: {
-      type: 'object',
-      required: ['status', 'details'],
-      properties: { status: { type: 'string', enum: ['ok'] }, info: { ...CHECKS, nullable: true }, error: { ...CHECKS, nullable: true }, details: CHECKS },
-    },
+    description: 'Postgres answers (Redis does not decide: without it the app runs degraded)',
+    schema: { type: 'object', required: ['status'], properties: { status: { type: 'string', enum: ['ok'] } } },
   })
   @ApiProblems([503, 'SERVICE_UNAVAILABLE'])
-  ready() {
-    return this.health.check([
-      async () => {
-        const check = this.indicators.check('lifecycle');
-        return this.shutdown.isDraining ? check.down({ message: 'shutting down' }) : check.up();
-      },
-      () => this.db.pingCheck('postgres', { timeout: 1_500 }),
-      // Redis does not decide readiness: without it the app runs degraded (rate limits and token
-      // revocation fail open, the cache falls through to Postgres), and a balancer that took every
-      // instance out for a Redis blip (and ECS, replacing every task at once) would turn a degraded
-      // service into no service. Readiness reports it, as `reachable` (the probe never throws).
-      async () => {
-        const report: Record<string, unknown> = await this.redis.probe(1_500);
-        return this.indicators.check('redis').up(report);
-      },
+  async ready(): Promise<{ status: 'ok' }> {
+    if (this.shutdown.isDraining) throw new NotReadyError();
+    // Redis does not decide readiness: without it the app runs degraded (see the README), and a
+    // balancer that took every instance out for a Redis blip would turn a degraded service into none.
+    const [postgres, redis] = await Promise.all([
+      this.db.pingCheck('postgres', { timeout: 1_500 }).then(
+        () => undefined,
+        (error: Error) => error,
+      ),
+      this.redis.probe(1_500),
     ]);
+    if ('reachable' in redis && !redis.reachable && this.degradedLog.take() !== undefined) {
+      this.logger.warn({ redis }, 'Redis unreachable: running degraded');
+    }
+    if (postgres) {
+      const heldBack = this.notReadyLog.take();
+      if (heldBack !== undefined) this.logger.warn({ postgres: postgres.message, cause: postgres.cause, heldBack }, 'not ready: Postgres does not answer');
+      throw new NotReadyError();
+    }
+    return { status: 'ok' };
   }
 }

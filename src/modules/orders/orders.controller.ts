@@ -6,6 +6,7 @@ import { ApiProblems } from '../../common/openapi';
 import { PageQueryDto } from '../../common/page-query.dto';
 import { UuidParam } from '../../common/validation';
 import { AuthenticatedUser, CurrentUser, Roles } from '../auth/auth.decorators';
+import { Budgeted } from '../auth/request-budgets';
 import {
   CreateOrderDto,
   EventOrdersQueryDto,
@@ -112,6 +113,7 @@ export class OrdersController {
 
   @Post('orders/:id/pay')
   @Roles('buyer')
+  @Budgeted('payment')
   @HttpCode(200)
   @ApiOperation({ summary: 'Pay a pending order; on success the seats are sold and tickets issued' })
   @ApiOkResponse({ type: OrderDto })
@@ -131,6 +133,7 @@ export class OrdersController {
 
   @Post('orders/:id/payment-intent')
   @Roles('buyer')
+  @Budgeted('payment')
   @HttpCode(200)
   @ApiOperation({
     summary: "The order's payment at the provider, for the browser to confirm",

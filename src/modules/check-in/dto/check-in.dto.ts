@@ -3,24 +3,33 @@ import { IsEmail, IsString, MaxLength, MinLength } from 'class-validator';
 import { TicketDto } from '../../orders/dto/order.dto';
 
 export class GrantStaffDto {
-  @ApiProperty({ example: 'door@example.com', description: 'A registered user' })
+  @ApiProperty({ example: 'door@example.com', description: 'Whoever registers (or has registered) with this e-mail may work the door' })
   @IsEmail({}, { message: 'email must be an e-mail address' })
   @MaxLength(254)
   email: string;
+}
+
+/** The same answer for a registered and an unknown e-mail: it names only the e-mail. */
+export class StaffGrantDto {
+  @ApiProperty({ format: 'uuid' })
+  eventId: string;
+
+  @ApiProperty({ description: 'normalised (trimmed, lower case)' })
+  email: string;
+
+  @ApiProperty({ format: 'date-time' })
+  createdAt: string;
 }
 
 export class StaffMemberDto {
   @ApiProperty({ format: 'uuid' })
   eventId: string;
 
-  @ApiProperty({ format: 'uuid' })
-  userId: string;
+  @ApiProperty({ format: 'uuid', nullable: true, type: String, description: 'Set once the invitee has worked the door' })
+  userId: string | null;
 
   @ApiProperty()
   email: string;
-
-  @ApiProperty()
-  name: string;
 
   @ApiProperty({ format: 'date-time' })
   createdAt: string;

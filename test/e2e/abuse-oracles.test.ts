@@ -1,0 +1,89 @@
+import { Logger } from '@nestjs/common';
+import { TypeOrmHealthIndicator } from '@nestjs/terminus';
+import { startTestApp, TestApp, uniqueEmail } from '../support/app';
+import { call, register, Session } from '../support/http';
+import { organiser, sellableEvent } from '../support/orders';
+import { CHEAP_HASHING, expectProblem } from '../support/problems';
+
+/** Issue 17, finding 5: no answer tells an attacker who has an account, or what is broken inside. */
+describe('no oracles', () => {
+  let t: TestApp;
+  let owner: Session;
+  let eventId: string;
+  beforeAll(async () => {
+    t = await startTestApp(CHEAP_HASHING);
+    owner = await organiser(t.url);
+    eventId = (await sellableEvent(t.url, owner)).eventId;
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  const grant = (email: string) => call(t.url, 'POST', `/v1/events/${eventId}/staff`, { token: owner.accessToken, body: { email } });
+  /** The parts of an answer that may differ between two requests whatever they ask. */
+  const shape = (r: { status: number; body: Record<string, unknown>; headers: Headers }) => ({
+    status: r.status,
+    keys: Object.keys(r.body).sort(),
+    contentType: r.headers.get('content-type'),
+  });
+
+  it('granting staff answers the same for a registered and an unknown e-mail, and never names the user', async () => {
+    const registered = await register(t.url, { email: uniqueEmail('door'), name: 'Secret Name' });
+    const unknown = uniqueEmail('nobody');
+    const [known, unseen] = [await grant(registered.user.email), await grant(unknown)];
+    expect(shape(known)).toEqual(shape(unseen));
+    expect(known.status).toBe(201);
+    expect(known.body).toEqual({ eventId, email: registered.user.email, createdAt: expect.any(String) });
+    expect(unseen.body).toEqual({ eventId, email: unknown, createdAt: expect.any(String) });
+    // Neither the grant nor the list gives away a name or a user id of someone who never worked the door.
+    const list = await call(t.url, 'GET', `/v1/events/${eventId}/staff`, { token: owner.accessToken });
+    expect(list.text).not.toContain('Secret Name');
+    expect(list.text).not.toContain(registered.user.id);
+    expect(list.body.map((m: { email: string; userId: string | null }) => [m.email, m.userId]).sort()).toEqual(
+      [
+        [registered.user.email, null],
+        [unknown, null],
+      ].sort(),
+    );
+  });
+
+  it('the grant takes effect for whoever holds the e-mail, now or once registered; a withdrawn grant cannot be claimed', async () => {
+    const later = uniqueEmail('later');
+    expect((await grant(later)).status).toBe(201);
+    const arrives = await register(t.url, { email: later });
+    const stats = await call(t.url, 'GET', `/v1/events/${eventId}/check-ins/stats`, { token: arrives.accessToken });
+    expect(stats.status).toBe(200);
+
+    const typo = uniqueEmail('typo');
+    expect((await grant(typo)).status).toBe(201);
+    expect((await call(t.url, 'DELETE', `/v1/events/${eventId}/staff?email=${encodeURIComponent(typo)}`, { token: owner.accessToken })).status).toBe(204);
+    const squatter = await register(t.url, { email: typo });
+    expectProblem(await call(t.url, 'GET', `/v1/events/${eventId}/check-ins/stats`, { token: squatter.accessToken }), 404, 'NOT_FOUND');
+    expectProblem(await call(t.url, 'DELETE', `/v1/events/${eventId}/staff?email=${encodeURIComponent(typo)}`, { token: owner.accessToken }), 404, 'NOT_FOUND');
+    // Withdrawing a claimed grant ends the rights as DELETE …/staff/{userId} does.
+    expect((await call(t.url, 'DELETE', `/v1/events/${eventId}/staff?email=${encodeURIComponent(later)}`, { token: owner.accessToken })).status).toBe(204);
+    expectProblem(await call(t.url, 'GET', `/v1/events/${eventId}/check-ins/stats`, { token: arrives.accessToken }), 404, 'NOT_FOUND');
+  });
+
+  it('/health/ready says ready or not, naming no dependency nor its error; the detail goes to the log', async () => {
+    const ready = await call(t.url, 'GET', '/health/ready');
+    expect(ready.status).toBe(200);
+    expect(ready.body).toEqual({ status: 'ok' });
+
+    // The database probe fails with the text a real outage gives (the address, the driver's message):
+    // without the fix, both were in the public answer.
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    const probe = jest.spyOn(TypeOrmHealthIndicator.prototype, 'pingCheck').mockRejectedValue(new Error('connect ECONNREFUSED 10.0.3.7:5432'));
+    try {
+      const down = await call(t.url, 'GET', '/health/ready');
+      expectProblem(down, 503, 'SERVICE_UNAVAILABLE');
+      expect(down.body.detail).toBe('Not ready.');
+      expect(down.text).not.toMatch(/postgres|redis|database|ECONN|10\.0\.3\.7|5432/i);
+      expect(warn.mock.calls.some((args) => /not ready: Postgres/.test(String(args[1])) && JSON.stringify(args[0]).includes('ECONNREFUSED'))).toBe(true);
+    } finally {
+      probe.mockRestore();
+      warn.mockRestore();
+    }
+    expect((await call(t.url, 'GET', '/health/ready')).body).toEqual({ status: 'ok' });
+  }, 30_000);
+});
