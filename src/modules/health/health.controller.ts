@@ -4,7 +4,7 @@ import { HealthCheck, HealthCheckService, HealthIndicatorService, TypeOrmHealthI
 import { SkipThrottle } from '@nestjs/throttler';
 import { RedisHealth } from '../../ports/redis-health.port';
 import { Public } from '../auth/auth.decorators';
-import { ShutdownState } from './shutdown-state';
+import { ShutdownState } from '../../common/shutdown-state';
 
 /** Infrastructure probes: public, never rate limited (the load balancer must always get an answer). */
 @ApiTags('health')
