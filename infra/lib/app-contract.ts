@@ -32,10 +32,16 @@ export const OUTBOX_DEAD_METRIC = 'OutboxDead';
 export const TICKETS_SOLD_METRIC = 'TicketsSold';
 
 /**
- * Graceful shutdown on SIGTERM (src/main.ts): readiness answers 503 for the drain delay, then
- * in-flight requests get up to the shutdown timeout, then pools and Redis close.
+ * Graceful shutdown on SIGTERM (src/main.ts): readiness answers 503 and every request is still
+ * served (with `Connection: close`) for at least the drain delay, then until no request has come for
+ * the quiet time, at most the drain maximum; then the listener closes, in-flight requests get up to
+ * the shutdown timeout, then pools and Redis close. The drain maximum must outlast the ALB's
+ * detection of a failed readiness check (interval × unhealthy threshold), for a SIGTERM the ALB was
+ * not told about (a crashed sidecar, a Spot interruption, `ecs stop-task`).
  */
 export const SHUTDOWN_DRAIN_DELAY_SECONDS = 5;
+export const SHUTDOWN_QUIET_SECONDS = 2;
+export const SHUTDOWN_DRAIN_MAX_SECONDS = 30;
 export const SHUTDOWN_TIMEOUT_SECONDS = 25;
 /** Above the ALB's 60 s idle timeout, so the ALB never reuses a connection the app just closed. */
 export const KEEP_ALIVE_TIMEOUT_MS = 65_000;

@@ -13,6 +13,8 @@ import {
   METRICS_NAMESPACE,
   READINESS_PATH,
   SHUTDOWN_DRAIN_DELAY_SECONDS,
+  SHUTDOWN_DRAIN_MAX_SECONDS,
+  SHUTDOWN_QUIET_SECONDS,
   SHUTDOWN_TIMEOUT_SECONDS,
   STRIPE_WEBHOOK_PATH,
 } from './app-contract';
@@ -28,7 +30,7 @@ export interface ServiceStackProps extends StackProps {
 }
 
 /** ECS stops a task this long after SIGTERM with SIGKILL: the drain and shutdown bounds, plus closing pools. */
-export const CONTAINER_STOP_TIMEOUT = Duration.seconds(SHUTDOWN_DRAIN_DELAY_SECONDS + SHUTDOWN_TIMEOUT_SECONDS + 15);
+export const CONTAINER_STOP_TIMEOUT = Duration.seconds(SHUTDOWN_DRAIN_MAX_SECONDS + SHUTDOWN_TIMEOUT_SECONDS + 10);
 /** The ALB lets in-flight requests of a deregistered target finish for this long; shorter than the stop timeout. */
 export const DEREGISTRATION_DELAY = Duration.seconds(30);
 
@@ -130,6 +132,8 @@ export class ServiceStack extends Stack {
         TRUST_PROXY: config.vpcCidr,
         KEEP_ALIVE_TIMEOUT_MS: String(KEEP_ALIVE_TIMEOUT_MS),
         SHUTDOWN_DRAIN_DELAY_MS: String(SHUTDOWN_DRAIN_DELAY_SECONDS * 1000),
+        SHUTDOWN_QUIET_MS: String(SHUTDOWN_QUIET_SECONDS * 1000),
+        SHUTDOWN_DRAIN_MAX_MS: String(SHUTDOWN_DRAIN_MAX_SECONDS * 1000),
         SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_SECONDS * 1000),
         MIGRATE_ON_START: 'false',
         ...base.databaseEnvironment(),

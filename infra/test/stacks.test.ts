@@ -5,6 +5,8 @@ import {
   METRICS_NAMESPACE,
   READINESS_PATH,
   SHUTDOWN_DRAIN_DELAY_SECONDS,
+  SHUTDOWN_DRAIN_MAX_SECONDS,
+  SHUTDOWN_QUIET_SECONDS,
   SHUTDOWN_TIMEOUT_SECONDS,
   STRIPE_WEBHOOK_PATH,
 } from '../lib/app-contract';
@@ -347,7 +349,12 @@ describe.each(ENVS)('%s', (env) => {
       const environment = envOf(container);
       expect(Number(environment.SHUTDOWN_DRAIN_DELAY_MS)).toBe(SHUTDOWN_DRAIN_DELAY_SECONDS * 1000);
       expect(Number(environment.SHUTDOWN_TIMEOUT_MS)).toBe(SHUTDOWN_TIMEOUT_SECONDS * 1000);
-      expect(container.StopTimeout).toBeGreaterThan(SHUTDOWN_DRAIN_DELAY_SECONDS + SHUTDOWN_TIMEOUT_SECONDS);
+      expect(Number(environment.SHUTDOWN_QUIET_MS)).toBe(SHUTDOWN_QUIET_SECONDS * 1000);
+      expect(Number(environment.SHUTDOWN_DRAIN_MAX_MS)).toBe(SHUTDOWN_DRAIN_MAX_SECONDS * 1000);
+      expect(container.StopTimeout).toBeGreaterThan(SHUTDOWN_DRAIN_MAX_SECONDS + SHUTDOWN_TIMEOUT_SECONDS);
+      // An unannounced SIGTERM: the drain lasts until the ALB has seen readiness fail and stopped routing to us.
+      const detection = Number(tg.Properties.HealthCheckIntervalSeconds) * Number(tg.Properties.UnhealthyThresholdCount);
+      expect(SHUTDOWN_DRAIN_MAX_SECONDS).toBeGreaterThan(detection + SHUTDOWN_QUIET_SECONDS);
     });
 
     test('HTTPS with a certificate; HTTP only redirects', () => {

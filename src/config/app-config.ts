@@ -69,6 +69,10 @@ const envObject = z.object({
   KEEP_ALIVE_TIMEOUT_MS: int(65_000, 1_000, 600_000),
   /** How long readiness answers 503 before the server stops accepting, so the balancer can drain us. */
   SHUTDOWN_DRAIN_DELAY_MS: int(0, 0, 120_000),
+  /** After the drain delay, the drain goes on until no request (probes aside) has come for this long… */
+  SHUTDOWN_QUIET_MS: int(1_000, 0, 60_000),
+  /** …but no longer than this from SIGTERM (an unannounced stop: the balancer's health check must see readiness fail first). */
+  SHUTDOWN_DRAIN_MAX_MS: int(30_000, 0, 120_000),
   /** Upper bound for in-flight requests to finish once draining is over. */
   SHUTDOWN_TIMEOUT_MS: int(25_000, 1_000, 300_000),
 
@@ -428,6 +432,8 @@ export const SLICES = {
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
     shutdownDrainDelayMs: e.SHUTDOWN_DRAIN_DELAY_MS,
+    shutdownQuietMs: e.SHUTDOWN_QUIET_MS,
+    shutdownDrainMaxMs: Math.max(e.SHUTDOWN_DRAIN_MAX_MS, e.SHUTDOWN_DRAIN_DELAY_MS),
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     corsOrigins: corsOriginsOf(e.CORS_ORIGINS),
     docsEnabled: e.DOCS_ENABLED === undefined ? !d.production : e.DOCS_ENABLED === 'true' || e.DOCS_ENABLED === '1',

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import OpenAPIBackend, { Document, Operation } from 'openapi-backend';
-import { ShutdownState } from '../../src/modules/health/shutdown-state';
+import { ShutdownState } from '../../src/common/shutdown-state';
 import { startTestApp, TestApp, uniqueEmail } from '../support/app';
 import { CHEAP_HASHING } from '../support/problems';
 

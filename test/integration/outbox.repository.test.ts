@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import { Client } from 'pg';
+import { BackgroundWorkers } from '../../src/common/background-workers';
+import { ShutdownState } from '../../src/common/shutdown-state';
 import { AppConfig } from '../../src/config/app-config';
 import { Sql, Transactions } from '../../src/database/transaction';
 import { OutboxDispatcher } from '../../src/modules/notifications/outbox-dispatcher';
@@ -236,7 +238,7 @@ describe('OutboxRepository', () => {
       const sms: SmsSender = { send: async () => undefined };
       const metrics: Metrics = { count: (name) => void counted.push(name), flush: async () => undefined };
       const config = AppConfig.fromEnv({ NODE_ENV: 'test', WORKER_ENABLED: 'false', OUTBOX_RETRY_BASE_MS: '1', OUTBOX_RETRY_MAX_MS: '2', ...env });
-      return { relay: new OutboxRelay(tx, outbox, new OutboxDispatcher(email, sms), metrics, config.outbox, config.workers), attempts, counted };
+      return { relay: new OutboxRelay(tx, outbox, new OutboxDispatcher(email, sms), metrics, config.outbox, new BackgroundWorkers(config.workers, new ShutdownState())), attempts, counted };
     }
 
     /** Relay batches until nothing is left pending (retries come due within milliseconds). */

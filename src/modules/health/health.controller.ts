@@ -7,7 +7,7 @@ import { LogThrottle } from '../../common/log-throttle';
 import { RedisHealth } from '../../ports/redis-health.port';
 import { Public } from '../auth/auth.decorators';
 import { ApiProblems } from '../../common/openapi';
-import { ShutdownState } from './shutdown-state';
+import { ShutdownState } from '../../common/shutdown-state';
 
 class NotReadyError extends DomainError {
   constructor() {

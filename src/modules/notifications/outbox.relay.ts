@@ -1,6 +1,7 @@
-import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { BackgroundLoop } from '../../common/background-loop';
-import { OutboxConfig, WorkersConfig } from '../../config';
+import { BackgroundWorkers } from '../../common/background-workers';
+import { OutboxConfig } from '../../config';
 import { Transactions } from '../../database/transaction';
 import { UndeliverableError } from '../../ports/email-sender.port';
 import { Metrics } from '../../ports/metrics.port';
@@ -30,7 +31,7 @@ export function retryDelayMs(attempt: number, baseMs: number, maxMs: number, ran
  * is recognisable downstream.
  */
 @Injectable()
-export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class OutboxRelay {
   private readonly logger = new Logger('OutboxRelay');
   private readonly loop: BackgroundLoop;
   private lastPurge = 0;
@@ -41,18 +42,10 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
     private readonly dispatcher: OutboxDispatcher,
     private readonly metrics: Metrics,
     private readonly config: OutboxConfig,
-    private readonly workers: WorkersConfig,
+    workers: BackgroundWorkers,
   ) {
-    this.loop = new BackgroundLoop('outbox relay', config.pollIntervalMs, () => this.pass(), this.logger);
-  }
-
-  onApplicationBootstrap(): void {
-    if (this.workers.enabled) this.loop.start();
-  }
-
-  /** Before the pools close: the batch in flight finishes and records its outcomes, no new one starts. */
-  async beforeApplicationShutdown(): Promise<void> {
-    await this.loop.stop();
+    // Stopped at SIGTERM: the batch in flight finishes and records its outcomes, no new one starts.
+    this.loop = workers.loop('outbox relay', config.pollIntervalMs, () => this.pass(), this.logger);
   }
 
   /** Runs a pass now, or right after the one in progress (after a commit that queued messages). */

@@ -1,6 +1,7 @@
-import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { OrdersConfig, WorkersConfig } from '../../config';
+import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { OrdersConfig } from '../../config';
 import { BackgroundLoop } from '../../common/background-loop';
+import { BackgroundWorkers } from '../../common/background-workers';
 import { Metrics } from '../../ports/metrics.port';
 import { CancellationsService } from './cancellations.service';
 import { HoldsService } from './holds.service';
@@ -24,7 +25,7 @@ const PURGE_EVERY_MS = 10 * 60_000;
  * found again from the database, so a crash halfway is finished by the next pass.
  */
 @Injectable()
-export class OrdersWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class OrdersWorker implements OnApplicationBootstrap {
   private readonly logger = new Logger('OrdersWorker');
   private readonly loop: BackgroundLoop;
   private lastPurge = 0;
@@ -35,20 +36,14 @@ export class OrdersWorker implements OnApplicationBootstrap, BeforeApplicationSh
     private readonly refunds: RefundsService,
     private readonly metrics: Metrics,
     config: OrdersConfig,
-    private readonly workers: WorkersConfig,
+    workers: BackgroundWorkers,
   ) {
-    this.loop = new BackgroundLoop('orders worker', config.sweepIntervalMs, () => this.pass(), this.logger);
+    // Stopped at SIGTERM: the pass in progress finishes its current batch, no new one starts.
+    this.loop = workers.loop('orders worker', config.sweepIntervalMs, () => this.pass(), this.logger);
   }
 
   onApplicationBootstrap(): void {
-    if (!this.workers.enabled) return;
     this.cancellations.onEventCancelled(() => this.loop.kick());
-    this.loop.start();
-  }
-
-  /** Before any pool closes: the pass in progress finishes its current batch, no new one starts. */
-  async beforeApplicationShutdown(): Promise<void> {
-    await this.loop.stop();
   }
 
   /** One full pass; exposed for tests that want to run it deterministically. */

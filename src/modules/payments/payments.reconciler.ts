@@ -1,6 +1,7 @@
-import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { StripeConfig, WorkersConfig } from '../../config';
+import { Injectable, Logger } from '@nestjs/common';
+import { StripeConfig } from '../../config';
 import { BackgroundLoop } from '../../common/background-loop';
+import { BackgroundWorkers } from '../../common/background-workers';
 import { Transactions } from '../../database/transaction';
 import { PaymentRecord } from './payment.model';
 import { PaymentsRepository } from './payments.repository';
@@ -33,7 +34,7 @@ const CONCURRENCY = 4;
  * payments (`SKIP LOCKED`), and settling is idempotent, so each payment is settled exactly once.
  */
 @Injectable()
-export class PaymentsReconciler implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class PaymentsReconciler {
   private readonly logger = new Logger('PaymentsReconciler');
   private readonly loop: BackgroundLoop;
 
@@ -42,18 +43,10 @@ export class PaymentsReconciler implements OnApplicationBootstrap, BeforeApplica
     private readonly payments: PaymentsRepository,
     private readonly service: PaymentsService,
     stripe: StripeConfig,
-    private readonly workers: WorkersConfig,
+    workers: BackgroundWorkers,
   ) {
     // Stripe's interval whatever the gateway: the simulated one has payments in flight too.
-    this.loop = new BackgroundLoop('payments reconciler', stripe.reconcileIntervalMs, () => this.reconcile(), this.logger);
-  }
-
-  onApplicationBootstrap(): void {
-    if (this.workers.enabled) this.loop.start();
-  }
-
-  async beforeApplicationShutdown(): Promise<void> {
-    await this.loop.stop();
+    this.loop = workers.loop('payments reconciler', stripe.reconcileIntervalMs, () => this.reconcile(), this.logger);
   }
 
   /** One pass, batch after batch until nothing is due; exposed for tests, which may shorten the grace period. Returns how many payments it settled. */
@@ -70,7 +63,8 @@ export class PaymentsReconciler implements OnApplicationBootstrap, BeforeApplica
 
   private async reconcileBatch(due: PaymentRecord[]): Promise<number> {
     let settled = 0;
-    for (let i = 0; i < due.length && !this.loop.stopped; i += CONCURRENCY) {
+    let i = 0;
+    for (; i < due.length && !this.loop.stopped; i += CONCURRENCY) {
       const results = await Promise.allSettled(due.slice(i, i + CONCURRENCY).map((payment) => this.service.reconcile(payment)));
       for (const [k, result] of results.entries()) {
         if (result.status === 'fulfilled' && result.value) settled++;
@@ -81,6 +75,9 @@ export class PaymentsReconciler implements OnApplicationBootstrap, BeforeApplica
         }
       }
     }
+    // Stopped halfway (SIGTERM): the leases not worked on are given back, so another instance
+    // takes them on its next pass instead of after LEASE_SECONDS.
+    if (i < due.length) await this.payments.releaseLeases(this.tx.sql, due.slice(i).map((p) => p.id));
     return settled;
   }
 }

@@ -281,6 +281,12 @@ export class PaymentsRepository {
     return rows.map(toPayment);
   }
 
+  /** Gives back leases taken by leaseDue and not worked on: due again at once (for any instance). */
+  async releaseLeases(sql: Sql, ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await sql.query(`UPDATE payments SET reconcile_after = now() WHERE id = ANY($1::uuid[]) AND status = 'pending'`, [ids]);
+  }
+
   /**
    * Money in and out for one event's orders. A read-only join with `orders` (the event of a payment
    * is its order's); nothing here changes another module's table.
