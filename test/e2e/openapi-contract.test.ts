@@ -335,6 +335,9 @@ describe('the OpenAPI document describes the API as it answers', () => {
     expect((await api.call('POST', `/v1/orders/${orderId}/refund`, { token: org.accessToken })).body.status).toBe('refunded');
     expect((await scan(other.code)).body.code).toBe('TICKET_VOID');
     expect((await api.call('DELETE', `/v1/events/${eventId}/staff/${staff.user.id}`, { token: org.accessToken })).status).toBe(204);
+    // A grant to a mistyped address, withdrawn before anyone registers it.
+    expect((await api.call('POST', `/v1/events/${eventId}/staff`, { token: org.accessToken, body: { email: 'typo@example.com' } })).status).toBe(201);
+    expect((await api.call('DELETE', `/v1/events/${eventId}/staff?email=typo%40example.com`, { token: org.accessToken })).status).toBe(204);
     expect((await scan(other.code)).status).toBe(404);
 
     // ---- the end of the event and of the session

@@ -101,9 +101,9 @@ describe('migrations', () => {
     await expect(insert('00000000-0000-4000-8000-0000000000c4', 'pigeon')).rejects.toThrow(/outbox_channel_check/);
   });
 
-  it('the orders, outbox, check-in, payments-in-flight, idempotency-outcome, provider-event, rate-limit-fallback and staff-invitation migrations revert and apply again', async () => {
+  it('the orders, outbox, check-in, payments-in-flight, idempotency-outcome, provider-event, event-orders-index, rate-limit-fallback and staff-invitation migrations revert and apply again', async () => {
     await empty.query(`TRUNCATE users, outbox CASCADE`);
-    for (let i = 0; i < 8; i++) await revertLastMigration(db.url);
+    for (let i = 0; i < 9; i++) await revertLastMigration(db.url);
     const { rows } = await empty.query(
       `SELECT to_regclass('orders') AS orders, to_regclass('payments') AS payments, to_regclass('outbox') AS outbox, to_regclass('event_staff') AS staff`,
     );
@@ -115,6 +115,7 @@ describe('migrations', () => {
       'PaymentsInFlight1764201600000',
       'IdempotencyOutcomes1764205200000',
       'ProviderEvents1764288000000',
+      'EventOrdersIndex1796211465461',
       'RateLimitFallback1796211817941',
       'StaffInvitations1796211817965',
     ]);
