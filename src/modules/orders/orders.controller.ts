@@ -12,6 +12,7 @@ import { HoldsService } from './holds.service';
 import { OrderPaymentsService } from './order-payments.service';
 import { OrderQueriesService } from './order-queries.service';
 import { RefundsService } from './refunds.service';
+import { WaitingRoomService } from '../waiting-room/waiting-room.service';
 
 const MAX_KEY_LENGTH = 255;
 
@@ -34,6 +35,7 @@ export class OrdersController {
     private readonly cancellations: CancellationsService,
     private readonly refunds: RefundsService,
     private readonly queries: OrderQueriesService,
+    private readonly waitingRoom: WaitingRoomService,
   ) {}
 
   @Post('orders')
@@ -45,11 +47,12 @@ export class OrdersController {
       'a replay that arrives while the first request runs waits for it.',
   })
   @ApiHeader({ name: 'Idempotency-Key', required: true, description: '1–255 characters, chosen by the client per order attempt' })
+  @ApiHeader({ name: 'Admission-Token', required: false, description: "Required while the event's waiting room is on: the token of your admission" })
   @ApiCreatedResponse({ type: OrderDto })
   @ApiProblems(
     400,
     401,
-    403,
+    [403, 'ADMISSION_REQUIRED'],
     404,
     [409, 'SOLD_OUT'],
     [422, 'QUANTITY_LIMIT', 'SALES_CLOSED', 'IDEMPOTENCY_KEY_REUSED'],
@@ -58,10 +61,14 @@ export class OrdersController {
   async place(
     @CurrentUser() caller: AuthenticatedUser,
     @Headers('idempotency-key') key: string | undefined,
+    @Headers('admission-token') admissionToken: string | undefined,
     @Body() body: CreateOrderDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<OrderDto> {
-    const placed = await this.holds.place(caller.id, idempotencyKeyOf(key), {
+    const idempotencyKey = idempotencyKeyOf(key);
+    // Before the idempotency and hold path: a refused admission holds nothing and stores no answer.
+    await this.waitingRoom.assertMayOrder(caller.id, body.eventId, admissionToken);
+    const placed = await this.holds.place(caller.id, idempotencyKey, {
       eventId: body.eventId,
       items: body.items.map((i) => ({ ticketTypeId: i.ticketTypeId, quantity: i.quantity })),
     });
