@@ -115,6 +115,7 @@ const envObject = z.object({
   WAITING_ROOM_ADMIT_INTERVAL_MS: int(250, 20, 10_000),
   /** How often an open queue stream re-reads its entry. */
   WAITING_ROOM_STREAM_POLL_MS: int(1_000, 50, 30_000),
+  WAITING_ROOM_STREAM_HEARTBEAT_MS: int(15_000, 100, 120_000),
   /** How often each worker looks for due holds and cancelled events to settle; holds go within 30 s. */
   ORDERS_SWEEP_INTERVAL_MS: int(5_000, 100, 25_000),
   /** Idempotency keys are kept at least this long (the contract says 24 hours), then purged. */
@@ -444,13 +445,11 @@ export const SLICES = {
     missWindowSeconds: e.CHECKIN_MISS_WINDOW_SECONDS,
     streamHeartbeatMs: e.CHECKIN_STREAM_HEARTBEAT_MS,
   }),
-  /** Admission tokens are HMACs under a key derived from JWT_SECRET with their own label, so no JWT passes as one. */
   waitingRoom: (e) => ({
     admissionTtlSeconds: e.ADMISSION_TTL_SECONDS,
     admitIntervalMs: e.WAITING_ROOM_ADMIT_INTERVAL_MS,
     streamPollMs: e.WAITING_ROOM_STREAM_POLL_MS,
-    streamHeartbeatMs: e.CHECKIN_STREAM_HEARTBEAT_MS,
-    tokenSecret: e.JWT_SECRET ?? DEV_JWT_SECRET,
+    streamHeartbeatMs: e.WAITING_ROOM_STREAM_HEARTBEAT_MS,
   }),
   /** The background loops (hold sweeper, outbox relay): off on instances that only serve requests. */
   workers: (e) => ({ enabled: e.WORKER_ENABLED }),

@@ -326,6 +326,7 @@ describe('GET /v1/events/{id}/sales', () => {
       refundedAmount: 0,
       disputes: { count: 0, amount: 0 },
       byTicketType: [{ ticketTypeId: draft.ticketTypeIds[0], name: 'Stalls', capacity: 10, sold: 0, held: 0, available: 10, revenue: 0 }],
+      onSale: { waitingRoom: false, queueLength: 0, admitted: 0, admitPerMinute: 600, holdsPerMinute: 0, salesPerMinute: 0 },
     });
   });
 

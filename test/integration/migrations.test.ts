@@ -100,9 +100,9 @@ describe('migrations', () => {
     await expect(insert('00000000-0000-4000-8000-0000000000c4', 'pigeon')).rejects.toThrow(/outbox_channel_check/);
   });
 
-  it('the orders, outbox, check-in, payments-in-flight, idempotency-outcome and provider-event migrations revert and apply again', async () => {
+  it('the orders, outbox, check-in, payments-in-flight, idempotency-outcome, provider-event and waiting-room migrations revert and apply again', async () => {
     await empty.query(`TRUNCATE users, outbox CASCADE`);
-    for (let i = 0; i < 6; i++) await revertLastMigration(db.url);
+    for (let i = 0; i < 7; i++) await revertLastMigration(db.url);
     const { rows } = await empty.query(
       `SELECT to_regclass('orders') AS orders, to_regclass('payments') AS payments, to_regclass('outbox') AS outbox, to_regclass('event_staff') AS staff`,
     );
@@ -114,6 +114,7 @@ describe('migrations', () => {
       'PaymentsInFlight1764201600000',
       'IdempotencyOutcomes1764205200000',
       'ProviderEvents1764288000000',
+      'WaitingRoom1796212841583',
     ]);
   });
 });

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DomainError, NotFoundError } from '../../common/domain-error';
-import { WaitingRoomConfig } from '../../config';
+import { AuthConfig, WaitingRoomConfig } from '../../config';
 import { Clock } from '../../ports/clock.port';
 import { Metrics } from '../../ports/metrics.port';
 import { QueueEntry, WaitingRoomStore } from '../../ports/waiting-room-store.port';
@@ -63,8 +63,10 @@ export class WaitingRoomService {
     private readonly clock: Clock,
     private readonly metrics: Metrics,
     private readonly config: WaitingRoomConfig,
+    /** Admission tokens are HMACs under a key derived from JWT_SECRET with their own label, so no JWT passes as one. */
+    auth: AuthConfig,
   ) {
-    this.tokens = new AdmissionTokens(config.tokenSecret);
+    this.tokens = new AdmissionTokens(auth.jwtSecret);
   }
 
   async join(buyerId: string, eventId: string): Promise<{ status: QueueStatus; created: boolean }> {
