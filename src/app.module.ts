@@ -20,6 +20,7 @@ import { OrdersModule } from './modules/orders/orders.module';
 import { CheckInModule } from './modules/check-in/check-in.module';
 import { HealthModule } from './modules/health/health.module';
 import { UsersModule } from './modules/users/users.module';
+import { WaitingRoomModule } from './modules/waiting-room/waiting-room.module';
 import { HttpRateLimitStore } from './ports/http-rate-limit-store.port';
 
 export interface AppDependencies {
@@ -57,6 +58,7 @@ export class AppModule {
         EventsModule,
         OrdersModule,
         CheckInModule,
+        WaitingRoomModule,
       ],
       providers: [
         // Order matters: limit every caller first (bad tokens included), then authenticate, then check roles.

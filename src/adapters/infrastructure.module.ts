@@ -16,6 +16,7 @@ import { RateLimiter } from '../ports/rate-limiter.port';
 import { RedisHealth } from '../ports/redis-health.port';
 import { SmsSender } from '../ports/sms-sender.port';
 import { TokenBlacklist } from '../ports/token-blacklist.port';
+import { WaitingRoomStore } from '../ports/waiting-room-store.port';
 import { CloudWatchMetrics } from './aws/cloudwatch-metrics.adapter';
 import { S3ObjectStorage } from './aws/s3-object-storage.adapter';
 import { SesEmailSender } from './aws/ses-email-sender.adapter';
@@ -26,6 +27,7 @@ import { FileEmailSender } from './local/file-email-sender.adapter';
 import { InMemoryCache } from './local/in-memory-cache.adapter';
 import { InMemoryRateLimiter } from './local/in-memory-rate-limiter.adapter';
 import { InMemoryTokenBlacklist } from './local/in-memory-token-blacklist.adapter';
+import { InMemoryWaitingRoomStore } from './local/in-memory-waiting-room-store.adapter';
 import { InProcessPubSub } from './local/in-process-pub-sub.adapter';
 import { LogEmailSender } from './local/log-email-sender.adapter';
 import { LogMetrics } from './local/log-metrics.adapter';
@@ -40,6 +42,7 @@ import { RedisPing } from './redis/redis-health.adapter';
 import { RedisPubSub } from './redis/redis-pub-sub.adapter';
 import { RedisRateLimiter } from './redis/redis-rate-limiter.adapter';
 import { RedisTokenBlacklist } from './redis/redis-token-blacklist.adapter';
+import { RedisWaitingRoomStore } from './redis/redis-waiting-room-store.adapter';
 import { FailOpenCache } from './resilience/fail-open-cache.adapter';
 import { FailOpenHttpRateLimitStore } from './resilience/fail-open-http-rate-limit-store.adapter';
 import { FailOpenPubSub } from './resilience/fail-open-pub-sub.adapter';
@@ -164,7 +167,7 @@ export class InfrastructureModule {
     const logger = new Logger('Infrastructure');
     if (!redis) {
       logger.warn(
-        'REDIS_URL is not set: rate limits, token revocation, the cache and pub/sub use in-process stand-ins. ' +
+        'REDIS_URL is not set: rate limits, token revocation, the cache, pub/sub and the waiting rooms use in-process stand-ins. ' +
           'Run a single instance only.',
       );
     }
@@ -187,6 +190,8 @@ export class InfrastructureModule {
         provide: HttpRateLimitStore,
         useValue: new FailOpenHttpRateLimitStore(redis ? new ThrottlerStorageRedisService(redis) : new ThrottlerStorageService()),
       },
+      // Not fail-open: the queue is the fairness; without Redis joining and admitting answer 503.
+      { provide: WaitingRoomStore, useValue: redis ? new RedisWaitingRoomStore(redis) : new InMemoryWaitingRoomStore() },
       { provide: RedisHealth, useValue: redis ? new RedisPing(redis) : new StandInRedisHealth() },
       objectStorage,
       emailSender,

@@ -129,6 +129,13 @@ const envObject = z.object({
   CHECKIN_MISS_WINDOW_SECONDS: int(60, 1, 3_600),
   /** Heartbeat comment on the check-in stream, so proxies and clients keep an idle stream open. */
   CHECKIN_STREAM_HEARTBEAT_MS: int(15_000, 100, 120_000),
+  /** How long an admission from the waiting room lets its buyer order. */
+  ADMISSION_TTL_SECONDS: int(600, 10, 86_400),
+  /** How often each instance's admission worker admits the buyers due (the rate itself is shared through Redis). */
+  WAITING_ROOM_ADMIT_INTERVAL_MS: int(250, 20, 10_000),
+  /** How often an open queue stream re-reads its entry. */
+  WAITING_ROOM_STREAM_POLL_MS: int(1_000, 50, 30_000),
+  WAITING_ROOM_STREAM_HEARTBEAT_MS: int(15_000, 100, 120_000),
   /** How often each worker looks for due holds and cancelled events to settle; holds go within 30 s. */
   ORDERS_SWEEP_INTERVAL_MS: int(5_000, 100, 25_000),
   /** Idempotency keys are kept at least this long (the contract says 24 hours), then purged. */
@@ -474,6 +481,12 @@ export const SLICES = {
     missLimit: e.CHECKIN_MISS_LIMIT,
     missWindowSeconds: e.CHECKIN_MISS_WINDOW_SECONDS,
     streamHeartbeatMs: e.CHECKIN_STREAM_HEARTBEAT_MS,
+  }),
+  waitingRoom: (e) => ({
+    admissionTtlSeconds: e.ADMISSION_TTL_SECONDS,
+    admitIntervalMs: e.WAITING_ROOM_ADMIT_INTERVAL_MS,
+    streamPollMs: e.WAITING_ROOM_STREAM_POLL_MS,
+    streamHeartbeatMs: e.WAITING_ROOM_STREAM_HEARTBEAT_MS,
   }),
   /** The background loops (hold sweeper, outbox relay): off on instances that only serve requests. */
   workers: (e) => ({ enabled: e.WORKER_ENABLED }),

@@ -34,6 +34,9 @@ export abstract class OrdersConfig {}
 export interface CheckInConfig extends Readonly<Settings['checkIn']> {}
 export abstract class CheckInConfig {}
 
+export interface WaitingRoomConfig extends Readonly<Settings['waitingRoom']> {}
+export abstract class WaitingRoomConfig {}
+
 export interface WorkersConfig extends Readonly<Settings['workers']> {}
 export abstract class WorkersConfig {}
 
@@ -79,6 +82,7 @@ export const SLICE_TOKENS: { readonly [K in keyof Settings]: abstract new () => 
   rateLimit: RateLimitConfig,
   orders: OrdersConfig,
   checkIn: CheckInConfig,
+  waitingRoom: WaitingRoomConfig,
   workers: WorkersConfig,
   outbox: OutboxConfig,
   drivers: DriversConfig,

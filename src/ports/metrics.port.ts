@@ -8,6 +8,10 @@ export type MetricName =
   /** A payment provider reported a dispute (chargeback) on a charge: any one is alarmed. */
   | 'PaymentDisputed'
   | 'HoldsExpired'
+  /** A buyer joined an event's waiting room (dimension EventId); queue length = Joined − Admitted. */
+  | 'WaitingRoomJoined'
+  /** Buyers the waiting room let in (dimension EventId): the admission rate per minute. */
+  | 'WaitingRoomAdmitted'
   | 'OutboxDead';
 
 /** Business metrics; implementations buffer and must never fail or slow the caller. */

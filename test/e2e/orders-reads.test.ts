@@ -278,7 +278,7 @@ describe('GET /v1/events/{id}/sales', () => {
   it('the owner: 200 with exactly the contract fields and the figures of what happened', async () => {
     const res = await call(t.url, 'GET', `/v1/events/${ev.eventId}/sales`, { token: org.accessToken });
     expect(res.status).toBe(200);
-    expect(Object.keys(res.body).sort()).toEqual(['byTicketType', 'currency', 'disputes', 'eventId', 'grossRevenue', 'refundedAmount', 'ticketsSold']);
+    expect(Object.keys(res.body).sort()).toEqual(['byTicketType', 'currency', 'disputes', 'eventId', 'grossRevenue', 'onSale', 'refundedAmount', 'ticketsSold']);
     for (const row of res.body.byTicketType) {
       expect(Object.keys(row).sort()).toEqual(['available', 'capacity', 'held', 'name', 'revenue', 'sold', 'ticketTypeId']);
     }
@@ -289,6 +289,7 @@ describe('GET /v1/events/{id}/sales', () => {
       grossRevenue: 90_000 + 70_000 + 12_500,
       refundedAmount: 12_500,
       disputes: { count: 0, amount: 0 },
+      onSale: expect.objectContaining({ waitingRoom: false, queueLength: 0, admitted: 0 }),
       byTicketType: byType([
         { ticketTypeId: stalls, name: 'Stalls', capacity: 10, sold: 3, held: 3, available: 4, revenue: 135_000 },
         { ticketTypeId: circle, name: 'Circle', capacity: 5, sold: 2, held: 1, available: 2, revenue: 25_000 },
@@ -325,6 +326,7 @@ describe('GET /v1/events/{id}/sales', () => {
       refundedAmount: 0,
       disputes: { count: 0, amount: 0 },
       byTicketType: [{ ticketTypeId: draft.ticketTypeIds[0], name: 'Stalls', capacity: 10, sold: 0, held: 0, available: 10, revenue: 0 }],
+      onSale: { waitingRoom: false, queueLength: 0, admitted: 0, admitPerMinute: 600, holdsPerMinute: 0, salesPerMinute: 0 },
     });
   });
 

@@ -24,6 +24,7 @@ function view(id: string, title: string, available = 10): EventView {
     currency: 'TND',
     status: 'published',
     imageUrl: null,
+    waitingRoom: { enabled: false, admitPerMinute: 600 },
     ticketTypes: [
       {
         id: 'tt-1',

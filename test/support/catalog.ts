@@ -17,6 +17,7 @@ export const EVENT_KEYS = [
   'title',
   'updatedAt',
   'venue',
+  'waitingRoom',
 ];
 
 export const TICKET_TYPE_KEYS = [

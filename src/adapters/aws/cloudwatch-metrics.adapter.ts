@@ -54,6 +54,8 @@ const UNITS: Record<MetricName, StandardUnit> = {
   PaymentFailed: 'Count',
   PaymentDisputed: 'Count',
   HoldsExpired: 'Count',
+  WaitingRoomJoined: 'Count',
+  WaitingRoomAdmitted: 'Count',
   OutboxDead: 'Count',
 };
 

@@ -28,6 +28,13 @@ export interface TicketType {
   salesEndAt: Date | null;
 }
 
+/** The on-sale queue (src/modules/waiting-room): while enabled, ordering needs an admission. */
+export interface WaitingRoomSettings {
+  enabled: boolean;
+  /** Queued buyers admitted per minute, across all instances. */
+  admitPerMinute: number;
+}
+
 export interface CatalogEvent {
   id: string;
   organiserId: string;
@@ -41,6 +48,7 @@ export interface CatalogEvent {
   currency: string;
   status: EventStatus;
   imageKey: string | null;
+  waitingRoom: WaitingRoomSettings;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -74,6 +82,7 @@ export const LIMITS = {
   maxYearsAhead: 5,
   /** Ticket types per event. */
   maxTicketTypes: 50,
+  maxAdmitPerMinute: 1_000_000,
 } as const;
 
 /** What clients see: the contract's event shape, times as ISO 8601 UTC strings. */
@@ -114,6 +123,7 @@ export function toEventView(event: EventWithTicketTypes, imageUrl: string | null
     status: event.status,
     imageUrl,
     ticketTypes: event.ticketTypes.map((t) => toTicketTypeView(t, event.currency)),
+    waitingRoom: { ...event.waitingRoom },
     createdAt: event.createdAt.toISOString(),
     updatedAt: event.updatedAt.toISOString(),
   };

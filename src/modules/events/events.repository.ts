@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { Sql } from '../../database/transaction';
-import { CatalogEvent, Category, EventStatus, EventWithTicketTypes, TicketType } from './event.model';
+import { CatalogEvent, Category, EventStatus, EventWithTicketTypes, TicketType, WaitingRoomSettings } from './event.model';
 
 const EVENT_COLUMNS = `e.id, e.organiser_id, e.title, e.description, e.category, e.venue_name, e.venue_city,
-  e.venue_address, e.starts_at, e.ends_at, e.timezone, e.currency, e.status, e.image_key, e.created_at, e.updated_at`;
+  e.venue_address, e.starts_at, e.ends_at, e.timezone, e.currency, e.status, e.image_key, e.waiting_room_enabled,
+  e.waiting_room_admit_per_minute, e.created_at, e.updated_at`;
 
 const TICKET_TYPE_COLUMNS = `t.id, t.event_id, t.name, t.price, t.capacity, t.sold, t.held, t.max_per_order,
   t.sales_start_at, t.sales_end_at`;
@@ -23,6 +24,8 @@ interface EventRow {
   currency: string;
   status: EventStatus;
   image_key: string | null;
+  waiting_room_enabled: boolean;
+  waiting_room_admit_per_minute: number;
   created_at: Date;
   updated_at: Date;
 }
@@ -57,6 +60,7 @@ function toEvent(row: EventRow): CatalogEvent {
     currency: row.currency,
     status: row.status,
     imageKey: row.image_key,
+    waitingRoom: { enabled: row.waiting_room_enabled, admitPerMinute: row.waiting_room_admit_per_minute },
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -83,8 +87,20 @@ export type NewEvent = Pick<
 > & { now: Date };
 
 export type EventChanges = Partial<
-  Pick<CatalogEvent, 'title' | 'description' | 'category' | 'venue' | 'startsAt' | 'endsAt' | 'timezone' | 'currency'>
+  Pick<
+    CatalogEvent,
+    'title' | 'description' | 'category' | 'venue' | 'startsAt' | 'endsAt' | 'timezone' | 'currency' | 'waitingRoom'
+  >
 >;
+
+/** What the waiting room needs to know of an event. */
+export interface OnSaleFacts {
+  organiserId: string;
+  status: EventStatus;
+  waitingRoom: WaitingRoomSettings;
+  /** When the first ticket type goes on sale (its salesStartAt, or the publication); null before publication. */
+  opensAt: Date | null;
+}
 
 export type NewTicketType = Pick<
   TicketType,
@@ -198,6 +214,10 @@ export class EventsRepository {
     if (changes.endsAt !== undefined) set('ends_at', changes.endsAt);
     if (changes.timezone !== undefined) set('timezone', changes.timezone);
     if (changes.currency !== undefined) set('currency', changes.currency);
+    if (changes.waitingRoom !== undefined) {
+      set('waiting_room_enabled', changes.waitingRoom.enabled);
+      set('waiting_room_admit_per_minute', changes.waitingRoom.admitPerMinute);
+    }
     if (changes.status !== undefined) {
       set('status', changes.status);
       if (changes.status === 'published') sets.push(`published_at = coalesce(published_at, $2)`);
@@ -216,6 +236,29 @@ export class EventsRepository {
   }
 
   /** Marks the event changed (a ticket type or its image changed), for `updatedAt`. */
+  async onSaleFacts(sql: Sql, id: string): Promise<OnSaleFacts | undefined> {
+    const [row] = await sql.query<{
+      organiser_id: string;
+      status: EventStatus;
+      waiting_room_enabled: boolean;
+      waiting_room_admit_per_minute: number;
+      opens_at: Date | null;
+    }>(
+      `SELECT e.organiser_id, e.status, e.waiting_room_enabled, e.waiting_room_admit_per_minute,
+         (SELECT min(coalesce(t.sales_start_at, e.published_at)) FROM ticket_types t WHERE t.event_id = e.id) AS opens_at
+       FROM events e WHERE e.id = $1`,
+      [id],
+    );
+    return (
+      row && {
+        organiserId: row.organiser_id,
+        status: row.status,
+        waitingRoom: { enabled: row.waiting_room_enabled, admitPerMinute: row.waiting_room_admit_per_minute },
+        opensAt: row.opens_at,
+      }
+    );
+  }
+
   async touchEvent(sql: Sql, id: string, now: Date): Promise<void> {
     await sql.query(`UPDATE events SET updated_at = $2 WHERE id = $1`, [id, now]);
   }

@@ -22,11 +22,16 @@ import {
   toTicketTypeView,
   Venue,
 } from './event.model';
-import { EventChanges, EventsRepository, NewEvent, NewTicketType, TicketTypeChanges } from './events.repository';
+import { EventChanges, EventsRepository, NewEvent, NewTicketType, OnSaleFacts, TicketTypeChanges } from './events.repository';
+
+export type { OnSaleFacts } from './events.repository';
 
 export type CreateEventInput = Omit<NewEvent, 'organiserId' | 'now' | 'description'> & { description?: string };
 
-export type UpdateEventInput = Partial<Omit<CreateEventInput, 'venue'>> & { venue?: Partial<Venue> };
+export type UpdateEventInput = Partial<Omit<CreateEventInput, 'venue'>> & {
+  venue?: Partial<Venue>;
+  waitingRoom?: { enabled: boolean; admitPerMinute?: number };
+};
 
 export type TicketTypeInput = Pick<NewTicketType, 'name' | 'price' | 'capacity'> &
   Partial<Pick<NewTicketType, 'maxPerOrder' | 'salesStartAt' | 'salesEndAt'>>;
@@ -141,7 +146,11 @@ export class EventsService {
       const ticketTypes = await this.events.ticketTypesOf(sql, id);
       // DTO instances carry every declared field, absent ones as undefined: only what was sent counts.
       const sent = stripUndefined(input);
-      const changes: EventChanges = { ...sent, venue: sent.venue && { ...current.venue, ...stripUndefined(sent.venue) } };
+      const changes: EventChanges = {
+        ...sent,
+        venue: sent.venue && { ...current.venue, ...stripUndefined(sent.venue) },
+        waitingRoom: sent.waitingRoom && { ...current.waitingRoom, ...stripUndefined(sent.waitingRoom) },
+      };
       const startsAt = input.startsAt ?? current.startsAt;
       const endsAt = input.endsAt ?? current.endsAt;
 
@@ -331,6 +340,14 @@ export class EventsService {
     const event = await this.events.findWithTicketTypes(this.tx.sql, id);
     if (!event || event.organiserId !== organiserId) throw eventNotFound();
     return event;
+  }
+
+  /**
+   * What the waiting room needs (its settings, when sales open, status and organiser), read from
+   * Postgres each time: callers on a hot path keep their own short-lived copy.
+   */
+  onSaleFacts(id: string): Promise<OnSaleFacts | undefined> {
+    return this.events.onSaleFacts(this.tx.sql, id);
   }
 
   /** The event's organiser, or undefined for no such event: for a module that decides access with it (check-in). */

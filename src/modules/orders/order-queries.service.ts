@@ -4,7 +4,9 @@ import { ValidationFailedError } from '../../common/domain-error';
 import { decodeCursor, encodeCursor, Page } from '../../common/pagination';
 import { Transactions } from '../../database/transaction';
 import { EventsService } from '../events/events.service';
+import { Clock } from '../../ports/clock.port';
 import { PaymentsService } from '../payments/payments.service';
+import { WaitingRoomService } from '../waiting-room/waiting-room.service';
 import { Order, OrderView, TicketView, toOrderView, toTicketView } from './order.model';
 import { orderNotFound } from './order-settlement.service';
 import { EventOrdersFilter, OrdersRepository, OrderWithBuyer } from './orders.repository';
@@ -21,6 +23,17 @@ export interface SalesReport {
   refundedAmount: number;
   disputes: { count: number; amount: number };
   byTicketType: { ticketTypeId: string; name: string; capacity: number; sold: number; held: number; available: number; revenue: number }[];
+  onSale: OnSaleFigures;
+}
+
+/** The on-sale as it happens: the waiting room's queue and the last minute's pace. */
+export interface OnSaleFigures {
+  waitingRoom: boolean;
+  queueLength: number;
+  admitted: number;
+  admitPerMinute: number;
+  holdsPerMinute: number;
+  salesPerMinute: number;
 }
 
 export type SalesInterval = 'hour' | 'day';
@@ -67,6 +80,8 @@ export class OrderQueriesService {
     private readonly orders: OrdersRepository,
     private readonly events: EventsService,
     private readonly payments: PaymentsService,
+    private readonly waitingRoom: WaitingRoomService,
+    private readonly clock: Clock,
   ) {}
 
   async get(buyerId: string, orderId: string): Promise<OrderView> {
@@ -136,7 +151,13 @@ export class OrderQueriesService {
 
   async sales(organiserId: string, eventId: string): Promise<SalesReport> {
     const event = await this.events.ownedEvent(organiserId, eventId);
-    const [figures, money] = await Promise.all([this.orders.salesOf(this.tx.sql, eventId), this.payments.moneyOfEvent(eventId)]);
+    const since = new Date(this.clock.now().getTime() - 60_000);
+    const [figures, money, pace, queue] = await Promise.all([
+      this.orders.salesOf(this.tx.sql, eventId),
+      this.payments.moneyOfEvent(eventId),
+      this.orders.paceOf(this.tx.sql, eventId, since),
+      this.waitingRoom.figures(eventId),
+    ]);
     return {
       eventId,
       currency: event.currency,
@@ -145,6 +166,14 @@ export class OrderQueriesService {
       refundedAmount: money.refundedAmount,
       disputes: money.disputes,
       byTicketType: figures.byTicketType.map((t) => ({ ...t, available: t.capacity - t.sold - t.held })),
+      onSale: {
+        waitingRoom: queue.enabled,
+        queueLength: queue.queueLength,
+        admitted: queue.admitted,
+        admitPerMinute: queue.admitPerMinute,
+        holdsPerMinute: pace.holds,
+        salesPerMinute: pace.ticketsSold,
+      },
     };
   }
 }

@@ -25,6 +25,7 @@ import { HoldsService } from './holds.service';
 import { OrderPaymentsService } from './order-payments.service';
 import { OrderQueriesService } from './order-queries.service';
 import { RefundsService } from './refunds.service';
+import { WaitingRoomService } from '../waiting-room/waiting-room.service';
 
 const MAX_KEY_LENGTH = 255;
 
@@ -47,6 +48,7 @@ export class OrdersController {
     private readonly cancellations: CancellationsService,
     private readonly refunds: RefundsService,
     private readonly queries: OrderQueriesService,
+    private readonly waitingRoom: WaitingRoomService,
   ) {}
 
   @Post('orders')
@@ -82,10 +84,14 @@ export class OrdersController {
   async place(
     @CurrentUser() caller: AuthenticatedUser,
     @Headers('idempotency-key') key: string | undefined,
+    @Headers('admission-token') admissionToken: string | undefined,
     @Body() body: CreateOrderDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<OrderDto> {
-    const placed = await this.holds.place(caller.id, idempotencyKeyOf(key), {
+    const idempotencyKey = idempotencyKeyOf(key);
+    // Before the idempotency and hold path: a refused admission holds nothing and stores no answer.
+    await this.waitingRoom.assertMayOrder(caller.id, body.eventId, admissionToken);
+    const placed = await this.holds.place(caller.id, idempotencyKey, {
       eventId: body.eventId,
       items: body.items.map((i) => ({ ticketTypeId: i.ticketTypeId, quantity: i.quantity })),
     });

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { EventsModule } from '../events/events.module';
 import { NotificationsModule } from '../notifications/notifications.module';
 import { PaymentsModule } from '../payments/payments.module';
+import { WaitingRoomModule } from '../waiting-room/waiting-room.module';
 import { CancellationsService } from './cancellations.service';
 import { HoldsRepository } from './holds.repository';
 import { HoldsService } from './holds.service';
@@ -18,7 +19,7 @@ import { TicketAdmissionRepository } from './ticket-admission.repository';
 import { TicketAdmission } from './ticket-admission.service';
 
 @Module({
-  imports: [EventsModule, NotificationsModule, PaymentsModule],
+  imports: [EventsModule, NotificationsModule, PaymentsModule, WaitingRoomModule],
   controllers: [OrdersController],
   providers: [
     OrdersRepository,

@@ -352,4 +352,15 @@ export class OrdersRepository {
       })),
     };
   }
+
+  /** Orders placed (holds) and tickets paid for since `since`: the on-sale's pace. */
+  async paceOf(sql: Sql, eventId: string, since: Date): Promise<{ holds: number; ticketsSold: number }> {
+    const [row] = await sql.query<{ holds: string; tickets_sold: string }>(
+      `SELECT (SELECT count(*) FROM orders o WHERE o.event_id = $1 AND o.created_at >= $2) AS holds,
+              (SELECT coalesce(sum(i.quantity), 0) FROM orders o JOIN order_items i ON i.order_id = o.id
+                WHERE o.event_id = $1 AND o.status = 'paid' AND o.paid_at >= $2) AS tickets_sold`,
+      [eventId, since],
+    );
+    return { holds: Number(row.holds), ticketsSold: Number(row.tickets_sold) };
+  }
 }

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import {
+  IsBoolean,
   IsDefined,
   IsIn,
   IsInt,
@@ -160,6 +161,27 @@ export class CreateEventDto {
   currency: string;
 }
 
+export class WaitingRoomPatchDto {
+  @ApiProperty({ description: 'While enabled, POST /v1/orders for the event needs an Admission-Token from its queue' })
+  @IsBoolean()
+  enabled: boolean;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: LIMITS.maxAdmitPerMinute, description: 'Kept when omitted (default 600)' })
+  @IsOmittable()
+  @IsInt()
+  @Min(1)
+  @Max(LIMITS.maxAdmitPerMinute)
+  admitPerMinute?: number;
+}
+
+export class WaitingRoomDto {
+  @ApiProperty()
+  enabled: boolean;
+
+  @ApiProperty({ minimum: 1, maximum: LIMITS.maxAdmitPerMinute })
+  admitPerMinute: number;
+}
+
 export class UpdateEventDto {
   @ApiPropertyOptional({ maxLength: LIMITS.title })
   @IsOmittable()
@@ -207,6 +229,12 @@ export class UpdateEventDto {
   @Transform(upper)
   @IsCurrency()
   currency?: string;
+
+  @ApiPropertyOptional({ type: WaitingRoomPatchDto, description: 'The on-sale queue (see the waiting-room endpoints)' })
+  @IsOmittable()
+  @ValidateNested()
+  @Type(() => WaitingRoomPatchDto)
+  waitingRoom?: WaitingRoomPatchDto;
 }
 
 export class CreateTicketTypeDto {
@@ -417,6 +445,9 @@ export class EventDto {
 
   @ApiProperty({ type: [TicketTypeDto] })
   ticketTypes: TicketTypeDto[];
+
+  @ApiProperty({ type: WaitingRoomDto })
+  waitingRoom: WaitingRoomDto;
 
   @ApiProperty({ format: 'date-time' })
   createdAt: string;

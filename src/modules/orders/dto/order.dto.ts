@@ -175,6 +175,26 @@ export class DisputesSummaryDto {
   amount: number;
 }
 
+export class OnSaleDto {
+  @ApiProperty({ description: "Whether the event's waiting room is on" })
+  waitingRoom: boolean;
+
+  @ApiProperty({ description: 'Buyers waiting in the queue' })
+  queueLength: number;
+
+  @ApiProperty({ description: 'Buyers admitted so far' })
+  admitted: number;
+
+  @ApiProperty({ description: 'The configured admission rate' })
+  admitPerMinute: number;
+
+  @ApiProperty({ description: 'Orders placed (seats held) in the last 60 seconds' })
+  holdsPerMinute: number;
+
+  @ApiProperty({ description: 'Tickets paid for in the last 60 seconds' })
+  salesPerMinute: number;
+}
+
 export class SalesReportDto {
   @ApiProperty({ format: 'uuid' })
   eventId: string;
@@ -196,6 +216,9 @@ export class SalesReportDto {
 
   @ApiProperty({ type: [TicketTypeSalesDto] })
   byTicketType: TicketTypeSalesDto[];
+
+  @ApiProperty({ type: OnSaleDto, description: 'The on-sale as it happens: queue and pace' })
+  onSale: OnSaleDto;
 }
 
 export class PaymentIntentDto {
