@@ -51,6 +51,8 @@ export class BaseStack extends Stack {
   readonly repository: ecr.Repository;
   readonly cluster: ecs.Cluster;
   readonly appLogGroup: logs.LogGroup;
+  /** The OpenTelemetry collector sidecar's own logs. */
+  readonly collectorLogGroup: logs.LogGroup;
   readonly hostedZone: route53.IHostedZone;
   readonly mailIdentity: ses.EmailIdentity;
   readonly mailConfigurationSet: ses.ConfigurationSet;
@@ -101,8 +103,10 @@ export class BaseStack extends Stack {
     this.cacheSecurityGroup = sg('CacheSecurityGroup', 'Tickr Redis: from the tasks only');
     this.endpointSecurityGroup = sg('EndpointSecurityGroup', 'Tickr interface VPC endpoints: HTTPS from the tasks only');
 
-    this.albSecurityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS from the internet');
-    this.albSecurityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(80), 'HTTP from the internet (redirected to HTTPS)');
+    // Only CloudFront reaches the ALB (the web distribution routes /v1/* to it), so the WAF web ACL on
+    // the distribution and its per-viewer rate limit cannot be bypassed from the internet. HTTPS only:
+    // CloudFront talks HTTPS to the origin, and the prefix list weighs 55 of the group's 60 rules.
+    this.albSecurityGroup.addIngressRule(ec2.Peer.prefixList(config.cloudFrontPrefixListId), ec2.Port.tcp(443), 'HTTPS from CloudFront only');
     this.albSecurityGroup.connections.allowTo(this.taskSecurityGroup, ec2.Port.tcp(APP_PORT), 'ALB to the API');
     this.taskSecurityGroup.connections.allowTo(this.databaseSecurityGroup, ec2.Port.tcp(POSTGRES_PORT), 'API to Postgres');
     this.taskSecurityGroup.connections.allowTo(this.cacheSecurityGroup, ec2.Port.tcp(REDIS_PORT), 'API to Redis');
@@ -131,6 +135,8 @@ export class BaseStack extends Stack {
       Monitoring: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_MONITORING,
       Sns: ec2.InterfaceVpcEndpointAwsService.SNS,
       Ses: ec2.InterfaceVpcEndpointAwsService.EMAIL,
+      // The OpenTelemetry collector sidecar's traces (service stack).
+      XRay: ec2.InterfaceVpcEndpointAwsService.XRAY,
     };
     for (const [name, service] of Object.entries(interfaceEndpoints)) {
       this.vpc.addInterfaceEndpoint(`${name}Endpoint`, {
@@ -397,6 +403,7 @@ export class BaseStack extends Stack {
       containerInsightsV2: ecs.ContainerInsights.ENABLED,
     });
     this.appLogGroup = new logs.LogGroup(this, 'AppLogs', { logGroupName: `/tickr/${config.name}/api`, retention, removalPolicy });
+    this.collectorLogGroup = new logs.LogGroup(this, 'CollectorLogs', { logGroupName: `/tickr/${config.name}/otel-collector`, retention, removalPolicy });
     const migrationLogs = new logs.LogGroup(this, 'MigrationLogs', { logGroupName: `/tickr/${config.name}/migrate`, retention, removalPolicy });
 
     // ----- the one-off migration task: same image, `node dist/cli/migrate.js run`, database access only
@@ -445,7 +452,8 @@ export class BaseStack extends Stack {
   /**
    * Exactly the calls the AWS adapters make (src/adapters/aws): S3 Put/Get/Delete on image keys,
    * SES SendTemplatedEmail from the verified identity through its configuration set, SNS Publish
-   * to phone numbers (never to topics), CloudWatch PutMetricData in the app's namespace.
+   * to phone numbers (never to topics), CloudWatch PutMetricData in the app's namespace; and the
+   * collector sidecar's X-Ray writes.
    */
   private createTaskRole(): iam.Role {
     const statements = [
@@ -475,10 +483,23 @@ export class BaseStack extends Stack {
         resources: ['*'],
         conditions: { StringEquals: { 'cloudwatch:namespace': METRICS_NAMESPACE } },
       }),
+      // The collector sidecar (same task, same role) sends the app's traces to X-Ray: the calls of the
+      // managed AWSXRayDaemonWriteAccess policy, none of which takes a resource ARN.
+      new iam.PolicyStatement({
+        sid: 'XRayTraces',
+        actions: [
+          'xray:PutTraceSegments',
+          'xray:PutTelemetryRecords',
+          'xray:GetSamplingRules',
+          'xray:GetSamplingTargets',
+          'xray:GetSamplingStatisticSummaries',
+        ],
+        resources: ['*'],
+      }),
     ];
     const role = new iam.Role(this, 'TaskRole', {
       roleName: `tickr-${this.config.name}-api-task`,
-      description: 'Tickr API tasks: S3 image objects, SES templated mail, SMS, business metrics',
+      description: 'Tickr API tasks: S3 image objects, SES templated mail, SMS, business metrics, X-Ray traces',
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com', {
         conditions: { ArnLike: { 'aws:SourceArn': this.formatArn({ service: 'ecs', resource: '*' }) }, StringEquals: { 'aws:SourceAccount': this.account } },
       }),

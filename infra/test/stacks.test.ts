@@ -150,25 +150,18 @@ describe.each(ENVS)('%s', (env) => {
       expect(routeTables).toEqual(['VpcprivateSubnet1', 'VpcprivateSubnet2', 'VpctasksSubnet1', 'VpctasksSubnet2']);
       const interfaces = endpoints.filter((e) => e.Properties.VpcEndpointType === 'Interface');
       const services = interfaces.map((e) => json(e.Properties.ServiceName).match(/com\.amazonaws\.[^"]*?\.([a-z.]+)"/)?.[1] ?? json(e.Properties.ServiceName));
-      expect(services.sort()).toEqual(['ecr.api', 'ecr.dkr', 'email', 'logs', 'monitoring', 'secretsmanager', 'sns']);
+      expect(services.sort()).toEqual(['ecr.api', 'ecr.dkr', 'email', 'logs', 'monitoring', 'secretsmanager', 'sns', 'xray']);
       for (const e of interfaces) {
         expect(e.Properties.PrivateDnsEnabled).toBe(true);
         expect(e.Properties.SubnetIds).toHaveLength(config.interfaceEndpointAzs);
       }
     });
 
-    test('no security group admits 0.0.0.0/0 or ::/0 except the ALB on 80 and 443, and only the tasks send anywhere: 443, to Stripe', () => {
-      const alb = securityGroupId(base(env), 'Tickr ALB');
+    test('no security group admits 0.0.0.0/0 or ::/0 (the ALB admits CloudFront only), and only the tasks send anywhere: 443, to Stripe', () => {
       const task = securityGroupId(base(env), 'Tickr tasks');
       const rules = securityGroupRules(base(env)).concat(securityGroupRules(service(env)));
       const open = rules.filter((r) => r.cidr === '0.0.0.0/0' || r.cidr === '::/0');
-      expect(open.map((r) => [r.group, r.direction, r.protocol, r.from, r.to]).sort()).toEqual(
-        [
-          [alb, 'ingress', 'tcp', 443, 443],
-          [alb, 'ingress', 'tcp', 80, 80],
-          [task, 'egress', 'tcp', 443, 443],
-        ].sort(),
-      );
+      expect(open.map((r) => [r.group, r.direction, r.protocol, r.from, r.to])).toEqual([[task, 'egress', 'tcp', 443, 443]]);
     });
 
     test('security groups form exactly the chain ALB → tasks → Postgres / Redis / endpoints / S3', () => {
@@ -185,7 +178,8 @@ describe.each(ENVS)('%s', (env) => {
           .filter((r) => r.group === group && r.direction === direction && !isNoTrafficPlaceholder(r))
           .map((r) => `${r.protocol}:${r.from}-${r.to}:${r.peerGroup ?? r.prefixList ?? r.cidr}`)
           .sort();
-      expect(of(id.alb, 'ingress')).toEqual(['tcp:443-443:0.0.0.0/0', 'tcp:80-80:0.0.0.0/0']);
+      // CloudFront's origin-facing addresses, on 443 only: the web distribution is the ALB's one client.
+      expect(of(id.alb, 'ingress')).toEqual([`tcp:443-443:${config.cloudFrontPrefixListId}`]);
       expect(of(id.alb, 'egress')).toEqual([`tcp:${APP_PORT}-${APP_PORT}:${id.task}`]);
       expect(of(id.task, 'ingress')).toEqual([`tcp:${APP_PORT}-${APP_PORT}:${id.alb}`]);
       expect(of(id.task, 'egress')).toEqual(
@@ -290,7 +284,7 @@ describe.each(ENVS)('%s', (env) => {
       expect(policies).toHaveLength(1);
       const statements = policies[0].Properties.PolicyDocument.Statement as any[];
       const bySid = Object.fromEntries(statements.map((s) => [s.Sid, s]));
-      expect(Object.keys(bySid).sort()).toEqual(['BusinessMetrics', 'ImageObjects', 'NoTopicPublish', 'SmsToPhoneNumbers', 'TemplatedMail']);
+      expect(Object.keys(bySid).sort()).toEqual(['BusinessMetrics', 'ImageObjects', 'NoTopicPublish', 'SmsToPhoneNumbers', 'TemplatedMail', 'XRayTraces']);
 
       expect(bySid.ImageObjects.Effect).toBe('Allow');
       expect([...bySid.ImageObjects.Action].sort()).toEqual(['s3:DeleteObject', 's3:GetObject', 's3:PutObject']);
@@ -314,6 +308,15 @@ describe.each(ENVS)('%s', (env) => {
         Resource: '*',
         Condition: { StringEquals: { 'cloudwatch:namespace': METRICS_NAMESPACE } },
       });
+      // The collector sidecar's X-Ray writes: AWSXRayDaemonWriteAccess's actions, no more.
+      expect(bySid.XRayTraces).toMatchObject({ Effect: 'Allow', Resource: '*' });
+      expect([...bySid.XRayTraces.Action].sort()).toEqual([
+        'xray:GetSamplingRules',
+        'xray:GetSamplingStatisticSummaries',
+        'xray:GetSamplingTargets',
+        'xray:PutTelemetryRecords',
+        'xray:PutTraceSegments',
+      ]);
       // The service uses this role, and no other policy is attached to it.
       const { definition } = containerOf(service(env), /-api$/);
       expect(json(definition.TaskRoleArn)).toContain('TaskRole');
@@ -350,16 +353,14 @@ describe.each(ENVS)('%s', (env) => {
       expect(container.StopTimeout).toBeGreaterThan(SHUTDOWN_DRAIN_DELAY_SECONDS + SHUTDOWN_TIMEOUT_SECONDS);
     });
 
-    test('HTTPS with a certificate; HTTP only redirects', () => {
+    test('HTTPS with a certificate, and no plain-HTTP listener (CloudFront redirects viewers and talks HTTPS to the ALB)', () => {
       const listeners = Object.values(resourcesOf(service(env), 'AWS::ElasticLoadBalancingV2::Listener')).map((l) => l.Properties);
-      const https = listeners.find((l) => l.Port === 443)!;
-      const http = listeners.find((l) => l.Port === 80)!;
+      expect(listeners).toHaveLength(1);
+      const https = listeners[0];
+      expect(https.Port).toBe(443);
       expect(https.Protocol).toBe('HTTPS');
       expect(https.Certificates).toHaveLength(1);
       expect(https.DefaultActions[0].Type).toBe('forward');
-      expect(http.DefaultActions).toEqual([
-        { Type: 'redirect', RedirectConfig: expect.objectContaining({ Protocol: 'HTTPS', Port: '443', StatusCode: 'HTTP_301' }) },
-      ]);
       service(env).hasResourceProperties('AWS::CertificateManager::Certificate', { DomainName: config.apiDomain, ValidationMethod: 'DNS' });
     });
 
