@@ -64,6 +64,10 @@ const contentLengthAbove = (bytes: number): Statement => ({
 const imageUpload = and(method('PUT'), {
   regexMatchStatement: { fieldToMatch: { uriPath: {} }, regexString: IMAGE_UPLOAD_PATH_PATTERN, textTransformations: none },
 });
+/** The API (`/v1/…`), as the browser and other clients call it. */
+const apiRequest: Statement = {
+  byteMatchStatement: { fieldToMatch: { uriPath: {} }, positionalConstraint: 'STARTS_WITH', searchString: '/v1/', textTransformations: none },
+};
 /** `POST /v1/payments/stripe/webhook`: Stripe's raw JSON, authenticated by its signature (checked by the app). */
 const stripeWebhook = and(method('POST'), {
   byteMatchStatement: { fieldToMatch: { uriPath: {} }, positionalConstraint: 'EXACTLY', searchString: STRIPE_WEBHOOK_PATH, textTransformations: none },
@@ -74,7 +78,7 @@ const problem = (status: number, title: string, code: string, detail: string) =>
 
 /**
  * An AWS WAF web ACL for Tickr, and its logging to CloudWatch Logs. In order:
- * 1. a rate-based rule per client address (429 RATE_LIMITED);
+ * 1. a rate-based rule per client address on the API's requests (429 RATE_LIMITED);
  * 2. the body limits of the app (413 PAYLOAD_TOO_LARGE): 1 MiB of JSON anywhere, 5 MiB on the image upload
  *    (plus the multipart overhead the app allows; the app still checks the image's own size);
  * 3. AWS's common rule set, its body rules counted (they only label), and known bad inputs;
@@ -113,14 +117,17 @@ export class TickrWebAcl extends Construct {
       visibilityConfig: visibility(ruleName),
     });
 
+    // The API's requests only: the app's files are served by CloudFront's cache, and counting them
+    // would make a page load (a dozen assets) weigh on everyone behind one carrier-grade NAT.
+    const limit = { limit: config.waf.requestsPerIpPer5Minutes, evaluationWindowSec: 300, scopeDownStatement: apiRequest };
     const rate: wafv2.CfnWebACL.RateBasedStatementProperty =
       props.clientAddress === 'source'
-        ? { limit: config.waf.requestsPerIpPer5Minutes, evaluationWindowSec: 300, aggregateKeyType: 'IP' }
+        ? { ...limit, aggregateKeyType: 'IP' }
         : {
-            limit: config.waf.requestsPerIpPer5Minutes,
-            evaluationWindowSec: 300,
+            ...limit,
             aggregateKeyType: 'FORWARDED_IP',
-            // Missing only when a request did not come through our distribution: rate it as one client.
+            // Missing only when a request did not come through our distribution's function: the rule's
+            // action applies to it at once (blocked in production).
             forwardedIpConfig: { headerName: props.clientAddress.header, fallbackBehavior: 'MATCH' },
           };
     const bodyRules = Object.keys(COMMON_BODY_RULES).map((ruleName) => ({ name: ruleName, actionToUse: { count: {} } }));

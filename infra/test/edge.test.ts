@@ -52,8 +52,10 @@ function matches(statement: any, request: Request): boolean {
   };
   if (statement.ByteMatchStatement) {
     const s = statement.ByteMatchStatement;
+    const value = field(s.FieldToMatch) ?? '';
+    if (s.PositionalConstraint === 'STARTS_WITH') return value.startsWith(s.SearchString);
     expect(s.PositionalConstraint).toBe('EXACTLY');
-    return field(s.FieldToMatch) === s.SearchString;
+    return value === s.SearchString;
   }
   if (statement.RegexMatchStatement) {
     const value = field(statement.RegexMatchStatement.FieldToMatch);
@@ -220,13 +222,23 @@ describe.each(ENVS)('%s', (env) => {
 
     test('a rate limit per client: the source address at CloudFront, the viewer’s address header CloudFront sets at the ALB', () => {
       const { cloudfront, alb } = acls();
-      expect(ruleOf(cloudfront, 'RatePerClient').Statement.RateBasedStatement).toEqual({ Limit: config.waf.requestsPerIpPer5Minutes, EvaluationWindowSec: 300, AggregateKeyType: 'IP' });
-      expect(ruleOf(alb, 'RatePerClient').Statement.RateBasedStatement).toEqual({
+      const { ScopeDownStatement: scope, ...cloudfrontRate } = ruleOf(cloudfront, 'RatePerClient').Statement.RateBasedStatement;
+      expect(cloudfrontRate).toEqual({ Limit: config.waf.requestsPerIpPer5Minutes, EvaluationWindowSec: 300, AggregateKeyType: 'IP' });
+      const { ScopeDownStatement: albScope, ...albRate } = ruleOf(alb, 'RatePerClient').Statement.RateBasedStatement;
+      expect(albRate).toEqual({
         Limit: config.waf.requestsPerIpPer5Minutes,
         EvaluationWindowSec: 300,
         AggregateKeyType: 'FORWARDED_IP',
+        // A request without it did not come through the distribution's function: the rule acts on it.
         ForwardedIPConfig: { HeaderName: VIEWER_ADDRESS_HEADER, FallbackBehavior: 'MATCH' },
       });
+      // Only the API's requests count (the app's files come from CloudFront's cache).
+      for (const statement of [scope, albScope]) {
+        expect(matches(statement, { method: 'GET', path: '/v1/events/abc/queue/q1' })).toBe(true);
+        expect(matches(statement, { method: 'POST', path: STRIPE_WEBHOOK_PATH })).toBe(true);
+        expect(matches(statement, { method: 'GET', path: '/assets/index-abc123.js' })).toBe(false);
+        expect(matches(statement, { method: 'GET', path: '/events/abc' })).toBe(false);
+      }
       if (config.waf.mode === 'block') {
         expect(ruleOf(alb, 'RatePerClient').Action.Block.CustomResponse).toEqual({ ResponseCode: 429, CustomResponseBodyKey: 'rate-limited' });
         const body = JSON.parse(alb.Properties.CustomResponseBodies['rate-limited'].Content);
