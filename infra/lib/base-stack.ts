@@ -14,7 +14,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ses from 'aws-cdk-lib/aws-ses';
 import { Construct } from 'constructs';
 import { APP_PORT, DATABASE_NAME, DATABASE_USER, IMAGES_PREFIX, METRICS_NAMESPACE, POSTGRES_PORT, RDS_CA_BUNDLE, REDIS_PORT } from './app-contract';
-import { BASE_OUTPUTS, EnvironmentConfig, MIGRATION_CONTAINER } from './environments';
+import { BASE_OUTPUTS, EDGE_REGION, EnvironmentConfig, MIGRATION_CONTAINER, originVerifySecretName } from './environments';
 import { suppressBaseStackFindings } from './nag-suppressions';
 
 export interface BaseStackProps extends StackProps {
@@ -45,6 +45,12 @@ export class BaseStack extends Stack {
   /** Stripe's API key and webhook signing secret: values the operator sets (README, Deploy). */
   readonly stripeSecretKey: secretsmanager.Secret;
   readonly stripeWebhookSecret: secretsmanager.Secret;
+  /**
+   * The value the web distribution sends the ALB in ORIGIN_VERIFY_HEADER, and without which the ALB
+   * answers 403: the prefix list admits every CloudFront distribution, this admits ours. Replicated
+   * to us-east-1 under the same name, where the web stack reads it.
+   */
+  readonly originVerifySecret: secretsmanager.Secret;
   readonly logsBucket: s3.Bucket;
   readonly imagesBucket: s3.Bucket;
   readonly imagesCdn: cloudfront.Distribution;
@@ -171,6 +177,13 @@ export class BaseStack extends Stack {
       description: `Signing secret of the ${mode}-mode Stripe webhook endpoint, whsec_… (STRIPE_WEBHOOK_SECRET); set by the operator`,
       generateSecretString: { passwordLength: 32, excludePunctuation: true },
       removalPolicy,
+    });
+    this.originVerifySecret = new secretsmanager.Secret(this, 'OriginVerifySecret', {
+      secretName: originVerifySecretName(config.name),
+      description: 'Header value the web distribution sends the ALB; the ALB refuses requests without it',
+      generateSecretString: { passwordLength: 48, excludePunctuation: true },
+      replicaRegions: [{ region: EDGE_REGION }],
+      removalPolicy: RemovalPolicy.DESTROY,
     });
     this.cacheAuthToken = new secretsmanager.Secret(this, 'CacheAuthToken', {
       secretName: `tickr/${config.name}/redis-auth`,

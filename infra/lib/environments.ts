@@ -174,6 +174,11 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
   },
 };
 
+/** The origin-verification secret (BaseStack.originVerifySecret), by name: its us-east-1 replica has the same. */
+export const originVerifySecretName = (env: EnvironmentName) => `tickr/${env}/origin-verify`;
+/** The header carrying it from CloudFront to the ALB. */
+export const ORIGIN_VERIFY_HEADER = 'x-tickr-origin-verify';
+
 /** CloudFormation stack names; the deploy scripts and the workflow use the same. */
 export const stackNames = (env: EnvironmentName) => ({
   base: `tickr-${env}-base`,

@@ -26,6 +26,11 @@ export function suppressBaseStackFindings(stack: BaseStack): void {
   acknowledge(stack.database, 'AwsSolutions-SMG4', `Database password: ${rotation}`);
   acknowledge(stack.cacheAuthToken, 'AwsSolutions-SMG4', `Redis AUTH token (rotated with ElastiCache's ROTATE strategy): ${rotation}`);
   acknowledge(stack.jwtSecret, 'AwsSolutions-SMG4', `JWT signing key (rotating it signs everyone out): ${rotation}`);
+  acknowledge(
+    stack.originVerifySecret,
+    'AwsSolutions-SMG4',
+    'CloudFront-to-ALB header value, resolved into the distribution and the listener rules at deploy: rotated by putting a new value and deploying the service then the web stack (README, Deploy: "Rotating a secret"), never behind their back.',
+  );
   const stripe =
     'Stripe issues the value, not Secrets Manager: the key is rolled in the Stripe dashboard (which can keep the old one ' +
     'valid for a while) and the webhook secret with the endpoint, then put into the secret';

@@ -18,7 +18,7 @@ import {
   STRIPE_WEBHOOK_PATH,
 } from './app-contract';
 import { BaseStack } from './base-stack';
-import { EnvironmentConfig, SERVICE_OUTPUTS } from './environments';
+import { EnvironmentConfig, ORIGIN_VERIFY_HEADER, SERVICE_OUTPUTS } from './environments';
 import { suppressServiceStackFindings } from './nag-suppressions';
 import { Observability } from './observability';
 import { addCollectorSidecar, tracingEnvironment } from './tracing';
@@ -98,15 +98,24 @@ export class ServiceStack extends Stack {
       protocol: elbv2.ApplicationProtocol.HTTPS,
       certificates: [certificate],
       sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS,
-      open: false, // the ALB security group (base stack) already admits 443 from anywhere
-      defaultTargetGroups: [this.targetGroup],
+      open: false, // the ALB security group (base stack) admits CloudFront's addresses
+      // Not from our distribution (another CloudFront distribution pointed at this ALB, say): refused.
+      defaultAction: elbv2.ListenerAction.fixedResponse(403, { contentType: 'text/plain', messageBody: 'Forbidden' }),
     });
+    // A dynamic reference ({{resolve:secretsmanager:…}}): the value is not in the template.
+    const fromOurDistribution = elbv2.ListenerCondition.httpHeader(ORIGIN_VERIFY_HEADER, [base.originVerifySecret.secretValue.unsafeUnwrap()]);
     // Stripe's webhook by a rule of its own (same targets), so it can get its own treatment (Stripe's
     // source addresses, say) without touching the rest of the API; its WAF exemption is in lib/waf.ts.
     new elbv2.ApplicationListenerRule(this, 'StripeWebhookRule', {
       listener: https,
       priority: 10,
-      conditions: [elbv2.ListenerCondition.httpRequestMethods(['POST']), elbv2.ListenerCondition.pathPatterns([STRIPE_WEBHOOK_PATH])],
+      conditions: [elbv2.ListenerCondition.httpRequestMethods(['POST']), elbv2.ListenerCondition.pathPatterns([STRIPE_WEBHOOK_PATH]), fromOurDistribution],
+      action: elbv2.ListenerAction.forward([this.targetGroup]),
+    });
+    new elbv2.ApplicationListenerRule(this, 'FromDistributionRule', {
+      listener: https,
+      priority: 20,
+      conditions: [fromOurDistribution],
       action: elbv2.ListenerAction.forward([this.targetGroup]),
     });
     // No port 80: only CloudFront reaches the ALB, over HTTPS (the viewers' HTTP is redirected there).

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, SecretValue, Stack, StackProps } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
@@ -9,7 +9,7 @@ import * as targets from 'aws-cdk-lib/aws-route53-targets';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
-import { EnvironmentConfig } from './environments';
+import { EnvironmentConfig, ORIGIN_VERIFY_HEADER, originVerifySecretName } from './environments';
 import { suppressWebStackFindings } from './nag-suppressions';
 import { TickrWebAcl, VIEWER_ADDRESS_HEADER } from './waf';
 
@@ -133,6 +133,9 @@ export class WebStack extends Stack {
         originSslProtocols: [cloudfront.OriginSslPolicy.TLS_V1_2],
         readTimeout: Duration.seconds(60),
         keepaliveTimeout: Duration.seconds(60),
+        // The ALB forwards only requests carrying it (the service stack's listener rules); resolved
+        // at deploy from the base stack's secret, replicated here under the same name.
+        customHeaders: { [ORIGIN_VERIFY_HEADER]: SecretValue.secretsManager(originVerifySecretName(config.name)).unsafeUnwrap() },
       }),
       viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
       allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL,

@@ -1,7 +1,7 @@
 import { App } from 'aws-cdk-lib';
 
 import { IMAGE_BODY_LIMIT_BYTES, JSON_BODY_LIMIT_BYTES, MULTIPART_OVERHEAD_BYTES, STRIPE_WEBHOOK_PATH } from '../lib/app-contract';
-import { EDGE_REGION, ENVIRONMENTS, EnvironmentName } from '../lib/environments';
+import { EDGE_REGION, ENVIRONMENTS, EnvironmentName, ORIGIN_VERIFY_HEADER, originVerifySecretName } from '../lib/environments';
 import { buildTickrApp } from '../lib/tickr-app';
 import { COLLECTOR_CONFIG, COLLECTOR_CONTAINER, COLLECTOR_IMAGE } from '../lib/tracing';
 import { COMMON_BODY_RULES, greaterThanPattern, VIEWER_ADDRESS_HEADER } from '../lib/waf';
@@ -99,6 +99,11 @@ describe.each(ENVS)('%s', (env) => {
       const apiOrigin = d.Origins.find((o: any) => o.CustomOriginConfig);
       expect(apiOrigin.DomainName).toBe(config.apiDomain);
       expect(apiOrigin.CustomOriginConfig).toMatchObject({ OriginProtocolPolicy: 'https-only', OriginSSLProtocols: ['TLSv1.2'], OriginReadTimeout: 60 });
+      // The secret header the ALB forwards on, from the base stack's secret's us-east-1 replica (same name).
+      expect(apiOrigin.OriginCustomHeaders).toEqual([{ HeaderName: ORIGIN_VERIFY_HEADER, HeaderValue: `{{resolve:secretsmanager:${originVerifySecretName(env)}:SecretString:::}}` }]);
+      const secret = Object.values(resourcesOf(base(), 'AWS::SecretsManager::Secret')).find((r) => r.Properties.Name === originVerifySecretName(env))!;
+      expect(secret.Properties.ReplicaRegions).toEqual([{ Region: EDGE_REGION }]);
+      expect(secret.Properties.GenerateSecretString).toMatchObject({ ExcludePunctuation: true });
       // The bucket is private and readable by this distribution only.
       const bucket = Object.entries(resourcesOf(web(), 'AWS::S3::Bucket')).find(([id]) => id.startsWith('WebBucket'))![1];
       expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });

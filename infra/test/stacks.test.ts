@@ -8,7 +8,7 @@ import {
   SHUTDOWN_TIMEOUT_SECONDS,
   STRIPE_WEBHOOK_PATH,
 } from '../lib/app-contract';
-import { BASE_OUTPUTS, ENVIRONMENTS, EnvironmentName, MIGRATION_CONTAINER } from '../lib/environments';
+import { BASE_OUTPUTS, ENVIRONMENTS, EnvironmentName, MIGRATION_CONTAINER, ORIGIN_VERIFY_HEADER } from '../lib/environments';
 import { IMAGE_TAG, onlyResource, resourcesOf, synthesize, Synthesized } from './support/synth';
 
 let synth: Synthesized;
@@ -360,23 +360,34 @@ describe.each(ENVS)('%s', (env) => {
       expect(https.Port).toBe(443);
       expect(https.Protocol).toBe('HTTPS');
       expect(https.Certificates).toHaveLength(1);
-      expect(https.DefaultActions[0].Type).toBe('forward');
+      // Only requests carrying our distribution's secret header are forwarded (next test).
+      expect(https.DefaultActions).toEqual([{ Type: 'fixed-response', FixedResponseConfig: expect.objectContaining({ StatusCode: '403' }) }]);
       service(env).hasResourceProperties('AWS::CertificateManager::Certificate', { DomainName: config.apiDomain, ValidationMethod: 'DNS' });
     });
 
-    test('Stripe’s webhook has a listener rule of its own: POST on its exact path, to the service’s targets', () => {
+    test('Stripe’s webhook has a listener rule of its own: POST on its exact path, to the service’s targets; both rules need our distribution’s header', () => {
       const listeners = resourcesOf(service(env), 'AWS::ElasticLoadBalancingV2::Listener');
       const httpsId = Object.keys(listeners).find((id) => listeners[id].Properties.Port === 443);
-      const rule = onlyResource(service(env), 'AWS::ElasticLoadBalancingV2::ListenerRule').Properties;
-      expect(rule.ListenerArn).toEqual({ Ref: httpsId });
-      expect(rule.Conditions).toEqual([
+      const rules = Object.values(resourcesOf(service(env), 'AWS::ElasticLoadBalancingV2::ListenerRule')).map((r) => r.Properties);
+      expect(rules.map((r) => r.Priority).sort()).toEqual([10, 20]);
+      const targetGroup = onlyResource(service(env), 'AWS::ElasticLoadBalancingV2::TargetGroup');
+      // The header's value is the base stack's secret, resolved at deploy (never in the template).
+      const isOriginVerify = (condition: any) =>
+        condition.Field === 'http-header' &&
+        condition.HttpHeaderConfig.HttpHeaderName === ORIGIN_VERIFY_HEADER &&
+        /\{\{resolve:secretsmanager:.*OriginVerifySecret.*:SecretString:::\}\}/.test(json(condition.HttpHeaderConfig.Values));
+      for (const rule of rules) {
+        expect(rule.ListenerArn).toEqual({ Ref: httpsId });
+        expect(rule.Actions).toEqual([{ Type: 'forward', TargetGroupArn: { Ref: targetGroup.id } }]);
+        expect(rule.Conditions.filter(isOriginVerify)).toHaveLength(1);
+      }
+      const webhook = rules.find((r) => r.Priority === 10)!;
+      expect(webhook.Conditions.filter((c: any) => !isOriginVerify(c))).toEqual([
         { Field: 'http-request-method', HttpRequestMethodConfig: { Values: ['POST'] } },
         { Field: 'path-pattern', PathPatternConfig: { Values: [STRIPE_WEBHOOK_PATH] } },
       ]);
       expect(STRIPE_WEBHOOK_PATH).toBe('/v1/payments/stripe/webhook');
-      const targetGroup = onlyResource(service(env), 'AWS::ElasticLoadBalancingV2::TargetGroup');
-      expect(rule.Actions).toEqual([{ Type: 'forward', TargetGroupArn: { Ref: targetGroup.id } }]);
-      expect(listeners[httpsId!].Properties.DefaultActions).toEqual([{ Type: 'forward', TargetGroupArn: { Ref: targetGroup.id } }]);
+      expect(rules.find((r) => r.Priority === 20)!.Conditions).toHaveLength(1);
     });
 
     test('the service never migrates on start; the migration task runs the same image with database access only', () => {
