@@ -28,6 +28,13 @@ export const PAYMENT_DISPUTED_METRIC = 'PaymentDisputed';
 
 /** Stripe's webhook (API.md, "Payments with a provider"): the ALB gives it a listener rule of its own. */
 export const STRIPE_WEBHOOK_PATH = '/v1/payments/stripe/webhook';
+/** The app's body limits (src/bootstrap.ts, API.md): the WAF's size rules use the same numbers. */
+export const JSON_BODY_LIMIT_BYTES = 1024 * 1024;
+export const IMAGE_BODY_LIMIT_BYTES = 5 * 1024 * 1024;
+/** What a multipart upload may add around the image (src/modules/events/events.controller.ts). */
+export const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
+/** `PUT /v1/events/{id}/image` (API.md), as a regular expression on the path. */
+export const IMAGE_UPLOAD_PATH_PATTERN = '^/v1/events/[^/]+/image$';
 export const OUTBOX_DEAD_METRIC = 'OutboxDead';
 export const TICKETS_SOLD_METRIC = 'TicketsSold';
 

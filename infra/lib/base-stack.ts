@@ -14,7 +14,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ses from 'aws-cdk-lib/aws-ses';
 import { Construct } from 'constructs';
 import { APP_PORT, DATABASE_NAME, DATABASE_USER, IMAGES_PREFIX, METRICS_NAMESPACE, POSTGRES_PORT, RDS_CA_BUNDLE, REDIS_PORT } from './app-contract';
-import { BASE_OUTPUTS, EnvironmentConfig, MIGRATION_CONTAINER } from './environments';
+import { BASE_OUTPUTS, EDGE_REGION, EnvironmentConfig, MIGRATION_CONTAINER, originVerifySecretName } from './environments';
 import { suppressBaseStackFindings } from './nag-suppressions';
 
 export interface BaseStackProps extends StackProps {
@@ -45,12 +45,20 @@ export class BaseStack extends Stack {
   /** Stripe's API key and webhook signing secret: values the operator sets (README, Deploy). */
   readonly stripeSecretKey: secretsmanager.Secret;
   readonly stripeWebhookSecret: secretsmanager.Secret;
+  /**
+   * The value the web distribution sends the ALB in ORIGIN_VERIFY_HEADER, and without which the ALB
+   * answers 403: the prefix list admits every CloudFront distribution, this admits ours. Replicated
+   * to us-east-1 under the same name, where the web stack reads it.
+   */
+  readonly originVerifySecret: secretsmanager.Secret;
   readonly logsBucket: s3.Bucket;
   readonly imagesBucket: s3.Bucket;
   readonly imagesCdn: cloudfront.Distribution;
   readonly repository: ecr.Repository;
   readonly cluster: ecs.Cluster;
   readonly appLogGroup: logs.LogGroup;
+  /** The OpenTelemetry collector sidecar's own logs. */
+  readonly collectorLogGroup: logs.LogGroup;
   readonly hostedZone: route53.IHostedZone;
   readonly mailIdentity: ses.EmailIdentity;
   readonly mailConfigurationSet: ses.ConfigurationSet;
@@ -101,8 +109,10 @@ export class BaseStack extends Stack {
     this.cacheSecurityGroup = sg('CacheSecurityGroup', 'Tickr Redis: from the tasks only');
     this.endpointSecurityGroup = sg('EndpointSecurityGroup', 'Tickr interface VPC endpoints: HTTPS from the tasks only');
 
-    this.albSecurityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS from the internet');
-    this.albSecurityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(80), 'HTTP from the internet (redirected to HTTPS)');
+    // Only CloudFront reaches the ALB (the web distribution routes /v1/* to it), so the WAF web ACL on
+    // the distribution and its per-viewer rate limit cannot be bypassed from the internet. HTTPS only:
+    // CloudFront talks HTTPS to the origin, and the prefix list weighs 55 of the group's 60 rules.
+    this.albSecurityGroup.addIngressRule(ec2.Peer.prefixList(config.cloudFrontPrefixListId), ec2.Port.tcp(443), 'HTTPS from CloudFront only');
     this.albSecurityGroup.connections.allowTo(this.taskSecurityGroup, ec2.Port.tcp(APP_PORT), 'ALB to the API');
     this.taskSecurityGroup.connections.allowTo(this.databaseSecurityGroup, ec2.Port.tcp(POSTGRES_PORT), 'API to Postgres');
     this.taskSecurityGroup.connections.allowTo(this.cacheSecurityGroup, ec2.Port.tcp(REDIS_PORT), 'API to Redis');
@@ -131,6 +141,8 @@ export class BaseStack extends Stack {
       Monitoring: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_MONITORING,
       Sns: ec2.InterfaceVpcEndpointAwsService.SNS,
       Ses: ec2.InterfaceVpcEndpointAwsService.EMAIL,
+      // The OpenTelemetry collector sidecar's traces (service stack).
+      XRay: ec2.InterfaceVpcEndpointAwsService.XRAY,
     };
     for (const [name, service] of Object.entries(interfaceEndpoints)) {
       this.vpc.addInterfaceEndpoint(`${name}Endpoint`, {
@@ -165,6 +177,13 @@ export class BaseStack extends Stack {
       description: `Signing secret of the ${mode}-mode Stripe webhook endpoint, whsec_… (STRIPE_WEBHOOK_SECRET); set by the operator`,
       generateSecretString: { passwordLength: 32, excludePunctuation: true },
       removalPolicy,
+    });
+    this.originVerifySecret = new secretsmanager.Secret(this, 'OriginVerifySecret', {
+      secretName: originVerifySecretName(config.name),
+      description: 'Header value the web distribution sends the ALB; the ALB refuses requests without it',
+      generateSecretString: { passwordLength: 48, excludePunctuation: true },
+      replicaRegions: [{ region: EDGE_REGION }],
+      removalPolicy: RemovalPolicy.DESTROY,
     });
     this.cacheAuthToken = new secretsmanager.Secret(this, 'CacheAuthToken', {
       secretName: `tickr/${config.name}/redis-auth`,
@@ -397,6 +416,7 @@ export class BaseStack extends Stack {
       containerInsightsV2: ecs.ContainerInsights.ENABLED,
     });
     this.appLogGroup = new logs.LogGroup(this, 'AppLogs', { logGroupName: `/tickr/${config.name}/api`, retention, removalPolicy });
+    this.collectorLogGroup = new logs.LogGroup(this, 'CollectorLogs', { logGroupName: `/tickr/${config.name}/otel-collector`, retention, removalPolicy });
     const migrationLogs = new logs.LogGroup(this, 'MigrationLogs', { logGroupName: `/tickr/${config.name}/migrate`, retention, removalPolicy });
 
     // ----- the one-off migration task: same image, `node dist/cli/migrate.js run`, database access only
@@ -445,7 +465,8 @@ export class BaseStack extends Stack {
   /**
    * Exactly the calls the AWS adapters make (src/adapters/aws): S3 Put/Get/Delete on image keys,
    * SES SendTemplatedEmail from the verified identity through its configuration set, SNS Publish
-   * to phone numbers (never to topics), CloudWatch PutMetricData in the app's namespace.
+   * to phone numbers (never to topics), CloudWatch PutMetricData in the app's namespace; and the
+   * collector sidecar's X-Ray writes.
    */
   private createTaskRole(): iam.Role {
     const statements = [
@@ -475,10 +496,23 @@ export class BaseStack extends Stack {
         resources: ['*'],
         conditions: { StringEquals: { 'cloudwatch:namespace': METRICS_NAMESPACE } },
       }),
+      // The collector sidecar (same task, same role) sends the app's traces to X-Ray: the calls of the
+      // managed AWSXRayDaemonWriteAccess policy, none of which takes a resource ARN.
+      new iam.PolicyStatement({
+        sid: 'XRayTraces',
+        actions: [
+          'xray:PutTraceSegments',
+          'xray:PutTelemetryRecords',
+          'xray:GetSamplingRules',
+          'xray:GetSamplingTargets',
+          'xray:GetSamplingStatisticSummaries',
+        ],
+        resources: ['*'],
+      }),
     ];
     const role = new iam.Role(this, 'TaskRole', {
       roleName: `tickr-${this.config.name}-api-task`,
-      description: 'Tickr API tasks: S3 image objects, SES templated mail, SMS, business metrics',
+      description: 'Tickr API tasks: S3 image objects, SES templated mail, SMS, business metrics, X-Ray traces',
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com', {
         conditions: { ArnLike: { 'aws:SourceArn': this.formatArn({ service: 'ecs', resource: '*' }) }, StringEquals: { 'aws:SourceAccount': this.account } },
       }),

@@ -18,6 +18,13 @@ export interface EnvironmentConfig {
    * `aws ec2 describe-managed-prefix-lists --filters Name=prefix-list-name,Values=com.amazonaws.<region>.s3`.
    */
   readonly s3PrefixListId: string;
+  /**
+   * The AWS-managed prefix list of CloudFront's origin-facing addresses in `region`
+   * (`com.amazonaws.global.cloudfront.origin-facing`): the only peers the ALB admits. Look it up with
+   * `aws ec2 describe-managed-prefix-lists --filters Name=prefix-list-name,Values=com.amazonaws.global.cloudfront.origin-facing`.
+   * It weighs 55 rules against the ALB security group's quota of 60 inbound rules: 443 only.
+   */
+  readonly cloudFrontPrefixListId: string;
   readonly vpcCidr: string;
   /** Interface endpoints (ECR, logs, Secrets Manager, SES, SNS, CloudWatch) in 1 or both AZs: each AZ costs ~$7/endpoint/month. */
   readonly interfaceEndpointAzs: 1 | 2;
@@ -31,7 +38,11 @@ export interface EnvironmentConfig {
   readonly hostedZone: { readonly id: string; readonly name: string };
   /** The API's host name, in `hostedZone`; the ALB serves it over HTTPS with an ACM certificate. */
   readonly apiDomain: string;
-  /** The front end's origin, allowed by the images bucket's and CloudFront's CORS rules. */
+  /**
+   * The browser's one origin: the web distribution serves the app's shell and assets here and routes
+   * `/v1/*` (and `/docs*`) to the ALB, so the browser never makes a cross-origin API call. Its host
+   * is in `hostedZone`; the images bucket's and CDN's CORS rules allow it.
+   */
   readonly frontendOrigin: string;
   /** SES: the verified sending domain (DKIM records go to `hostedZone`) and the From header. */
   readonly mailDomain: string;
@@ -81,7 +92,18 @@ export interface EnvironmentConfig {
   readonly retainData: boolean;
   /** Alarm threshold on the ALB target response time, p95, in seconds. */
   readonly latencyP95AlarmSeconds: number;
+  /**
+   * AWS WAF on the ALB and on the web distribution. `count`: every rule only counts (and logs) what
+   * it would block, to tune rules in staging; `block`: rules block. `requestsPerIpPer5Minutes`: the
+   * rate-based rule's limit per client address over 5 minutes.
+   */
+  readonly waf: { readonly mode: 'count' | 'block'; readonly requestsPerIpPer5Minutes: number };
+  /** AWS Budgets: the monthly cost budget of the environment's account, in USD (alerts at 80 % and 100 %). */
+  readonly monthlyBudgetUsd: number;
 }
+
+/** CloudFront's certificates and CLOUDFRONT-scoped web ACLs exist only in us-east-1: the web stack is there. */
+export const EDGE_REGION = 'us-east-1';
 
 export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
   staging: {
@@ -89,6 +111,7 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
     region: 'eu-west-1',
     availabilityZones: ['eu-west-1a', 'eu-west-1b'],
     s3PrefixListId: 'pl-6da54004',
+    cloudFrontPrefixListId: 'pl-4fa04526',
     vpcCidr: '10.20.0.0/16',
     interfaceEndpointAzs: 1,
     natGateways: 1,
@@ -113,12 +136,15 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
     logRetentionDays: 30,
     retainData: false,
     latencyP95AlarmSeconds: 1,
+    waf: { mode: 'count', requestsPerIpPer5Minutes: 2000 },
+    monthlyBudgetUsd: 350,
   },
   production: {
     name: 'production',
     region: 'eu-west-1',
     availabilityZones: ['eu-west-1a', 'eu-west-1b'],
     s3PrefixListId: 'pl-6da54004',
+    cloudFrontPrefixListId: 'pl-4fa04526',
     vpcCidr: '10.30.0.0/16',
     interfaceEndpointAzs: 2,
     natGateways: 2,
@@ -143,13 +169,21 @@ export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentConfig> = {
     logRetentionDays: 365,
     retainData: true,
     latencyP95AlarmSeconds: 0.5,
+    waf: { mode: 'block', requestsPerIpPer5Minutes: 2000 },
+    monthlyBudgetUsd: 1100,
   },
 };
+
+/** The origin-verification secret (BaseStack.originVerifySecret), by name: its us-east-1 replica has the same. */
+export const originVerifySecretName = (env: EnvironmentName) => `tickr/${env}/origin-verify`;
+/** The header carrying it from CloudFront to the ALB. */
+export const ORIGIN_VERIFY_HEADER = 'x-tickr-origin-verify';
 
 /** CloudFormation stack names; the deploy scripts and the workflow use the same. */
 export const stackNames = (env: EnvironmentName) => ({
   base: `tickr-${env}-base`,
   service: `tickr-${env}-service`,
+  web: `tickr-${env}-web`,
 });
 
 /**

@@ -3,6 +3,7 @@ import { IConstruct } from 'constructs';
 import { IMAGES_PREFIX } from './app-contract';
 import type { BaseStack } from './base-stack';
 import type { ServiceStack } from './service-stack';
+import type { WebStack } from './web-stack';
 
 /**
  * Every cdk-nag AWS Solutions finding we accept, on the construct it concerns, with the reason.
@@ -17,12 +18,6 @@ const ref = (element: IConstruct) => Stack.of(element).getLogicalId(element.node
 export function suppressBaseStackFindings(stack: BaseStack): void {
   const { config } = stack;
 
-  acknowledge(
-    stack.albSecurityGroup,
-    'AwsSolutions-EC23',
-    'The internet-facing ALB admits 0.0.0.0/0 on 443 (and on 80, only to redirect to HTTPS); every other security group admits only its caller.',
-  );
-
   // ----- secrets
   const rotation =
     'ECS injects secrets when a task starts, so a rotation needs a rolling restart of the service ' +
@@ -31,6 +26,11 @@ export function suppressBaseStackFindings(stack: BaseStack): void {
   acknowledge(stack.database, 'AwsSolutions-SMG4', `Database password: ${rotation}`);
   acknowledge(stack.cacheAuthToken, 'AwsSolutions-SMG4', `Redis AUTH token (rotated with ElastiCache's ROTATE strategy): ${rotation}`);
   acknowledge(stack.jwtSecret, 'AwsSolutions-SMG4', `JWT signing key (rotating it signs everyone out): ${rotation}`);
+  acknowledge(
+    stack.originVerifySecret,
+    'AwsSolutions-SMG4',
+    'CloudFront-to-ALB header value, resolved into the distribution and the listener rules at deploy: rotated by putting a new value and deploying the service then the web stack (README, Deploy: "Rotating a secret"), never behind their back.',
+  );
   const stripe =
     'Stripe issues the value, not Secrets Manager: the key is rolled in the Stripe dashboard (which can keep the old one ' +
     'valid for a while) and the webhook secret with the endpoint, then put into the secret';
@@ -91,7 +91,7 @@ export function suppressBaseStackFindings(stack: BaseStack): void {
   acknowledge(
     stack.taskRole,
     'AwsSolutions-IAM5[Resource::*]',
-    'sns:Publish to a phone number and cloudwatch:PutMetricData have no resource ARN: topics are denied in the same policy, and metrics are limited to the Tickr namespace by condition.',
+    'sns:Publish to a phone number, cloudwatch:PutMetricData and the X-Ray writes of the collector sidecar (PutTraceSegments, PutTelemetryRecords, the sampling reads) have no resource ARN: topics are denied in the same policy, and metrics are limited to the Tickr namespace by condition.',
   );
   acknowledge(
     stack.migrationTask.executionRole!,
@@ -117,3 +117,38 @@ export function suppressServiceStackFindings(stack: ServiceStack): void {
   acknowledge(stack.taskDefinition, 'AwsSolutions-ECS2', environment);
 }
 
+
+export function suppressWebStackFindings(stack: WebStack): void {
+  acknowledge(stack.distribution, 'AwsSolutions-CFR1', 'The storefront sells to buyers worldwide; ticket sales decide who may buy, not geography.');
+
+  // BucketDeployment's handler (one Lambda function for the stack's deployments), which copies the
+  // build from the CDK assets bucket into the web bucket and invalidates the distribution.
+  const handler = stack.node.children.find((child) => child.node.id.startsWith('Custom::CDKBucketDeployment'));
+  if (!handler) throw new Error('the BucketDeployment handler was not found: update lib/nag-suppressions.ts');
+  acknowledge(
+    handler,
+    'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+    "BucketDeployment's handler (aws-cdk-lib) writes its own logs with the managed basic execution policy, which allows CloudWatch Logs writes only.",
+  );
+  acknowledge(handler, 'AwsSolutions-L1', "BucketDeployment's handler runtime is chosen by aws-cdk-lib and moves with its upgrades.");
+  const sync =
+    "BucketDeployment's handler runs `aws s3 sync` from the CDK assets bucket to the web bucket: it reads the deployment's asset " +
+    'objects and lists, writes, deletes (prune) and aborts uploads of objects of the web bucket, and nothing in any other bucket.';
+  for (const finding of [
+    'Action::s3:GetBucket*',
+    'Action::s3:GetObject*',
+    'Action::s3:List*',
+    'Action::s3:Abort*',
+    'Action::s3:DeleteObject*',
+    `Resource::arn:aws:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-${stack.region}/*`,
+    `Resource::<${ref(stack.bucket)}.Arn>/*`,
+  ]) {
+    acknowledge(handler, `AwsSolutions-IAM5[${finding}]`, sync);
+  }
+  // The invalidation permission is added to the handler's role from the deployment that invalidates.
+  acknowledge(
+    stack.deployments.shell,
+    'AwsSolutions-IAM5[Resource::*]',
+    "cloudfront:CreateInvalidation and GetInvalidation after a deploy (of /index.html), as BucketDeployment's handler grants them.",
+  );
+}

@@ -1,5 +1,6 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as budgets from 'aws-cdk-lib/aws-budgets';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
@@ -45,6 +46,7 @@ export class Observability extends Construct {
   readonly topic: sns.Topic;
   readonly dashboard: cloudwatch.Dashboard;
   readonly alarms: cloudwatch.Alarm[] = [];
+  readonly budget: budgets.CfnBudget;
 
   constructor(scope: Construct, id: string, props: ObservabilityProps) {
     super(scope, id);
@@ -71,6 +73,7 @@ export class Observability extends Construct {
       enforceSSL: true,
     });
     this.topic.addSubscription(new subscriptions.EmailSubscription(config.alarmEmail));
+    this.budget = this.createBudget(config, key);
 
     // ----- metrics
     const ecsCpu = service.metricCpuUtilization({ period: MINUTE, statistic: 'Average' });
@@ -280,5 +283,41 @@ export class Observability extends Construct {
         ],
       ],
     });
+  }
+
+  /**
+   * AWS Budgets: the account's monthly cost against `monthlyBudgetUsd`, to the alarm topic at 80 % and
+   * 100 % of actual spend and when the month's forecast passes 100 %. The topic (and its key) let
+   * budgets.amazonaws.com publish for this account only.
+   */
+  private createBudget(config: EnvironmentConfig, key: kms.Key): budgets.CfnBudget {
+    const stack = Stack.of(this);
+    const budgetsService = new iam.ServicePrincipal('budgets.amazonaws.com');
+    const fromThisAccount = {
+      StringEquals: { 'aws:SourceAccount': stack.account },
+      ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:budgets::${stack.account}:*` },
+    };
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({ sid: 'BudgetsPublish', actions: ['sns:Publish'], principals: [budgetsService], resources: [this.topic.topicArn], conditions: fromThisAccount }),
+    );
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({ actions: ['kms:Decrypt', 'kms:GenerateDataKey*'], principals: [budgetsService], resources: ['*'], conditions: fromThisAccount }),
+    );
+    const notify = (notificationType: 'ACTUAL' | 'FORECASTED', threshold: number): budgets.CfnBudget.NotificationWithSubscribersProperty => ({
+      notification: { notificationType, comparisonOperator: 'GREATER_THAN', threshold, thresholdType: 'PERCENTAGE' },
+      subscribers: [{ subscriptionType: 'SNS', address: this.topic.topicArn }],
+    });
+    const budget = new budgets.CfnBudget(this, 'MonthlyBudget', {
+      budget: {
+        budgetName: `tickr-${config.name}-monthly`,
+        budgetType: 'COST',
+        timeUnit: 'MONTHLY',
+        budgetLimit: { amount: config.monthlyBudgetUsd, unit: 'USD' },
+      },
+      notificationsWithSubscribers: [notify('ACTUAL', 80), notify('ACTUAL', 100), notify('FORECASTED', 100)],
+    });
+    // Budgets checks it may publish when the budget is created.
+    budget.node.addDependency(this.topic);
+    return budget;
   }
 }

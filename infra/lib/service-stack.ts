@@ -5,6 +5,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as targets from 'aws-cdk-lib/aws-route53-targets';
+import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import {
   APP_PORT,
@@ -19,9 +20,11 @@ import {
   STRIPE_WEBHOOK_PATH,
 } from './app-contract';
 import { BaseStack } from './base-stack';
-import { EnvironmentConfig, SERVICE_OUTPUTS } from './environments';
+import { EnvironmentConfig, ORIGIN_VERIFY_HEADER, SERVICE_OUTPUTS } from './environments';
 import { suppressServiceStackFindings } from './nag-suppressions';
 import { Observability } from './observability';
+import { addCollectorSidecar, tracingEnvironment } from './tracing';
+import { TickrWebAcl, VIEWER_ADDRESS_HEADER } from './waf';
 
 export interface ServiceStackProps extends StackProps {
   readonly base: BaseStack;
@@ -33,6 +36,8 @@ export interface ServiceStackProps extends StackProps {
 export const CONTAINER_STOP_TIMEOUT = Duration.seconds(SHUTDOWN_DRAIN_MAX_SECONDS + SHUTDOWN_TIMEOUT_SECONDS + 10);
 /** The ALB lets in-flight requests of a deregistered target finish for this long; shorter than the stop timeout. */
 export const DEREGISTRATION_DELAY = Duration.seconds(30);
+/** Proxies in front of the app: CloudFront, then the ALB (the app's TRUST_PROXY hop count). */
+export const PROXY_HOPS = 2;
 
 /**
  * The API: an internet-facing ALB (HTTPS, HTTP redirects) in front of a Fargate service in the
@@ -44,6 +49,8 @@ export class ServiceStack extends Stack {
   readonly taskDefinition: ecs.FargateTaskDefinition;
   readonly loadBalancer: elbv2.ApplicationLoadBalancer;
   readonly targetGroup: elbv2.ApplicationTargetGroup;
+  readonly collector: ecs.ContainerDefinition;
+  readonly webAcl: TickrWebAcl;
 
   constructor(scope: Construct, id: string, props: ServiceStackProps) {
     super(scope, id, props);
@@ -93,23 +100,27 @@ export class ServiceStack extends Stack {
       protocol: elbv2.ApplicationProtocol.HTTPS,
       certificates: [certificate],
       sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS,
-      open: false, // the ALB security group (base stack) already admits 443 from anywhere
-      defaultTargetGroups: [this.targetGroup],
+      open: false, // the ALB security group (base stack) admits CloudFront's addresses
+      // Not from our distribution (another CloudFront distribution pointed at this ALB, say): refused.
+      defaultAction: elbv2.ListenerAction.fixedResponse(403, { contentType: 'text/plain', messageBody: 'Forbidden' }),
     });
-    // Stripe's webhook by a rule of its own (same targets), so it can get its own treatment later (a WAF
-    // rule set, Stripe's source addresses) without touching the rest of the API.
+    // A dynamic reference ({{resolve:secretsmanager:…}}): the value is not in the template.
+    const fromOurDistribution = elbv2.ListenerCondition.httpHeader(ORIGIN_VERIFY_HEADER, [base.originVerifySecret.secretValue.unsafeUnwrap()]);
+    // Stripe's webhook by a rule of its own (same targets), so it can get its own treatment (Stripe's
+    // source addresses, say) without touching the rest of the API; its WAF exemption is in lib/waf.ts.
     new elbv2.ApplicationListenerRule(this, 'StripeWebhookRule', {
       listener: https,
       priority: 10,
-      conditions: [elbv2.ListenerCondition.httpRequestMethods(['POST']), elbv2.ListenerCondition.pathPatterns([STRIPE_WEBHOOK_PATH])],
+      conditions: [elbv2.ListenerCondition.httpRequestMethods(['POST']), elbv2.ListenerCondition.pathPatterns([STRIPE_WEBHOOK_PATH]), fromOurDistribution],
       action: elbv2.ListenerAction.forward([this.targetGroup]),
     });
-    this.loadBalancer.addListener('Http', {
-      port: 80,
-      protocol: elbv2.ApplicationProtocol.HTTP,
-      open: false,
-      defaultAction: elbv2.ListenerAction.redirect({ protocol: 'HTTPS', port: '443', permanent: true }),
+    new elbv2.ApplicationListenerRule(this, 'FromDistributionRule', {
+      listener: https,
+      priority: 20,
+      conditions: [fromOurDistribution],
+      action: elbv2.ListenerAction.forward([this.targetGroup]),
     });
+    // No port 80: only CloudFront reaches the ALB, over HTTPS (the viewers' HTTP is redirected there).
 
     // ----- the task: 0.5 vCPU / 1 GiB, configuration in the environment, secrets from Secrets Manager
     this.taskDefinition = new ecs.FargateTaskDefinition(this, 'Task', {
@@ -128,8 +139,10 @@ export class ServiceStack extends Stack {
         NODE_ENV: config.appNodeEnv,
         PORT: String(APP_PORT),
         LOG_LEVEL: 'info',
-        // The ALB's addresses are in the VPC: believe X-Forwarded-For from there only.
-        TRUST_PROXY: config.vpcCidr,
+        // Two proxies: CloudFront (which puts the viewer's address into X-Forwarded-For) and the ALB
+        // (which appends CloudFront's). The ALB admits CloudFront only, so the hop before both is the
+        // viewer: the per-IP rate limits see buyers, not CloudFront's edge servers.
+        TRUST_PROXY: String(PROXY_HOPS),
         KEEP_ALIVE_TIMEOUT_MS: String(KEEP_ALIVE_TIMEOUT_MS),
         SHUTDOWN_DRAIN_DELAY_MS: String(SHUTDOWN_DRAIN_DELAY_SECONDS * 1000),
         SHUTDOWN_QUIET_MS: String(SHUTDOWN_QUIET_SECONDS * 1000),
@@ -153,6 +166,7 @@ export class ServiceStack extends Stack {
         STRIPE_PUBLISHABLE_KEY: config.stripe.publishableKey,
         WORKER_ENABLED: 'true',
         DEMO_DATA: 'false',
+        ...tracingEnvironment(`tickr-${config.name}-api`),
       },
       secrets: {
         DATABASE_PASSWORD: ecs.Secret.fromSecretsManager(base.databaseSecret, 'password'),
@@ -188,6 +202,8 @@ export class ServiceStack extends Stack {
     // Node and the AWS SDK may write temporary files; the root filesystem is read-only.
     this.taskDefinition.addVolume({ name: 'tmp' });
     container.addMountPoints({ sourceVolume: 'tmp', containerPath: '/tmp', readOnly: false });
+    // Traces: OTLP to the AWS Distro for OpenTelemetry collector beside the app, which sends them to X-Ray.
+    this.collector = addCollectorSidecar(this.taskDefinition, container, base.collectorLogGroup);
 
     // ----- the service: rolling deploys that never drop below the running count, rolled back on failure
     this.service = new ecs.FargateService(this, 'Service', {
@@ -229,6 +245,11 @@ export class ServiceStack extends Stack {
       scaleInCooldown: Duration.seconds(300),
     });
 
+    // ----- AWS WAF on the ALB, behind the one on the distribution (lib/waf.ts): the viewer's address is
+    // the header the web distribution sets, since every request reaches the ALB from CloudFront.
+    this.webAcl = new TickrWebAcl(this, 'Waf', { config, scope: 'REGIONAL', clientAddress: { header: VIEWER_ADDRESS_HEADER } });
+    new wafv2.CfnWebACLAssociation(this, 'WafAssociation', { resourceArn: this.loadBalancer.loadBalancerArn, webAclArn: this.webAcl.acl.attrArn });
+
     const observability = new Observability(this, 'Observability', {
       config,
       base,
@@ -241,7 +262,7 @@ export class ServiceStack extends Stack {
       new CfnOutput(this, SERVICE_OUTPUTS[key], { value, description });
     output('clusterName', base.cluster.clusterName, 'ECS cluster');
     output('serviceName', this.service.serviceName, 'ECS service');
-    output('apiUrl', `https://${config.apiDomain}`, 'public URL of the API');
+    output('apiUrl', config.frontendOrigin, 'public URL of the API (/v1/* on the web distribution)');
     output('loadBalancerDnsName', this.loadBalancer.loadBalancerDnsName, 'ALB DNS name');
     output('dashboardName', observability.dashboard.dashboardName, 'CloudWatch dashboard');
 

@@ -2,17 +2,15 @@ import { App, Stack } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { buildTickrApp } from '../lib/tickr-app';
-import { IMAGE_TAG } from './support/synth';
+import { synthContext } from './support/synth';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const cdkJson = require('../cdk.json') as { context: Record<string, unknown> };
 
 const summary = (report: ReturnType<AwsSolutionsChecks['validateScope']>) =>
   report.violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} ${r.templatePath ?? ''} ${r.resourceLogicalId}`));
 
 describe('cdk-nag AWS Solutions checks', () => {
   test('both environments pass: every finding is fixed or acknowledged with a reason in lib/nag-suppressions.ts', () => {
-    const app = new App({ context: { ...cdkJson.context, imageTag: IMAGE_TAG } });
+    const app = new App({ context: synthContext() });
     buildTickrApp(app, { nag: false });
     app.synth();
     const report = new AwsSolutionsChecks(app).validateScope(app);
@@ -32,7 +30,7 @@ describe('cdk-nag AWS Solutions checks', () => {
   });
 
   test('`cdk synth` fails on an unacknowledged finding: the checks are registered on the app', () => {
-    const app = new App({ context: { ...cdkJson.context, imageTag: IMAGE_TAG } });
+    const app = new App({ context: synthContext() });
     buildTickrApp(app, { environments: ['staging'] });
     new s3.Bucket(new Stack(app, 'Probe'), 'PlainHttpBucket', { enforceSSL: false });
     expect(() => app.synth()).toThrow(/AwsSolutions-S10/);

@@ -10,7 +10,7 @@ import {
   SHUTDOWN_TIMEOUT_SECONDS,
   STRIPE_WEBHOOK_PATH,
 } from '../lib/app-contract';
-import { BASE_OUTPUTS, ENVIRONMENTS, EnvironmentName, MIGRATION_CONTAINER } from '../lib/environments';
+import { BASE_OUTPUTS, ENVIRONMENTS, EnvironmentName, MIGRATION_CONTAINER, ORIGIN_VERIFY_HEADER } from '../lib/environments';
 import { IMAGE_TAG, onlyResource, resourcesOf, synthesize, Synthesized } from './support/synth';
 
 let synth: Synthesized;
@@ -152,25 +152,18 @@ describe.each(ENVS)('%s', (env) => {
       expect(routeTables).toEqual(['VpcprivateSubnet1', 'VpcprivateSubnet2', 'VpctasksSubnet1', 'VpctasksSubnet2']);
       const interfaces = endpoints.filter((e) => e.Properties.VpcEndpointType === 'Interface');
       const services = interfaces.map((e) => json(e.Properties.ServiceName).match(/com\.amazonaws\.[^"]*?\.([a-z.]+)"/)?.[1] ?? json(e.Properties.ServiceName));
-      expect(services.sort()).toEqual(['ecr.api', 'ecr.dkr', 'email', 'logs', 'monitoring', 'secretsmanager', 'sns']);
+      expect(services.sort()).toEqual(['ecr.api', 'ecr.dkr', 'email', 'logs', 'monitoring', 'secretsmanager', 'sns', 'xray']);
       for (const e of interfaces) {
         expect(e.Properties.PrivateDnsEnabled).toBe(true);
         expect(e.Properties.SubnetIds).toHaveLength(config.interfaceEndpointAzs);
       }
     });
 
-    test('no security group admits 0.0.0.0/0 or ::/0 except the ALB on 80 and 443, and only the tasks send anywhere: 443, to Stripe', () => {
-      const alb = securityGroupId(base(env), 'Tickr ALB');
+    test('no security group admits 0.0.0.0/0 or ::/0 (the ALB admits CloudFront only), and only the tasks send anywhere: 443, to Stripe', () => {
       const task = securityGroupId(base(env), 'Tickr tasks');
       const rules = securityGroupRules(base(env)).concat(securityGroupRules(service(env)));
       const open = rules.filter((r) => r.cidr === '0.0.0.0/0' || r.cidr === '::/0');
-      expect(open.map((r) => [r.group, r.direction, r.protocol, r.from, r.to]).sort()).toEqual(
-        [
-          [alb, 'ingress', 'tcp', 443, 443],
-          [alb, 'ingress', 'tcp', 80, 80],
-          [task, 'egress', 'tcp', 443, 443],
-        ].sort(),
-      );
+      expect(open.map((r) => [r.group, r.direction, r.protocol, r.from, r.to])).toEqual([[task, 'egress', 'tcp', 443, 443]]);
     });
 
     test('security groups form exactly the chain ALB → tasks → Postgres / Redis / endpoints / S3', () => {
@@ -187,7 +180,8 @@ describe.each(ENVS)('%s', (env) => {
           .filter((r) => r.group === group && r.direction === direction && !isNoTrafficPlaceholder(r))
           .map((r) => `${r.protocol}:${r.from}-${r.to}:${r.peerGroup ?? r.prefixList ?? r.cidr}`)
           .sort();
-      expect(of(id.alb, 'ingress')).toEqual(['tcp:443-443:0.0.0.0/0', 'tcp:80-80:0.0.0.0/0']);
+      // CloudFront's origin-facing addresses, on 443 only: the web distribution is the ALB's one client.
+      expect(of(id.alb, 'ingress')).toEqual([`tcp:443-443:${config.cloudFrontPrefixListId}`]);
       expect(of(id.alb, 'egress')).toEqual([`tcp:${APP_PORT}-${APP_PORT}:${id.task}`]);
       expect(of(id.task, 'ingress')).toEqual([`tcp:${APP_PORT}-${APP_PORT}:${id.alb}`]);
       expect(of(id.task, 'egress')).toEqual(
@@ -292,7 +286,7 @@ describe.each(ENVS)('%s', (env) => {
       expect(policies).toHaveLength(1);
       const statements = policies[0].Properties.PolicyDocument.Statement as any[];
       const bySid = Object.fromEntries(statements.map((s) => [s.Sid, s]));
-      expect(Object.keys(bySid).sort()).toEqual(['BusinessMetrics', 'ImageObjects', 'NoTopicPublish', 'SmsToPhoneNumbers', 'TemplatedMail']);
+      expect(Object.keys(bySid).sort()).toEqual(['BusinessMetrics', 'ImageObjects', 'NoTopicPublish', 'SmsToPhoneNumbers', 'TemplatedMail', 'XRayTraces']);
 
       expect(bySid.ImageObjects.Effect).toBe('Allow');
       expect([...bySid.ImageObjects.Action].sort()).toEqual(['s3:DeleteObject', 's3:GetObject', 's3:PutObject']);
@@ -316,6 +310,15 @@ describe.each(ENVS)('%s', (env) => {
         Resource: '*',
         Condition: { StringEquals: { 'cloudwatch:namespace': METRICS_NAMESPACE } },
       });
+      // The collector sidecar's X-Ray writes: AWSXRayDaemonWriteAccess's actions, no more.
+      expect(bySid.XRayTraces).toMatchObject({ Effect: 'Allow', Resource: '*' });
+      expect([...bySid.XRayTraces.Action].sort()).toEqual([
+        'xray:GetSamplingRules',
+        'xray:GetSamplingStatisticSummaries',
+        'xray:GetSamplingTargets',
+        'xray:PutTelemetryRecords',
+        'xray:PutTraceSegments',
+      ]);
       // The service uses this role, and no other policy is attached to it.
       const { definition } = containerOf(service(env), /-api$/);
       expect(json(definition.TaskRoleArn)).toContain('TaskRole');
@@ -357,32 +360,41 @@ describe.each(ENVS)('%s', (env) => {
       expect(SHUTDOWN_DRAIN_MAX_SECONDS).toBeGreaterThan(detection + SHUTDOWN_QUIET_SECONDS);
     });
 
-    test('HTTPS with a certificate; HTTP only redirects', () => {
+    test('HTTPS with a certificate, and no plain-HTTP listener (CloudFront redirects viewers and talks HTTPS to the ALB)', () => {
       const listeners = Object.values(resourcesOf(service(env), 'AWS::ElasticLoadBalancingV2::Listener')).map((l) => l.Properties);
-      const https = listeners.find((l) => l.Port === 443)!;
-      const http = listeners.find((l) => l.Port === 80)!;
+      expect(listeners).toHaveLength(1);
+      const https = listeners[0];
+      expect(https.Port).toBe(443);
       expect(https.Protocol).toBe('HTTPS');
       expect(https.Certificates).toHaveLength(1);
-      expect(https.DefaultActions[0].Type).toBe('forward');
-      expect(http.DefaultActions).toEqual([
-        { Type: 'redirect', RedirectConfig: expect.objectContaining({ Protocol: 'HTTPS', Port: '443', StatusCode: 'HTTP_301' }) },
-      ]);
+      // Only requests carrying our distribution's secret header are forwarded (next test).
+      expect(https.DefaultActions).toEqual([{ Type: 'fixed-response', FixedResponseConfig: expect.objectContaining({ StatusCode: '403' }) }]);
       service(env).hasResourceProperties('AWS::CertificateManager::Certificate', { DomainName: config.apiDomain, ValidationMethod: 'DNS' });
     });
 
-    test('Stripe’s webhook has a listener rule of its own: POST on its exact path, to the service’s targets', () => {
+    test('Stripe’s webhook has a listener rule of its own: POST on its exact path, to the service’s targets; both rules need our distribution’s header', () => {
       const listeners = resourcesOf(service(env), 'AWS::ElasticLoadBalancingV2::Listener');
       const httpsId = Object.keys(listeners).find((id) => listeners[id].Properties.Port === 443);
-      const rule = onlyResource(service(env), 'AWS::ElasticLoadBalancingV2::ListenerRule').Properties;
-      expect(rule.ListenerArn).toEqual({ Ref: httpsId });
-      expect(rule.Conditions).toEqual([
+      const rules = Object.values(resourcesOf(service(env), 'AWS::ElasticLoadBalancingV2::ListenerRule')).map((r) => r.Properties);
+      expect(rules.map((r) => r.Priority).sort()).toEqual([10, 20]);
+      const targetGroup = onlyResource(service(env), 'AWS::ElasticLoadBalancingV2::TargetGroup');
+      // The header's value is the base stack's secret, resolved at deploy (never in the template).
+      const isOriginVerify = (condition: any) =>
+        condition.Field === 'http-header' &&
+        condition.HttpHeaderConfig.HttpHeaderName === ORIGIN_VERIFY_HEADER &&
+        /\{\{resolve:secretsmanager:.*OriginVerifySecret.*:SecretString:::\}\}/.test(json(condition.HttpHeaderConfig.Values));
+      for (const rule of rules) {
+        expect(rule.ListenerArn).toEqual({ Ref: httpsId });
+        expect(rule.Actions).toEqual([{ Type: 'forward', TargetGroupArn: { Ref: targetGroup.id } }]);
+        expect(rule.Conditions.filter(isOriginVerify)).toHaveLength(1);
+      }
+      const webhook = rules.find((r) => r.Priority === 10)!;
+      expect(webhook.Conditions.filter((c: any) => !isOriginVerify(c))).toEqual([
         { Field: 'http-request-method', HttpRequestMethodConfig: { Values: ['POST'] } },
         { Field: 'path-pattern', PathPatternConfig: { Values: [STRIPE_WEBHOOK_PATH] } },
       ]);
       expect(STRIPE_WEBHOOK_PATH).toBe('/v1/payments/stripe/webhook');
-      const targetGroup = onlyResource(service(env), 'AWS::ElasticLoadBalancingV2::TargetGroup');
-      expect(rule.Actions).toEqual([{ Type: 'forward', TargetGroupArn: { Ref: targetGroup.id } }]);
-      expect(listeners[httpsId!].Properties.DefaultActions).toEqual([{ Type: 'forward', TargetGroupArn: { Ref: targetGroup.id } }]);
+      expect(rules.find((r) => r.Priority === 20)!.Conditions).toHaveLength(1);
     });
 
     test('the service never migrates on start; the migration task runs the same image with database access only', () => {
