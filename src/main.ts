@@ -1,3 +1,5 @@
+// First: traces start before anything they instrument is loaded (off unless OTEL_ENABLED).
+import './tracing';
 import 'reflect-metadata';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inspect } from 'node:util';

@@ -3,6 +3,7 @@ import type { Params } from 'nestjs-pino';
 import { storage, Store } from 'nestjs-pino/storage';
 import type { LoggerOptions } from 'pino';
 import type { LoggingConfig } from '../config';
+import { activeTraceIds } from './tracing';
 
 /** Everything that could let someone act as a user is cut from the logs. */
 export const REDACTED_PATHS = [
@@ -23,6 +24,11 @@ export const REDACTED_PATHS = [
 export function pinoOptions(logging: LoggingConfig): LoggerOptions {
   return {
     level: logging.level,
+    // Every line written inside a recorded trace carries its ids (X-Ray and the logs join on them).
+    mixin: () => {
+      const ids = activeTraceIds();
+      return ids ? { trace_id: ids.traceId, span_id: ids.spanId } : {};
+    },
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     serializers: {
       req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
