@@ -4,7 +4,9 @@ import 'reflect-metadata';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inspect } from 'node:util';
 import pino from 'pino';
+import { announceReady } from './banner';
 import { createApp } from './bootstrap';
+import { pinoOptions } from './common/logging';
 import { AppConfig, ConfigError } from './config/app-config';
 import { prepareInfrastructure } from './infrastructure';
 import { DemoDataService } from './modules/demo/demo-data.service';
@@ -13,7 +15,7 @@ import { ShutdownState } from './modules/health/shutdown-state';
 async function main(): Promise<void> {
   const startedAt = Date.now();
   const config = AppConfig.fromEnv();
-  const log = pino({ level: config.logLevel, base: { context: 'Bootstrap' } });
+  const log = pino({ ...pinoOptions(config.logging), base: { context: 'Bootstrap' } });
   const infra = await prepareInfrastructure(config, (msg, extra) => log.info(extra ?? {}, msg));
   const app = await createApp({ config, databaseUrl: infra.databaseUrl, redis: infra.redis });
 
@@ -46,7 +48,7 @@ async function main(): Promise<void> {
 
   if (infra.usingEmbeddedDatabase && config.demoData) await app.get(DemoDataService).seedIfEmpty();
   await app.listen({ port: config.http.port, host: config.http.host });
-  log.info({ url: await app.getUrl(), readyMs: Date.now() - startedAt, env: config.env }, 'Tickr is ready');
+  announceReady(log, config, { url: await app.getUrl(), readyMs: Date.now() - startedAt, demoLogins: infra.usingEmbeddedDatabase && config.demoData });
 }
 
 main().catch((error: unknown) => {

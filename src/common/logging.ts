@@ -17,6 +17,14 @@ export const REDACTED_PATHS = [
   '*.jwtSecret',
 ];
 
+/** Start-up chatter (Nest's module and route listing, Fastify's addresses) a terminal does not need: the banner says it. */
+const STARTUP_CONTEXTS = new Set(['NestFactory', 'InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestApplication']);
+function isStartupChatter(args: unknown[]): boolean {
+  const [first] = args;
+  if (typeof first === 'string') return first.startsWith('Server listening at');
+  return typeof first === 'object' && first !== null && STARTUP_CONTEXTS.has(String((first as { context?: unknown }).context));
+}
+
 /**
  * The pino settings, shared by Fastify's logger (one child per request, bound to its request id)
  * and by nestjs-pino's logger for what runs outside a request (start-up, workers).
@@ -33,7 +41,18 @@ export function pinoOptions(logging: LoggingConfig): LoggerOptions {
     serializers: {
       req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
     },
-    transport: logging.pretty && process.stdout.isTTY ? { target: 'pino-pretty', options: { singleLine: true } } : undefined,
+    ...(logging.pretty && process.stdout.isTTY
+      ? {
+          // A person at a development terminal: readable lines (pino-pretty), no start-up listing.
+          transport: { target: 'pino-pretty', options: { singleLine: true, ignore: 'pid,hostname' } },
+          hooks: {
+            logMethod(args, method, level) {
+              if (level <= 30 && isStartupChatter(args)) return;
+              method.apply(this, args);
+            },
+          },
+        }
+      : {}),
   };
 }
 
