@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -151,6 +152,30 @@ describe('traces (OpenTelemetry, in-memory exporter)', () => {
     // The caller's address and user agent (all of loopback here, so checked by name).
     const addresses = spans.flatMap((s) => ['client.address', 'network.peer.address', 'user_agent.original'].filter((k) => k in s.attributes));
     expect(addresses).toEqual([]);
+  });
+});
+
+describe('src/tracing.ts, the first import of main.ts', () => {
+  /** How many SDK modules are loaded once dist/tracing.js has run with `env`, and whether a span records. */
+  const loadedWith = (env: Record<string, string>): { sdk: number; recording: boolean } => {
+    const script =
+      "require('./dist/tracing.js'); const api = require('@opentelemetry/api');" +
+      "console.log(JSON.stringify({ sdk: Object.keys(require.cache).filter((k) => /@opentelemetry[\\/](sdk-node|sdk-trace)[\\/]/.test(k)).length," +
+      " recording: api.trace.getTracer('t').startSpan('probe').isRecording() }))";
+    const out = execFileSync(process.execPath, ['-e', script], { cwd: join(__dirname, '../..'), env: { PATH: process.env.PATH ?? '', ...env } });
+    return JSON.parse(out.toString());
+  };
+
+  it('off by default: the SDK is not even loaded, spans do not record', () => {
+    expect(loadedWith({})).toEqual({ sdk: 0, recording: false });
+    expect(loadedWith({ OTEL_ENABLED: 'false' })).toEqual({ sdk: 0, recording: false });
+  });
+
+  it('OTEL_ENABLED=true starts the SDK before anything else; a malformed variable is left for main.ts to name', () => {
+    const on = loadedWith({ OTEL_ENABLED: 'true', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1' });
+    expect(on.sdk).toBeGreaterThan(0);
+    expect(on.recording).toBe(true);
+    expect(loadedWith({ OTEL_ENABLED: 'maybe' })).toEqual({ sdk: 0, recording: false });
   });
 });
 
