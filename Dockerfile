@@ -20,7 +20,7 @@
 # analytics). Neither the build (tsc) nor the production runtime needs any of them, so both
 # installs use --ignore-scripts. (@embedded-postgres/* scripts only matter outside production.)
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:22-bookworm-slim
 
 # ---------------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS build

@@ -2,8 +2,8 @@
 /**
  * `npm run lint:deps`: checks src/ against the rules in .dependency-cruiser.cjs; exits non-zero on a
  * violation. The same as `depcruise src --config .dependency-cruiser.cjs --ignore-known`, through
- * dependency-cruiser's API: its CLI refuses to start on Node 20 (it declares ^22), while the project,
- * its CI and its image run Node 20, where the API works.
+ * dependency-cruiser's API: its CLI refuses to start on Node 20 (it declares ^22). CI and the image
+ * run Node 22, where the CLI would do, but developers' machines may still have Node 20, where the API works.
  *
  * Violations listed in .dependency-cruiser-known-violations.json, if it exists, are counted but do
  * not fail the run; new ones do, and so does an entry that no longer matches a violation.

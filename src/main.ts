@@ -1,8 +1,12 @@
+// First: traces start before anything they instrument is loaded (off unless OTEL_ENABLED).
+import './tracing';
 import 'reflect-metadata';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inspect } from 'node:util';
 import pino from 'pino';
+import { announceReady } from './banner';
 import { createApp } from './bootstrap';
+import { pinoOptions } from './common/logging';
 import { AppConfig, ConfigError } from './config/app-config';
 import { prepareInfrastructure } from './infrastructure';
 import { DemoDataService } from './modules/demo/demo-data.service';
@@ -11,7 +15,7 @@ import { ShutdownState } from './common/shutdown-state';
 async function main(): Promise<void> {
   const startedAt = Date.now();
   const config = AppConfig.fromEnv();
-  const log = pino({ level: config.logLevel, base: { context: 'Bootstrap' } });
+  const log = pino({ ...pinoOptions(config.logging), base: { context: 'Bootstrap' } });
   const infra = await prepareInfrastructure(config, (msg, extra) => log.info(extra ?? {}, msg));
   const app = await createApp({ config, databaseUrl: infra.databaseUrl, redis: infra.redis });
 
@@ -58,7 +62,7 @@ async function main(): Promise<void> {
 
   if (infra.usingEmbeddedDatabase && config.demoData) await app.get(DemoDataService).seedIfEmpty();
   await app.listen({ port: config.http.port, host: config.http.host });
-  log.info({ url: await app.getUrl(), readyMs: Date.now() - startedAt, env: config.env }, 'Tickr is ready');
+  announceReady(log, config, { url: await app.getUrl(), readyMs: Date.now() - startedAt, demoLogins: infra.usingEmbeddedDatabase && config.demoData });
 }
 
 main().catch((error: unknown) => {

@@ -3,6 +3,7 @@ import type { Params } from 'nestjs-pino';
 import { storage, Store } from 'nestjs-pino/storage';
 import type { LoggerOptions } from 'pino';
 import type { LoggingConfig } from '../config';
+import { activeTraceIds } from './tracing';
 
 /** Everything that could let someone act as a user is cut from the logs. */
 export const REDACTED_PATHS = [
@@ -16,6 +17,14 @@ export const REDACTED_PATHS = [
   '*.jwtSecret',
 ];
 
+/** Start-up chatter (Nest's module and route listing, Fastify's addresses) a terminal does not need: the banner says it. */
+const STARTUP_CONTEXTS = new Set(['NestFactory', 'InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestApplication']);
+function isStartupChatter(args: unknown[]): boolean {
+  const [first] = args;
+  if (typeof first === 'string') return first.startsWith('Server listening at');
+  return typeof first === 'object' && first !== null && STARTUP_CONTEXTS.has(String((first as { context?: unknown }).context));
+}
+
 /**
  * The pino settings, shared by Fastify's logger (one child per request, bound to its request id)
  * and by nestjs-pino's logger for what runs outside a request (start-up, workers).
@@ -23,11 +32,27 @@ export const REDACTED_PATHS = [
 export function pinoOptions(logging: LoggingConfig): LoggerOptions {
   return {
     level: logging.level,
+    // Every line written inside a recorded trace carries its ids (X-Ray and the logs join on them).
+    mixin: () => {
+      const ids = activeTraceIds();
+      return ids ? { trace_id: ids.traceId, span_id: ids.spanId } : {};
+    },
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     serializers: {
       req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
     },
-    transport: logging.pretty && process.stdout.isTTY ? { target: 'pino-pretty', options: { singleLine: true } } : undefined,
+    ...(logging.pretty && process.stdout.isTTY
+      ? {
+          // A person at a development terminal: readable lines (pino-pretty), no start-up listing.
+          transport: { target: 'pino-pretty', options: { singleLine: true, ignore: 'pid,hostname' } },
+          hooks: {
+            logMethod(args, method, level) {
+              if (level <= 30 && isStartupChatter(args)) return;
+              method.apply(this, args);
+            },
+          },
+        }
+      : {}),
   };
 }
 

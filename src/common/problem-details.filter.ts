@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { toProblem, toProblemDocument } from './problem';
+import { activeTraceIds } from './tracing';
 
 /** The one place where anything thrown becomes an RFC 9457 problem document. */
 @Catch()
@@ -20,6 +21,12 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     reply
       .status(problem.status)
       .header('content-type', 'application/problem+json; charset=utf-8')
-      .send(JSON.stringify(toProblemDocument(problem, String(request.id))));
+      .send(JSON.stringify(withTraceId(toProblemDocument(problem, String(request.id)))));
   }
+}
+
+/** A `traceId` extension when the request is traced, so a buyer's error report leads to its trace. */
+function withTraceId<T extends object>(document: T): T & { traceId?: string } {
+  const ids = activeTraceIds();
+  return ids ? { ...document, traceId: ids.traceId } : document;
 }

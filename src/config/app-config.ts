@@ -192,6 +192,12 @@ const envObject = z.object({
   OUTBOX_SEND_TIMEOUT_MS: int(15_000, 100, 120_000),
 
   DEMO_DATA: bool(true),
+
+  /** OpenTelemetry traces (src/tracing.ts): off by default; exported over OTLP/HTTP when on. */
+  OTEL_ENABLED: bool(false),
+  /** The OTLP/HTTP base URL (the ADOT collector sidecar in ECS); spans go to `<endpoint>/v1/traces`. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl(['http:', 'https:']),
+  OTEL_SERVICE_NAME: z.string().trim().min(1).default('tickr-api'),
 });
 
 type FullEnv = z.infer<typeof envObject>;
@@ -418,6 +424,15 @@ function corsOriginsOf(list: string): string[] {
     .map((origin) => new URL(origin).origin);
 }
 
+/** Traces: the app's slice and what src/tracing.ts reads before anything else is loaded, one reading. */
+function tracingSettingsOf(e: Pick<Env, 'OTEL_ENABLED' | 'OTEL_EXPORTER_OTLP_ENDPOINT' | 'OTEL_SERVICE_NAME'>) {
+  return {
+    enabled: e.OTEL_ENABLED,
+    endpoint: (e.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://localhost:4318').replace(/\/+$/, ''),
+    serviceName: e.OTEL_SERVICE_NAME,
+  };
+}
+
 /** What several slices decide from NODE_ENV, worked out once: so each variable is read by one slice only. */
 export interface Derived {
   /** staging or production: required dependencies, AWS drivers, no demo data. */
@@ -537,6 +552,7 @@ export const SLICES = {
   sms: (e) => ({ senderId: e.SMS_SENDER_ID }),
   metrics: (e) => ({ flushIntervalMs: e.METRICS_FLUSH_INTERVAL_MS, namespace: e.METRICS_NAMESPACE }),
   aws: (e) => ({ region: e.AWS_REGION, endpointUrl: e.AWS_ENDPOINT_URL }),
+  tracing: (e) => tracingSettingsOf(e),
   /** Demo accounts on a first start against an empty embedded database; never when deployed, whatever DEMO_DATA says. */
   demo: (e, d) => ({ enabled: e.DEMO_DATA && !d.deployed }),
 } satisfies Record<string, (env: Env, derived: Derived) => object>;
@@ -575,6 +591,13 @@ const migrationSchema = envObject
   .superRefine(checkDatabase)
   .transform((e) => ({ env: e.NODE_ENV, database: databaseSettingsOf(e) }));
 
+/** The tracing variables alone: src/tracing.ts reads them before Nest, or any instrumented package, loads. */
+const tracingSchema = envObject
+  .pick({ OTEL_ENABLED: true, OTEL_EXPORTER_OTLP_ENDPOINT: true, OTEL_SERVICE_NAME: true })
+  .transform(tracingSettingsOf);
+
+export type TracingSettings = z.output<typeof tracingSchema>;
+
 /** What the migration CLI needs: where the database is (or where the embedded one lives) and how to reach it. */
 export type MigrationConfig = z.output<typeof migrationSchema>;
 
@@ -612,6 +635,11 @@ export class AppConfig {
 
   static fromEnv(source: NodeJS.ProcessEnv = process.env): AppConfig {
     return new AppConfig(parseEnv(settingsSchema, source));
+  }
+
+  /** OTEL_ENABLED, OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_SERVICE_NAME alone, for src/tracing.ts (read before Nest loads). */
+  static tracingFromEnv(source: NodeJS.ProcessEnv = process.env): TracingSettings {
+    return parseEnv(tracingSchema, source);
   }
 
   /**

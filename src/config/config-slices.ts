@@ -68,6 +68,10 @@ export abstract class MetricsConfig {}
 export interface AwsConfig extends Readonly<Settings['aws']> {}
 export abstract class AwsConfig {}
 
+/** OpenTelemetry: whether traces are on, where they go (OTLP/HTTP), the service's name. */
+export interface TracingConfig extends Readonly<Settings['tracing']> {}
+export abstract class TracingConfig {}
+
 export interface DemoConfig extends Readonly<Settings['demo']> {}
 export abstract class DemoConfig {}
 
@@ -93,5 +97,6 @@ export const SLICE_TOKENS: { readonly [K in keyof Settings]: abstract new () => 
   sms: SmsConfig,
   metrics: MetricsConfig,
   aws: AwsConfig,
+  tracing: TracingConfig,
   demo: DemoConfig,
 };

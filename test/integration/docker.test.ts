@@ -232,10 +232,10 @@ describe('container image and local stack', () => {
     const runtime = stages[stages.length - 1];
     const stageByName = (name: string) => stages.find((s) => s.name === name);
 
-    it('builds in its own stage and runs on node:20-bookworm-slim', () => {
+    it('builds in its own stage and runs on node:22-bookworm-slim (Node 22 LTS)', () => {
       expect(stages.length).toBeGreaterThanOrEqual(2);
-      expect(args.NODE_IMAGE ?? runtime.base).toBe('node:20-bookworm-slim');
-      for (const stage of stages) expect(stage.base).toBe('node:20-bookworm-slim');
+      expect(args.NODE_IMAGE ?? runtime.base).toBe('node:22-bookworm-slim');
+      for (const stage of stages) expect(stage.base).toBe('node:22-bookworm-slim');
       const build = stages.find((s) => instructions(s, 'RUN').some((r) => r.includes('npm run build')));
       expect(build).toBeDefined();
       expect(build).not.toBe(runtime);

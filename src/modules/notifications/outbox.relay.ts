@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { BackgroundLoop } from '../../common/background-loop';
 import { BackgroundWorkers } from '../../common/background-workers';
+import { inSpan } from '../../common/tracing';
 import { OutboxConfig } from '../../config';
 import { Transactions } from '../../database/transaction';
 import { UndeliverableError } from '../../ports/email-sender.port';
@@ -79,7 +80,7 @@ export class OutboxRelay {
       // Each send is cancelled (not merely abandoned) at its timeout, and the row stays locked until
       // it has settled: a retry can never run while an earlier attempt is still delivering.
       const signals = claimed.map(() => AbortSignal.timeout(sendTimeoutMs));
-      const outcomes = await Promise.allSettled(claimed.map((m, i) => this.dispatcher.send(m, signals[i])));
+      const outcomes = await Promise.allSettled(claimed.map((m, i) => this.tracedSend(m, signals[i])));
       const sent: string[] = [];
       const failures: { id: string; error: string; retryInMs: number; dead: boolean }[] = [];
       dead = [];
@@ -111,5 +112,24 @@ export class OutboxRelay {
       this.metrics.count('OutboxDead');
     }
     return handled;
+  }
+
+  /** One send, traced as `notifications.outbox_send`: the row id, channel, template, attempt and outcome; never the recipient. */
+  private tracedSend(message: ClaimedMessage, signal: AbortSignal): Promise<void> {
+    const attributes = {
+      'tickr.outbox.id': message.id,
+      'tickr.outbox.channel': message.channel,
+      'tickr.outbox.template': message.template,
+      'tickr.outbox.attempt': message.attempts + 1,
+    };
+    return inSpan('notifications.outbox_send', attributes, async (span) => {
+      try {
+        await this.dispatcher.send(message, signal);
+        span.setAttribute('tickr.outbox.outcome', 'sent');
+      } catch (error) {
+        span.setAttribute('tickr.outbox.outcome', error instanceof UndeliverableError ? 'undeliverable' : 'failed');
+        throw error;
+      }
+    });
   }
 }

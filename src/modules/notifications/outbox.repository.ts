@@ -18,6 +18,17 @@ export interface ClaimedMessage extends OutboxMessage {
   attempts: number;
 }
 
+/** A dead message as an operator sees it: what and why, not to whom (the recipient stays in the table). */
+export interface DeadMessage {
+  id: string;
+  channel: Channel;
+  template: EmailTemplate;
+  cause: string;
+  attempts: number;
+  lastError: string | null;
+  createdAt: string;
+}
+
 /** The outbox table, and only it: what a message says is decided before it is queued. */
 @Injectable()
 export class OutboxRepository {
@@ -87,5 +98,29 @@ export class OutboxRepository {
       [olderThanSeconds, batch],
     );
     return rows.length;
+  }
+
+  /** Dead messages, oldest first (the operators' view; `outbox_dead_idx`). */
+  async listDead(sql: Sql, limit: number): Promise<DeadMessage[]> {
+    return sql.query<DeadMessage>(
+      `SELECT id, channel, template, cause, attempts, last_error AS "lastError", to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS "createdAt"
+         FROM outbox WHERE status = 'dead' ORDER BY created_at, id LIMIT $1`,
+      [limit],
+    );
+  }
+
+  /**
+   * Dead messages back to pending, due now, with a fresh attempt budget: the relay of any running
+   * instance sends them on its next poll. `ids` undefined replays every dead message. Returns the
+   * ids replayed; an id that is not dead (unknown, pending or sent) is left alone and not returned.
+   */
+  async replayDead(sql: Sql, ids: string[] | undefined): Promise<string[]> {
+    const rows = await sql.query<{ id: string }>(
+      `UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = now()
+        WHERE status = 'dead' AND ($1::uuid[] IS NULL OR id = ANY ($1::uuid[]))
+        RETURNING id`,
+      [ids ?? null],
+    );
+    return rows.map((r) => r.id);
   }
 }

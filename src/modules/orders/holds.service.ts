@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DomainError } from '../../common/domain-error';
 import { DomainEvents } from '../../common/domain-events';
 import { KeyedBatcher, Settled } from '../../common/keyed-batcher';
+import { inSpan } from '../../common/tracing';
 import { OrdersConfig } from '../../config';
 import { Sql, Transactions } from '../../database/transaction';
 import { TicketInventory } from '../events/ticket-inventory.service';
@@ -87,8 +88,25 @@ export class HoldsService {
     return { order: answer.result.order, replayed: answer.replayed };
   }
 
-  /** One transaction for a batch; each request is still all or nothing and answered on its own. */
-  private async holdBatch(requests: HoldRequest[]): Promise<Settled<HoldAnswer>[]> {
+  /**
+   * One transaction for a batch; each request is still all or nothing and answered on its own.
+   * Traced as one span (`orders.hold_batch`): its size, ticket types and outcome counts.
+   */
+  private holdBatch(requests: HoldRequest[]): Promise<Settled<HoldAnswer>[]> {
+    const attributes = { 'tickr.batch.size': requests.length, 'tickr.event.id': requests[0].input.eventId, 'tickr.ticket_type.ids': ticketTypesOf(requests[0].input) };
+    return inSpan('orders.hold_batch', attributes, async (span) => {
+      const settled = await this.holdBatchInTransaction(requests);
+      const results = settled.map((s) => (s.ok ? s.value : undefined));
+      span.setAttributes({
+        'tickr.batch.placed': results.filter((a) => a && 'order' in a.result && !a.replayed).length,
+        'tickr.batch.refused': results.filter((a) => a && 'refusal' in a.result && !a.replayed).length,
+        'tickr.batch.replayed': results.filter((a) => a?.replayed).length,
+      });
+      return settled;
+    });
+  }
+
+  private async holdBatchInTransaction(requests: HoldRequest[]): Promise<Settled<HoldAnswer>[]> {
     const firstWithKey = firstPerKey(requests);
     const answers = await this.tx.run((sql) => this.decide(sql, [...firstWithKey.values()]));
     return requests.map((request): Settled<HoldAnswer> => {

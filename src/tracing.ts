@@ -1,0 +1,24 @@
+/**
+ * Traces, started before anything else is loaded: main.ts imports this module first, so the
+ * instrumentations patch http, Fastify, pg, ioredis and the AWS SDK before those are required.
+ * Off by default (OTEL_ENABLED): then the SDK is not even loaded, and the app's spans and trace ids
+ * (src/common/tracing.ts) are the OpenTelemetry API's no-ops. The settings come from the one config
+ * schema; a malformed variable is left for main.ts, whose full parse names it and stops.
+ */
+import { AppConfig, ConfigError, TracingSettings } from './config/app-config';
+
+function settings(): TracingSettings | undefined {
+  try {
+    return AppConfig.tracingFromEnv();
+  } catch (error) {
+    if (error instanceof ConfigError) return undefined;
+    throw error;
+  }
+}
+
+const tracing = settings();
+if (tracing?.enabled) {
+  // Loaded only when on: the SDK and its instrumentations cost start-up time and memory.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  (require('./telemetry/otel-sdk') as typeof import('./telemetry/otel-sdk')).startTracing(tracing);
+}
