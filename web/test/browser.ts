@@ -61,3 +61,12 @@ export async function logIn(page: Page, email: string, password: string, lang: L
   await page.getByRole('button', { name: w.login }).click();
   await page.waitForURL((url) => url.pathname !== '/login');
 }
+
+/** Resolves once `check` answers true; fails after `timeoutMs`. */
+export async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -7,7 +7,7 @@ import { baseEnv, spawnApp, type AppProcess } from '../../test/support/app';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database';
 import { call, register } from '../../test/support/http';
 import { paidOrder } from '../../test/support/orders';
-import { checkPage, DESKTOP, launchChromium, logIn, newContext, PHONE } from './browser';
+import { checkPage, DESKTOP, eventually, launchChromium, logIn, newContext, PHONE } from './browser';
 
 const PASSWORD = 'a-long-enough-password';
 // A 1×1 PNG: real image bytes, judged by the server's sniffing.
@@ -58,12 +58,13 @@ describe('organiser console and door in the browser', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tickr-web-'));
     writeFileSync(join(dir, 'cover.png'), PNG);
     writeFileSync(join(dir, 'notes.png'), 'this is text, not a picture');
-    await page.getByLabel('Event image').setInputFiles(join(dir, 'notes.png'));
+    await page.getByLabel(/^Choose an image/).setInputFiles(join(dir, 'notes.png'));
     await page.getByRole('button', { name: 'Upload image' }).click();
     await page.getByRole('alert').filter({ hasText: 'That file is not a JPEG, PNG or WebP image.' }).waitFor();
-    await page.getByLabel('Event image').setInputFiles(join(dir, 'cover.png'));
+    await page.getByLabel(/^Choose an image/).setInputFiles(join(dir, 'cover.png'));
     await page.getByRole('button', { name: 'Upload image' }).click();
-    await expect.poll(async () => (await call(app.url, 'GET', `/v1/events/${eventId}`, { token: owner.accessToken })).body.imageUrl).toBeTruthy();
+    await eventually(async () => Boolean((await call(app.url, 'GET', `/v1/events/${eventId}`, { token: owner.accessToken })).body.imageUrl));
+    await page.locator('img.hero').waitFor();
 
     await page.getByRole('button', { name: 'Publish' }).click();
     await page.getByRole('alertdialog').getByRole('button', { name: 'Yes, confirm' }).click();
@@ -75,7 +76,7 @@ describe('organiser console and door in the browser', () => {
     const event = (await call(app.url, 'GET', `/v1/events/${eventId}`)).body;
     const buyer = await register(app.url, { role: 'buyer' });
     await paidOrder(app.url, buyer, { eventId, ticketTypeIds: [event.ticketTypes[0].id], currency: event.currency }, 2);
-    await expect.poll(async () => page.getByTestId('tickets-sold').textContent(), { timeout: 15_000 }).toBe('2');
+    await page.getByTestId('tickets-sold').filter({ hasText: /^2$/ }).waitFor({ timeout: 15_000 });
     await checkPage(page, 'organiser-dashboard-en-desktop');
     await context.close();
   }, 90_000);

@@ -98,7 +98,7 @@ function ImageUpload({ event, onUploaded }: { event: EventDto; onUploaded: () =>
       <h2 id="image-title">{t('image')}</h2>
       {(preview ?? event.imageUrl) && <img className="hero" src={preview ?? event.imageUrl ?? ''} alt={t('image')} />}
       <label>
-        {t('image')}
+        {t('imageFile')}
         <input type="file" accept="image/jpeg,image/png,image/webp" onChange={(e) => {
           const chosen = e.target.files?.[0] ?? null;
           setFile(chosen);
