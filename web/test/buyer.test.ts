@@ -25,6 +25,22 @@ describe('buyer in the browser', () => {
     await db?.drop();
   });
 
+  it('is served by the app: an uncached shell on every non-API path, immutable hashed assets, API 404s kept', async () => {
+    const shell = await fetch(`${app.url}/orders/some-id`);
+    expect(shell.status).toBe(200);
+    expect(shell.headers.get('cache-control')).toBe('no-cache');
+    const html = await shell.text();
+    const script = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    expect(script).toBeDefined();
+    const asset = await fetch(`${app.url}${script}`);
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    const unknown = await fetch(`${app.url}/v1/no-such-route`);
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect((await fetch(`${app.url}/assets/missing-0000.js`)).status).toBe(404);
+  });
+
   const cases: Array<[Lang, string, Viewport]> = [['en', 'desktop', DESKTOP], ['en', 'phone', PHONE], ['ar', 'phone', PHONE]];
   it.each(cases)('finds an event by search, buys two tickets and sees two QR codes (%s, %s)', async (lang, size, viewport) => {
     const owner = await organiser(app.url);
