@@ -43,6 +43,8 @@ module.exports = {
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
     { ...common, ...services, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'] },
     { ...common, ...services, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'] },
+    // The web app in Debian's Chromium (playwright-core) against the built app the harness serves.
+    { ...common, ...services, displayName: 'browser', testMatch: ['<rootDir>/web/test/**/*.test.ts'], testTimeout: 90_000 },
     // The CDK app's own jest project (infra/jest.config.js): template assertions, deploy scripts.
     '<rootDir>/infra',
   ],

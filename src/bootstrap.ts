@@ -20,6 +20,7 @@ import { createValidationPipe } from './common/validation';
 import { NoStoreInterceptor } from './common/no-store';
 import { imageOriginsOf, registerSecurityHeaders } from './common/security-headers';
 import { keepWebhookRawBody } from './modules/payments/raw-webhook-body';
+import { immutableFiles, serveWebApp } from './web-app';
 
 /** Builds the configured application without listening; used by main.ts and by the tests. */
 export async function createApp(deps: AppDependencies): Promise<NestFastifyApplication> {
@@ -72,6 +73,7 @@ export async function createApp(deps: AppDependencies): Promise<NestFastifyAppli
   app.useGlobalInterceptors(new NoStoreInterceptor(app.get(Reflector)));
   await registerUploads(app);
   if (config.drivers.storage === 'local') await serveLocalFiles(app, config.storage.localDir);
+  await serveWebApp(app);
   app.setGlobalPrefix('v1', { exclude: ['health', 'health/ready'] });
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new ProblemDetailsFilter());
@@ -105,16 +107,9 @@ async function registerUploads(app: NestFastifyApplication): Promise<void> {
 async function serveLocalFiles(app: NestFastifyApplication, dir: string): Promise<void> {
   const root = resolve(dir);
   mkdirSync(root, { recursive: true });
+  // Keys are random and never rewritten.
   await app.register(fastifyStatic, {
-    root,
-    prefix: '/files/',
-    decorateReply: false,
-    index: false,
-    list: false,
-    dotfiles: 'deny',
-    // Keys are random and never rewritten.
-    immutable: true,
-    maxAge: '365d',
+    ...immutableFiles(root, '/files/'),
     setHeaders: (reply) => void reply.header('x-content-type-options', 'nosniff'),
   });
 }

@@ -66,7 +66,7 @@ describe('conventions', () => {
         await call(t.url, 'POST', '/v1/auth/register', { headers, body: {} }),
         await call(t.url, 'GET', '/v1/me', { headers }),
         await call(t.url, 'GET', '/v1/does-not-exist', { headers }),
-        await call(t.url, 'GET', '/nowhere', { headers }),
+        await call(t.url, 'POST', '/nowhere', { headers }),
         await call(t.url, 'POST', '/v1/auth/login', { headers: { ...headers, ...JSON_CT }, rawBody: '{oops' }),
       ];
       expect(replies.map((r) => r.status)).toEqual([200, 201, 400, 401, 404, 404, 400]);
@@ -170,14 +170,22 @@ describe('conventions', () => {
     it.each([
       ['GET', '/v1/nope'],
       ['POST', '/v1/nope'],
-      ['GET', '/nope'],
       ['DELETE', '/v1/auth/whatever'],
       ['GET', '/v1/auth/register/extra'],
       ['POST', '/auth/login'], // the API lives under /v1 only
-      ['GET', '/me'],
+      ['POST', '/me'],
       ['GET', '/v1/health'], // health is unversioned
     ])('%s %s (unknown) is 404 NOT_FOUND', async (method, path) => {
       expectProblem(await call(t.url, method, path), 404, 'NOT_FOUND');
+    });
+
+    it('every other GET outside /v1, /health, /docs and /files answers the web app shell', async () => {
+      for (const path of ['/nope', '/me', '/events/123']) {
+        const res = await call(t.url, 'GET', path);
+        expect(res.status).toBe(200);
+        expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+        expect(res.headers.get('cache-control')).toBe('no-cache');
+      }
     });
 
     it('the API answers under /v1 and health unversioned', async () => {
