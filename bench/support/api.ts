@@ -25,7 +25,7 @@ export async function publishedBenchEvent(
   base: string,
   token: string,
   event: { title: string; description: string; venue: { name: string; city: string; address: string } },
-  ticketTypes: { name: string; price: number; capacity: number }[],
+  ticketTypes: { name: string; price: number; capacity: number; maxPerBuyer?: number }[],
 ): Promise<{ eventId: string; ticketTypeIds: string[] }> {
   const startsAt = new Date(Math.ceil((Date.now() + 30 * 24 * HOUR_MS) / HOUR_MS) * HOUR_MS);
   const created = await call<{ id: string }>(base, 'POST', '/v1/events', {

@@ -124,6 +124,8 @@ const envObject = z.object({
   HOLD_TTL_SECONDS: int(600, 10, 86_400),
   /** Most one-ticket-type holds one transaction takes together (natural batching per ticket type). */
   HOLD_BATCH_MAX: int(200, 1, 5_000),
+  /** Pending orders one buyer may have per event at once (on-sale fairness: no hoarding holds). */
+  MAX_PENDING_ORDERS_PER_BUYER: int(2, 1, 1_000),
   /** Unknown codes one scanner may scan per window before 429: guessing codes stops there. */
   CHECKIN_MISS_LIMIT: int(30, 1, 100_000),
   CHECKIN_MISS_WINDOW_SECONDS: int(60, 1, 3_600),
@@ -489,6 +491,7 @@ export const SLICES = {
   orders: (e) => ({
     holdTtlSeconds: e.HOLD_TTL_SECONDS,
     holdBatchMax: e.HOLD_BATCH_MAX,
+    maxPendingOrdersPerBuyer: e.MAX_PENDING_ORDERS_PER_BUYER,
     sweepIntervalMs: e.ORDERS_SWEEP_INTERVAL_MS,
     idempotencyKeyTtlSeconds: e.IDEMPOTENCY_KEY_TTL_HOURS * 3600,
   }),

@@ -34,6 +34,7 @@ function view(id: string, title: string, available = 10): EventView {
         capacity: 10,
         available,
         maxPerOrder: 10,
+        maxPerBuyer: null,
         salesStartAt: null,
         salesEndAt: null,
       },

@@ -13,6 +13,7 @@ export interface TicketTypeSpec {
   price?: number;
   capacity?: number;
   maxPerOrder?: number;
+  maxPerBuyer?: number | null;
   salesStartAt?: string;
   salesEndAt?: string;
 }
@@ -100,6 +101,29 @@ export async function paidOrder(url: string, buyer: Session, sellable: Sellable,
 /** Moves a hold's expiry into the past, as if its time had run out. */
 export async function expireHold(db: Client, orderId: string): Promise<void> {
   await db.query(`UPDATE orders SET expires_at = now() - interval '1 second' WHERE id = $1`, [orderId]);
+}
+
+/**
+ * Where `buyer_holdings` (what the per-buyer caps count) differs from the truth recomputed from the
+ * orders: pending orders per (buyer, event), paid and pending tickets per ticket type. Empty when exact.
+ */
+export async function holdingsViolations(db: Client): Promise<unknown[]> {
+  const { rows } = await db.query(`
+    WITH truth AS (
+      SELECT o.buyer_id, o.event_id,
+             count(*) FILTER (WHERE o.status = 'pending')::int AS pending_orders,
+             coalesce((SELECT jsonb_object_agg(x.ticket_type_id, x.n)
+                         FROM (SELECT i.ticket_type_id, sum(i.quantity)::int AS n
+                                 FROM orders o2 JOIN order_items i ON i.order_id = o2.id
+                                WHERE o2.buyer_id = o.buyer_id AND o2.event_id = o.event_id AND o2.status IN ('pending', 'paid')
+                                GROUP BY i.ticket_type_id) x), '{}') AS tickets
+        FROM orders o GROUP BY o.buyer_id, o.event_id
+    )
+    SELECT coalesce(t.buyer_id, h.buyer_id) AS buyer_id, coalesce(t.event_id, h.event_id) AS event_id,
+           t.pending_orders AS true_pending, h.pending_orders, t.tickets AS true_tickets, h.tickets
+      FROM truth t FULL JOIN buyer_holdings h ON h.buyer_id = t.buyer_id AND h.event_id = t.event_id
+     WHERE coalesce(t.pending_orders, 0) <> coalesce(h.pending_orders, 0) OR coalesce(t.tickets, '{}') <> coalesce(h.tickets, '{}')`);
+  return rows;
 }
 
 export interface InventoryViolation {

@@ -22,6 +22,8 @@ export interface TicketType {
   sold: number;
   held: number;
   maxPerOrder: number;
+  /** Most tickets of this type one buyer may hold, paid and pending, all orders together; null: no cap. */
+  maxPerBuyer: number | null;
   /** null: on sale from publication. */
   salesStartAt: Date | null;
   /** null: on sale until the event ends. */
@@ -94,6 +96,7 @@ export interface TicketTypeView {
   capacity: number;
   available: number;
   maxPerOrder: number;
+  maxPerBuyer: number | null;
   salesStartAt: string | null;
   salesEndAt: string | null;
 }
@@ -138,6 +141,7 @@ export function toTicketTypeView(t: TicketType, currency: string): TicketTypeVie
     capacity: t.capacity,
     available: available(t),
     maxPerOrder: t.maxPerOrder,
+    maxPerBuyer: t.maxPerBuyer,
     salesStartAt: iso(t.salesStartAt),
     salesEndAt: iso(t.salesEndAt),
   };

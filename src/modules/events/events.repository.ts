@@ -6,7 +6,7 @@ const EVENT_COLUMNS = `e.id, e.organiser_id, e.title, e.description, e.category,
   e.venue_address, e.starts_at, e.ends_at, e.timezone, e.currency, e.status, e.image_key, e.waiting_room_enabled,
   e.waiting_room_admit_per_minute, e.created_at, e.updated_at`;
 
-const TICKET_TYPE_COLUMNS = `t.id, t.event_id, t.name, t.price, t.capacity, t.sold, t.held, t.max_per_order,
+const TICKET_TYPE_COLUMNS = `t.id, t.event_id, t.name, t.price, t.capacity, t.sold, t.held, t.max_per_order, t.max_per_buyer,
   t.sales_start_at, t.sales_end_at`;
 
 interface EventRow {
@@ -40,6 +40,7 @@ interface TicketTypeRow {
   sold: number;
   held: number;
   max_per_order: number;
+  max_per_buyer: number | null;
   sales_start_at: Date | string | null;
   sales_end_at: Date | string | null;
 }
@@ -76,6 +77,7 @@ function toTicketType(row: TicketTypeRow): TicketType {
     sold: row.sold,
     held: row.held,
     maxPerOrder: row.max_per_order,
+    maxPerBuyer: row.max_per_buyer,
     salesStartAt: toDate(row.sales_start_at),
     salesEndAt: toDate(row.sales_end_at),
   };
@@ -104,11 +106,11 @@ export interface OnSaleFacts {
 
 export type NewTicketType = Pick<
   TicketType,
-  'eventId' | 'name' | 'price' | 'capacity' | 'maxPerOrder' | 'salesStartAt' | 'salesEndAt'
+  'eventId' | 'name' | 'price' | 'capacity' | 'maxPerOrder' | 'maxPerBuyer' | 'salesStartAt' | 'salesEndAt'
 > & { now: Date };
 
 export type TicketTypeChanges = Partial<
-  Pick<TicketType, 'name' | 'price' | 'capacity' | 'maxPerOrder' | 'salesStartAt' | 'salesEndAt'>
+  Pick<TicketType, 'name' | 'price' | 'capacity' | 'maxPerOrder' | 'maxPerBuyer' | 'salesStartAt' | 'salesEndAt'>
 >;
 
 export interface PublicListFilter {
@@ -278,11 +280,11 @@ export class EventsRepository {
 
   async insertTicketType(sql: Sql, t: NewTicketType): Promise<TicketType> {
     const [row] = await sql.query<TicketTypeRow>(
-      `INSERT INTO ticket_types AS t (event_id, name, price, capacity, max_per_order, sales_start_at, sales_end_at,
-         created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+      `INSERT INTO ticket_types AS t (event_id, name, price, capacity, max_per_order, max_per_buyer, sales_start_at,
+         sales_end_at, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
        RETURNING ${TICKET_TYPE_COLUMNS}`,
-      [t.eventId, t.name, t.price, t.capacity, t.maxPerOrder, t.salesStartAt, t.salesEndAt, t.now],
+      [t.eventId, t.name, t.price, t.capacity, t.maxPerOrder, t.maxPerBuyer, t.salesStartAt, t.salesEndAt, t.now],
     );
     return toTicketType(row);
   }
@@ -304,6 +306,7 @@ export class EventsRepository {
       price: 'price',
       capacity: 'capacity',
       maxPerOrder: 'max_per_order',
+      maxPerBuyer: 'max_per_buyer',
       salesStartAt: 'sales_start_at',
       salesEndAt: 'sales_end_at',
     };

@@ -34,7 +34,7 @@ export type UpdateEventInput = Partial<Omit<CreateEventInput, 'venue'>> & {
 };
 
 export type TicketTypeInput = Pick<NewTicketType, 'name' | 'price' | 'capacity'> &
-  Partial<Pick<NewTicketType, 'maxPerOrder' | 'salesStartAt' | 'salesEndAt'>>;
+  Partial<Pick<NewTicketType, 'maxPerOrder' | 'maxPerBuyer' | 'salesStartAt' | 'salesEndAt'>>;
 
 export interface PublicListQuery {
   category?: Category;
@@ -189,6 +189,7 @@ export class EventsService {
         price: input.price,
         capacity: input.capacity,
         maxPerOrder: input.maxPerOrder ?? 10,
+        maxPerBuyer: input.maxPerBuyer ?? null,
         salesStartAt: input.salesStartAt ?? null,
         salesEndAt: input.salesEndAt ?? null,
       };

@@ -33,6 +33,8 @@ export interface LockedTicketType {
   sold: number;
   held: number;
   maxPerOrder: number;
+  /** Absent or null: no per-buyer cap. */
+  maxPerBuyer?: number | null;
   salesStartAt: Date | null;
   salesEndAt: Date | null;
 }
@@ -45,6 +47,8 @@ export interface InventoryLock {
   event?: { id: string; status: string; currency: string; endsAt: Date };
   /** The asked-for ticket types that are the event's, in id order (the others are missing). */
   ticketTypes: LockedTicketType[];
+  /** The rows of the caller's `lockFirst` statement, as JSON (empty without one). */
+  first?: unknown[];
 }
 
 interface LockRow {
@@ -59,6 +63,8 @@ interface LockRow {
   sold: number | null;
   held: number | null;
   max_per_order: number | null;
+  max_per_buyer: number | null;
+  first: unknown[];
   sales_start_at: Date | null;
   sales_end_at: Date | null;
 }
@@ -70,26 +76,34 @@ export class TicketInventoryRepository {
    * are locked as the sort returns them, so two holds over the same ticket types never wait on each
    * other in a circle), and reads them with their event. The event row is read, not locked: its
    * status changes do not take the ticket types' locks, as before.
+   *
+   * `lockFirst` (another module's locking statement, e.g. the buyers' holdings) runs as a CTE of the
+   * same statement and takes its locks before the ticket types' (the count over it makes `t` wait
+   * for all of it): one round trip still, and one lock order for every caller.
    */
-  async lockForHolds(sql: Sql, eventId: string, ticketTypeIds: readonly string[]): Promise<InventoryLock> {
+  async lockForHolds(sql: Sql, eventId: string, ticketTypeIds: readonly string[], lockFirst?: SqlWrite): Promise<InventoryLock> {
+    const params: unknown[] = [eventId, ticketTypeIds];
+    const firstSql = lockFirst ? lockFirst.text((value) => `$${params.push(value)}`) : 'SELECT 1 WHERE false';
     const rows = await sql.query<LockRow>(
-      `WITH t AS (
-         SELECT t.id, t.price, t.capacity, t.sold, t.held, t.max_per_order, t.sales_start_at, t.sales_end_at
+      `WITH first AS (${firstSql}), t AS (
+         SELECT t.id, t.price, t.capacity, t.sold, t.held, t.max_per_order, t.max_per_buyer, t.sales_start_at, t.sales_end_at
            FROM ticket_types t
-          WHERE t.event_id = $1 AND t.id = ANY ($2::uuid[])
+          WHERE t.event_id = $1 AND t.id = ANY ($2::uuid[]) AND (SELECT count(*) FROM first) >= 0
           ORDER BY t.id
             FOR NO KEY UPDATE
        )
-       SELECT now() AS now, e.id AS event_id, e.status, e.currency, e.ends_at, t.*
+       SELECT now() AS now, e.id AS event_id, e.status, e.currency, e.ends_at, t.*,
+              (SELECT coalesce(json_agg(first), '[]'::json) FROM first) AS first
          FROM (SELECT 1) one
          LEFT JOIN events e ON e.id = $1
          LEFT JOIN t ON e.id IS NOT NULL
         ORDER BY t.id`,
-      [eventId, ticketTypeIds],
+      params,
     );
     const [first] = rows;
     return {
       now: first.now,
+      first: first.first,
       event:
         first.event_id === null
           ? undefined
@@ -103,6 +117,7 @@ export class TicketInventoryRepository {
           sold: r.sold!,
           held: r.held!,
           maxPerOrder: r.max_per_order!,
+          maxPerBuyer: r.max_per_buyer,
           salesStartAt: r.sales_start_at,
           salesEndAt: r.sales_end_at,
         })),

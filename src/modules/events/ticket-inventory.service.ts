@@ -24,9 +24,13 @@ declare module '../../common/domain-events' {
 export class TicketInventory {
   constructor(private readonly inventory: TicketInventoryRepository) {}
 
-  /** Locks the asked-for ticket types of the event (in id order, until commit) and reads what a hold decides on. */
-  lockForHolds(sql: Sql, eventId: string, ticketTypeIds: readonly string[]): Promise<InventoryLock> {
-    return this.inventory.lockForHolds(sql, eventId, ticketTypeIds);
+  /**
+   * Locks the asked-for ticket types of the event (in id order, until commit) and reads what a hold
+   * decides on; `lockFirst`, the caller's own locking statement, runs in the same round trip, its
+   * locks taken before the ticket types' (its rows come back in `first`).
+   */
+  lockForHolds(sql: Sql, eventId: string, ticketTypeIds: readonly string[], lockFirst?: SqlWrite): Promise<InventoryLock> {
+    return this.inventory.lockForHolds(sql, eventId, ticketTypeIds, lockFirst);
   }
 
   /** Takes held seats from ticket types locked by `lockForHolds` in this transaction; one statement. */

@@ -2,13 +2,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Injectable } from '@nestjs/common';
 import { DomainError } from '../../common/domain-error';
 import { DomainEvents } from '../../common/domain-events';
-import { Transactions } from '../../database/transaction';
+import { Sql, Transactions } from '../../database/transaction';
 import { EventsService } from '../events/events.service';
 import { TicketInventory } from '../events/ticket-inventory.service';
 import { CLAIM_WAIT_MS, PaymentsService } from '../payments/payments.service';
 import { assertCancellable, Order, OrderView, toOrderView } from './order.model';
 import { orderNotFound } from './order-settlement.service';
 import { OrdersRepository } from './orders.repository';
+import { holdingsDeltas } from './hold-caps';
 import { releaseDeltas } from './seat-deltas';
 
 class PaymentInFlightError extends DomainError {
@@ -48,7 +49,7 @@ export class CancellationsService {
         assertCancellable(locked);
         await this.orders.setStatus(sql, orderId, 'cancelled');
         await this.domainEvents.publish('inventory.changed', { eventId: locked.eventId });
-        await this.inventory.apply(sql, releaseDeltas([locked]));
+        await this.release(sql, [locked], 'cancelled');
         return { ...locked, status: 'cancelled' as const };
       });
       if (cancelled) {
@@ -65,7 +66,7 @@ export class CancellationsService {
     const expired = await this.tx.run(async (sql) => {
       const due = await this.orders.expireDue(sql, batch);
       for (const eventId of new Set(due.map((o) => o.eventId))) await this.domainEvents.publish('inventory.changed', { eventId });
-      await this.inventory.apply(sql, releaseDeltas(due));
+      await this.release(sql, due, 'expired');
       return due;
     });
     // After the commit: a browser payment of a released hold must no longer succeed.
@@ -78,11 +79,17 @@ export class CancellationsService {
     const cancelled = await this.tx.run(async (sql) => {
       const open = await this.orders.cancelPendingOfCancelledEvent(sql, eventId, batch);
       if (open.length > 0) await this.domainEvents.publish('inventory.changed', { eventId });
-      await this.inventory.apply(sql, releaseDeltas(open));
+      await this.release(sql, open, 'cancelled');
       return open;
     });
     await this.payments.closeBrowserPayments(cancelled.map((o) => o.id));
     return cancelled;
+  }
+
+  /** Pending orders closed unpaid: their buyers' holdings, then their seats back (lock order). */
+  private async release(sql: Sql, orders: readonly Order[], to: 'cancelled' | 'expired'): Promise<void> {
+    await this.orders.applyHoldings(sql, holdingsDeltas(orders.map((order) => ({ order, from: 'pending' as const, to }))));
+    await this.inventory.apply(sql, releaseDeltas(orders));
   }
 
   /** Calls `listener` after an event's cancellation commits (its orders are then to settle). */

@@ -1,7 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { DomainError, STATUS_BY_KIND } from '../../common/domain-error';
 import type { InventoryLock } from '../events/ticket-inventory.service';
-import { decideHold } from './hold-rule';
+import { NO_HOLDINGS, withOrder } from './hold-caps';
+import { BuyerHoldings, decideHold } from './hold-rule';
 import { HoldOutcome, KeyOutcome, keyId, StoredKey } from './idempotency.repository';
 import { Order, orderTotal, OrderView, toOrderView } from './order.model';
 
@@ -65,21 +66,33 @@ const refusalOf = (error: DomainError): HoldOutcome => ({
   refusal: { kind: error.kind, code: error.code, message: error.message, extras: error.extras },
 });
 
+/** The buyers' locked holdings and their pending-orders limit, for the caps. */
+export interface BatchCaps {
+  holdings: ReadonlyMap<string, BuyerHoldings>;
+  maxPendingOrders: number;
+}
+
 /**
- * Decides each request in arrival order against the locked state and the seats the ones before it
- * took: the orders to write, every key's outcome, and every request's answer.
+ * Decides each request in arrival order against the locked state, the seats the ones before it
+ * took and (with `caps`) what its buyer holds with them: the orders to write, every key's outcome,
+ * every request's answer, and the holdings of the buyers whose orders were accepted.
  */
 export function decideBatch(
   lock: InventoryLock,
   requests: readonly HoldRequest[],
   holdTtlSeconds: number,
-): { orders: Order[]; outcomes: KeyOutcome[]; answers: Map<string, HoldAnswer> } {
+  caps?: BatchCaps,
+): { orders: Order[]; outcomes: KeyOutcome[]; answers: Map<string, HoldAnswer>; holdings: Map<string, BuyerHoldings> } {
   const taken = new Map<string, number>();
+  const holdings = new Map<string, BuyerHoldings>();
+  const buyerOf = (buyerId: string) =>
+    caps && { holdings: holdings.get(buyerId) ?? caps.holdings.get(buyerId) ?? NO_HOLDINGS, maxPendingOrders: caps.maxPendingOrders };
   const orders: Order[] = [];
   const outcomes: KeyOutcome[] = [];
   const answers = new Map<string, HoldAnswer>();
   for (const r of requests) {
-    const decision = decideHold(lock, r.input.items, taken);
+    const buyer = buyerOf(r.buyerId);
+    const decision = decideHold(lock, r.input.items, taken, buyer);
     const answer = (result: HoldAnswer['result']) => answers.set(keyId(r.buyerId, r.key), { requestHash: r.hash, replayed: false, result });
     if (!decision.accepted) {
       outcomes.push({ buyerId: r.buyerId, key: r.key, outcome: refusalOf(decision.refusal), status: STATUS_BY_KIND[decision.refusal.kind] });
@@ -87,12 +100,13 @@ export function decideBatch(
       continue;
     }
     for (const i of r.input.items) taken.set(i.ticketTypeId, (taken.get(i.ticketTypeId) ?? 0) + i.quantity);
+    if (buyer) holdings.set(r.buyerId, withOrder(buyer.holdings, r.input.items));
     const order = placeOrder(lock, r, holdTtlSeconds);
     orders.push(order);
     outcomes.push({ buyerId: r.buyerId, key: r.key, outcome: { orderId: order.id }, status: CREATED_STATUS });
     answer({ order: toOrderView(order) });
   }
-  return { orders, outcomes, answers };
+  return { orders, outcomes, answers, holdings };
 }
 
 /** An accepted request's order: the locked prices, the transaction's clock (every instance agrees on expiry). */

@@ -1,6 +1,8 @@
 import { NotFoundError, ValidationFailedError } from '../../common/domain-error';
 import type { InventoryLock, LockedTicketType } from '../events/ticket-inventory.service';
-import { decideHold, HoldDecision, QuantityLimitError, SalesClosedError, SoldOutError } from './hold-rule';
+import fc from 'fast-check';
+import { decideBatch, HoldRequest } from './hold-batch';
+import { BuyerLimitError, decideHold, HoldDecision, QuantityLimitError, SalesClosedError, SoldOutError, TooManyPendingOrdersError } from './hold-rule';
 
 const TT1 = '11111111-1111-4111-8111-111111111111';
 const TT2 = '22222222-2222-4222-8222-222222222222';
@@ -90,5 +92,56 @@ describe('decideHold', () => {
 
   it('holds all or nothing: one ticket type short refuses the whole order', () => {
     expect(decideHold(lock([type(TT1), type(TT2, { capacity: 2 })]), items(1, 3)).accepted).toBe(false);
+  });
+});
+
+describe('decideHold, per-buyer caps', () => {
+  const holdings = (pendingOrders: number, tickets: [string, number][] = []) => ({ pendingOrders, tickets: new Map(tickets) });
+
+  it('counts what the buyer holds (paid and pending) plus the request against maxPerBuyer', () => {
+    const capped = lock([type(TT1, { maxPerBuyer: 4 }), type(TT2)]);
+    expect(decideHold(capped, items(2, 9), new Map(), { holdings: holdings(1, [[TT1, 2]]), maxPendingOrders: 2 })).toEqual({ accepted: true });
+    const over = refusal(decideHold(capped, items(3), new Map(), { holdings: holdings(0, [[TT1, 2]]), maxPendingOrders: 2 }));
+    expect(over).toBeInstanceOf(BuyerLimitError);
+    expect(over.extras).toEqual({ limits: [{ ticketTypeId: TT1, maxPerBuyer: 4, held: 2 }] });
+    // No cap (null or absent) counts nothing.
+    expect(decideHold(lock([type(TT1, { maxPerBuyer: null })]), items(10), new Map(), { holdings: holdings(0, [[TT1, 500]]), maxPendingOrders: 2 }).accepted).toBe(true);
+  });
+
+  it('refuses one pending order more than the limit (409), before the cap and the seats; Infinity for a hold that is paid at once', () => {
+    const full = lock([type(TT1, { maxPerBuyer: 1, capacity: 0 })]);
+    expect(refusal(decideHold(full, items(5), new Map(), { holdings: holdings(2), maxPendingOrders: 2 }))).toBeInstanceOf(TooManyPendingOrdersError);
+    expect(refusal(decideHold(full, items(5), new Map(), { holdings: holdings(2), maxPendingOrders: Infinity }))).toBeInstanceOf(BuyerLimitError);
+  });
+
+  it('a batch never takes a buyer past either cap, whatever the requests (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.array(fc.record({ buyer: fc.integer({ min: 0, max: 3 }), quantity: fc.integer({ min: 1, max: 4 }) }), { maxLength: 30 }),
+        fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 4, maxLength: 4 }),
+        (maxPerBuyer, maxPendingOrders, asks, before) => {
+          const state = lock([type(TT1, { maxPerBuyer, capacity: 1_000 })]);
+          const requests: HoldRequest[] = asks.map((a, i) => ({
+            buyerId: `b${a.buyer}`,
+            key: `k${i}`,
+            hash: 'h',
+            input: { eventId: 'e', items: [{ ticketTypeId: TT1, quantity: a.quantity }] },
+          }));
+          const held = new Map(before.map((n, b) => [`b${b}`, holdings(0, [[TT1, Math.min(n, maxPerBuyer)]])]));
+          const decided = decideBatch(state, requests, 600, { holdings: held, maxPendingOrders });
+          for (const [b, start] of held) {
+            const mine = decided.orders.filter((o) => o.buyerId === b);
+            const tickets = (start.tickets.get(TT1) ?? 0) + mine.reduce((n, o) => n + o.items[0].quantity, 0);
+            expect(tickets).toBeLessThanOrEqual(maxPerBuyer);
+            expect(mine.length).toBeLessThanOrEqual(maxPendingOrders);
+            if (mine.length > 0) expect(decided.holdings.get(b)).toEqual(holdings(mine.length, [[TT1, tickets]]));
+          }
+          // Every request is answered: accepted or refused.
+          expect(decided.orders.length + [...decided.answers.values()].filter((a) => 'refusal' in a.result).length).toBe(requests.length);
+        },
+      ),
+    );
   });
 });

@@ -13,6 +13,19 @@ export interface HoldItem {
   quantity: number;
 }
 
+/** What a buyer already has in the event, which the caps count: read under the buyer's holdings lock. */
+export interface BuyerHoldings {
+  pendingOrders: number;
+  /** Paid and pending tickets per ticket type, all the buyer's orders of the event together. */
+  tickets: ReadonlyMap<string, number>;
+}
+
+/** The buyer side of a hold: what they hold, and how many pending orders they may have (Infinity: the hold is not a pending order). */
+export interface BuyerCaps {
+  holdings: BuyerHoldings;
+  maxPendingOrders: number;
+}
+
 export type HoldDecision = { accepted: true } | { accepted: false; refusal: DomainError };
 
 export class SoldOutError extends DomainError {
@@ -24,6 +37,20 @@ export class SoldOutError extends DomainError {
 export class QuantityLimitError extends DomainError {
   constructor(limits: { ticketTypeId: string; maxPerOrder: number }[]) {
     super('rule_violation', 'QUANTITY_LIMIT', 'The order asks for more seats of a ticket type than one order may hold.', { limits });
+  }
+}
+
+export class TooManyPendingOrdersError extends DomainError {
+  constructor(maxPendingOrders: number) {
+    super('conflict', 'TOO_MANY_PENDING_ORDERS', `A buyer may have at most ${maxPendingOrders} pending orders for an event; pay or cancel one first.`, {
+      maxPendingOrders,
+    });
+  }
+}
+
+export class BuyerLimitError extends DomainError {
+  constructor(limits: { ticketTypeId: string; maxPerBuyer: number; held: number }[]) {
+    super('rule_violation', 'BUYER_LIMIT', 'The order would take the buyer past the most tickets of a type one buyer may have.', { limits });
   }
 }
 
@@ -41,9 +68,16 @@ export const onSale = (t: LockedTicketType, eventEndsAt: Date, now: Date): boole
  * Decides one request, items in the request's order, against the locked state with `taken` seats
  * per ticket type already given to earlier requests of the same transaction. A refusal names the
  * most fundamental reason first: no such event, sales not open, a ticket type that is not the
- * event's, the sales window, the per-order limit, and only then seats.
+ * event's, the sales window, the per-order limit, the buyer's pending orders and per-buyer caps
+ * (when `buyer` is given: what they hold, paid and pending, including earlier requests of the same
+ * transaction), and only then seats.
  */
-export function decideHold(state: InventoryLock, items: readonly HoldItem[], taken: ReadonlyMap<string, number> = new Map()): HoldDecision {
+export function decideHold(
+  state: InventoryLock,
+  items: readonly HoldItem[],
+  taken: ReadonlyMap<string, number> = new Map(),
+  buyer?: BuyerCaps,
+): HoldDecision {
   const refuse = (refusal: DomainError): HoldDecision => ({ accepted: false, refusal });
   const { event, now } = state;
   if (!event) return refuse(new NotFoundError('No such event.'));
@@ -61,9 +95,20 @@ export function decideHold(state: InventoryLock, items: readonly HoldItem[], tak
   }
   const over = asked.filter(({ item, type }) => item.quantity > type.maxPerOrder);
   if (over.length > 0) return refuse(new QuantityLimitError(over.map(({ type }) => ({ ticketTypeId: type.id, maxPerOrder: type.maxPerOrder }))));
+  const capped = buyer && buyerRefusal(asked, buyer);
+  if (capped) return refuse(capped);
   const left = asked.map(({ item, type }) => ({ item, left: type.capacity - type.sold - type.held - (taken.get(type.id) ?? 0) }));
   if (left.every(({ item, left }) => item.quantity <= left)) return { accepted: true };
   return refuse(new SoldOutError(left.map(({ item, left }) => ({ ticketTypeId: item.ticketTypeId, available: Math.max(0, left) }))));
+}
+
+function buyerRefusal(asked: { item: HoldItem; type: LockedTicketType }[], { holdings, maxPendingOrders }: BuyerCaps): DomainError | undefined {
+  if (holdings.pendingOrders + 1 > maxPendingOrders) return new TooManyPendingOrdersError(maxPendingOrders);
+  const past = asked
+    .map(({ item, type }) => ({ type, held: holdings.tickets.get(type.id) ?? 0, asked: item.quantity }))
+    .filter(({ type, held, asked }) => type.maxPerBuyer != null && held + asked > type.maxPerBuyer);
+  if (past.length === 0) return undefined;
+  return new BuyerLimitError(past.map(({ type, held }) => ({ ticketTypeId: type.id, maxPerBuyer: type.maxPerBuyer!, held })));
 }
 
 /**

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Sql, SqlWrite } from '../../database/transaction';
+import type { BuyerHoldings } from './hold-rule';
 import { KeyOutcome } from './idempotency.repository';
 import { Order } from './order.model';
 
@@ -7,6 +8,10 @@ import { Order } from './order.model';
  * The orders side of a hold: the orders a batch accepted, their items and every claimed key's
  * outcome, in one statement (the seats are taken through the events module's TicketInventory just
  * before); and the orders a replay answers with.
+ *
+ * And the locking read and the write of `buyer_holdings` (what the per-buyer caps count per
+ * (buyer, event)) that a hold makes; the other moves of an order: OrdersRepository.applyHoldings. Lock order: an order row (when one is involved), then holdings
+ * rows sorted by (buyer, event), then ticket types by id.
  */
 
 interface PlacedRow {
@@ -94,5 +99,39 @@ export class HoldsRepository {
         },
       ]),
     );
+  }
+
+  /**
+   * The holdings rows of the event's buyers, created when missing and locked (an upsert waits for
+   * and reads the latest committed row, where a plain read in the same statement would not), in
+   * buyer order; a statement for TicketInventory.lockForHolds to run before the ticket types' lock.
+   * Nothing is created for an event that does not exist.
+   */
+  lockHoldings(eventId: string, buyerIds: readonly string[]): SqlWrite {
+    const buyers = [...new Set(buyerIds)].sort();
+    return {
+      text: (param) => {
+        const event = param(eventId);
+        return `INSERT INTO buyer_holdings AS h (buyer_id, event_id)
+                SELECT b, ${event}::uuid FROM unnest(${param(buyers)}::uuid[]) AS b
+                 WHERE EXISTS (SELECT 1 FROM events WHERE id = ${event}::uuid)
+                 ORDER BY b
+                ON CONFLICT (buyer_id, event_id) DO UPDATE SET pending_orders = h.pending_orders
+                RETURNING h.buyer_id, h.pending_orders, h.tickets`;
+      },
+    };
+  }
+
+  /** The holdings a hold leaves its buyers with (rows it locked with `lockHoldings`), as a CTE of its write. */
+  holdingsWrite(eventId: string, after: ReadonlyMap<string, BuyerHoldings>): SqlWrite | undefined {
+    if (after.size === 0) return undefined;
+    const rows = [...after];
+    return {
+      text: (param) =>
+        `UPDATE buyer_holdings h SET pending_orders = x.pending_orders, tickets = x.tickets
+           FROM unnest(${param(rows.map(([b]) => b))}::uuid[], ${param(rows.map(([, h]) => h.pendingOrders))}::int[],
+                       ${param(rows.map(([, h]) => JSON.stringify(Object.fromEntries(h.tickets))))}::jsonb[]) AS x(buyer_id, pending_orders, tickets)
+          WHERE h.buyer_id = x.buyer_id AND h.event_id = ${param(eventId)}::uuid`,
+    };
   }
 }

@@ -20,6 +20,7 @@ import {
   seatsOf,
   ticketTypesOf,
 } from './hold-batch';
+import { parseHoldings } from './hold-caps';
 import { HoldsRepository } from './holds.repository';
 import { IdempotencyRepository, keyId } from './idempotency.repository';
 import { OrderView } from './order.model';
@@ -125,12 +126,17 @@ export class HoldsService {
 
     // Every request of a batch asks for the same ticket types of the same event (see batchKey).
     const { eventId } = fresh[0].input;
-    const lock = await this.inventory.lockForHolds(sql, eventId, ticketTypesOf(fresh[0].input));
-    const decided = decideBatch(lock, fresh, this.config.holdTtlSeconds);
-    // The held seats go in the same statement as the orders and the keys: the rows stay locked for
-    // that one round trip and the commit, as few as a hold can take.
+    // The buyers' holdings are locked in the same statement, before the ticket types: one buyer's
+    // holds are decided one after the other, whichever ticket types and instances they go through.
+    const buyers = this.holds.lockHoldings(eventId, fresh.map((r) => r.buyerId));
+    const lock = await this.inventory.lockForHolds(sql, eventId, ticketTypesOf(fresh[0].input), buyers);
+    const caps = { holdings: parseHoldings(lock.first ?? []), maxPendingOrders: this.config.maxPendingOrdersPerBuyer };
+    const decided = decideBatch(lock, fresh, this.config.holdTtlSeconds, caps);
+    // The held seats and the buyers' holdings go in the same statement as the orders and the keys:
+    // the rows stay locked for that one round trip and the commit, as few as a hold can take.
     const seats = this.inventory.heldSeatsWrite(seatsOf(decided.orders));
-    await this.holds.write(sql, decided.orders, decided.outcomes, seats ? [seats] : []);
+    const holdings = this.holds.holdingsWrite(eventId, decided.holdings);
+    await this.holds.write(sql, decided.orders, decided.outcomes, [seats, holdings].filter((w) => w !== undefined));
     if (decided.orders.length > 0) await this.events.publish('inventory.changed', { eventId });
     for (const [id, answer] of decided.answers) answers.set(id, answer);
     return answers;

@@ -11,6 +11,8 @@ import { decideHold } from './hold-rule';
 import { assertPayable, assertRefundable, isExpiredHold, OrderNotPendingError, RefundWindowClosedError, TicketUsedError } from './order.model';
 import { OrderInContext, OrdersRepository } from './orders.repository';
 import { refundDeltas, releaseDeltas, sellDeltas } from './seat-deltas';
+import { holdingsDeltas, parseHoldings, NO_HOLDINGS } from './hold-caps';
+import { HoldsRepository } from './holds.repository';
 
 declare module '../../common/domain-events' {
   interface DomainEventMap {
@@ -42,6 +44,7 @@ export class OrderSettlement extends PaymentSettlement implements OnModuleInit {
     private readonly notifications: NotificationsService,
     private readonly events: DomainEvents,
     private readonly payments: PaymentsService,
+    private readonly holds: HoldsRepository,
   ) {
     super();
   }
@@ -75,6 +78,7 @@ export class OrderSettlement extends PaymentSettlement implements OnModuleInit {
     if (order.status === 'pending' && order.eventStatus === 'cancelled') {
       await this.orders.setStatus(sql, order.id, 'cancelled');
       await this.events.publish('inventory.changed', { eventId: order.eventId });
+      await this.orders.applyHoldings(sql, holdingsDeltas([{ order, from: 'pending', to: 'cancelled' }]));
       await this.inventory.apply(sql, releaseDeltas([order]));
       return new OrderNotPendingError('cancelled');
     }
@@ -97,6 +101,7 @@ export class OrderSettlement extends PaymentSettlement implements OnModuleInit {
   async chargeSucceeded(sql: Sql, orderId: string, paymentId: string, record: () => Promise<void>): Promise<boolean> {
     const order = await this.orders.loadOrder(sql, orderId, 'wait');
     if (!order) return false;
+    const from = order.status;
     if (order.status === 'expired' || order.status === 'cancelled') {
       // The money came after the hold ended: paid if the one hold rule gives the seats again.
       if (!(await this.holdAgain(sql, order))) return false;
@@ -109,15 +114,21 @@ export class OrderSettlement extends PaymentSettlement implements OnModuleInit {
     await this.orders.markPaid(sql, orderId);
     await this.notifications.orderPaid(sql, order, codes);
     await this.events.publish('order.paid', { orderId, eventId: order.eventId, tickets: codes.length, total: order.total, currency: order.currency });
+    await this.orders.applyHoldings(sql, holdingsDeltas([{ order, from, to: 'paid' }]));
     // Last: the ticket type's row lock is held for this statement and the commit only.
     await this.inventory.apply(sql, sellDeltas(order.items));
     return true;
   }
 
-  /** Holds an ended order's seats again, under the ticket types' lock, if `decideHold` accepts them. */
+  /**
+   * Holds an ended order's seats again, under the buyer's holdings and the ticket types' lock, if
+   * `decideHold` accepts them: its per-buyer caps too (not the pending-orders limit: it is paid at once).
+   */
   private async holdAgain(sql: Sql, order: OrderInContext): Promise<boolean> {
-    const state = await this.inventory.lockForHolds(sql, order.eventId, order.items.map((i) => i.ticketTypeId));
-    if (!decideHold(state, order.items).accepted) return false;
+    const buyer = this.holds.lockHoldings(order.eventId, [order.buyerId]);
+    const state = await this.inventory.lockForHolds(sql, order.eventId, order.items.map((i) => i.ticketTypeId), buyer);
+    const holdings = parseHoldings(state.first ?? []).get(order.buyerId) ?? NO_HOLDINGS;
+    if (!decideHold(state, order.items, new Map(), { holdings, maxPendingOrders: Infinity }).accepted) return false;
     await this.inventory.takeHeld(sql, order.items.map((i) => ({ ticketTypeId: i.ticketTypeId, seats: i.quantity })));
     await this.events.publish('inventory.changed', { eventId: order.eventId });
     return true;
@@ -165,6 +176,7 @@ export class OrderSettlement extends PaymentSettlement implements OnModuleInit {
     const order = await this.orders.loadOrder(sql, orderId, 'wait');
     if (order?.status !== 'paid') throw new Error(`refund of order ${orderId} settled while it is ${order?.status ?? 'missing'}`);
     await this.orders.setStatus(sql, orderId, 'refunded');
+    await this.orders.applyHoldings(sql, holdingsDeltas([{ order, from: 'paid', to: 'refunded' }]));
     await this.notifications.orderRefunded(sql, order, REFUND_NOTICE[reason]);
     await this.events.publish('order.refunded', { orderId, eventId: order.eventId });
     // Voided when the refund was claimed, unless it was made without a claim (in Stripe's dashboard).

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Sql } from '../../database/transaction';
+import type { HoldingsDelta } from './hold-caps';
 import { Order, OrderItem, OrderStatus, Ticket, TicketStatus } from './order.model';
 
 /**
@@ -59,6 +60,14 @@ interface TicketRow {
   status: TicketStatus;
   checked_in_at: Date | null;
 }
+
+/** The sum of two `{ticketTypeId: n}` maps, zeros left out: `tickets` columns changed by a delta. */
+const addTickets = (column: string, delta: string) =>
+  `(SELECT coalesce(jsonb_object_agg(k, n), '{}'::jsonb)
+      FROM (SELECT k, sum(n)::int AS n
+              FROM (SELECT key AS k, value::int AS n FROM jsonb_each_text(${column})
+                    UNION ALL SELECT key, value::int FROM jsonb_each_text(${delta})) s
+             GROUP BY k HAVING sum(n) <> 0) z)`;
 
 const ORDER_COLUMNS = `o.id, o.buyer_id, o.event_id, o.status, o.total, o.currency, o.expires_at, o.created_at, o.paid_at,
   (SELECT json_agg(json_build_object('ticketTypeId', i.ticket_type_id, 'quantity', i.quantity, 'unitPrice', i.unit_price)
@@ -264,6 +273,36 @@ export class OrdersRepository {
       [eventId],
     );
     return row.open;
+  }
+
+  // ---------------------------------------------------------------- buyers' holdings
+
+  /**
+   * What an order's move does to its buyer's holdings (see hold-caps.ts); the caller holds the
+   * order's lock, and calls this before it touches the ticket types (lock order). Several rows (a
+   * sweep) are locked in (buyer, event) order first.
+   */
+  async applyHoldings(sql: Sql, deltas: readonly HoldingsDelta[]): Promise<void> {
+    if (deltas.length === 0) return;
+    const params = [
+      deltas.map((d) => d.buyerId),
+      deltas.map((d) => d.eventId),
+      deltas.map((d) => d.pendingOrders),
+      deltas.map((d) => JSON.stringify(d.tickets)),
+    ];
+    if (deltas.length > 1) {
+      await sql.query(
+        `SELECT 1 FROM buyer_holdings h JOIN unnest($1::uuid[], $2::uuid[]) AS d(buyer_id, event_id) USING (buyer_id, event_id)
+          ORDER BY h.buyer_id, h.event_id FOR UPDATE OF h`,
+        params.slice(0, 2),
+      );
+    }
+    await sql.query(
+      `UPDATE buyer_holdings h SET pending_orders = h.pending_orders + d.pending_orders, tickets = ${addTickets('h.tickets', 'd.tickets')}
+         FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::jsonb[]) AS d(buyer_id, event_id, pending_orders, tickets)
+        WHERE h.buyer_id = d.buyer_id AND h.event_id = d.event_id`,
+      params,
+    );
   }
 
   // ---------------------------------------------------------------- tickets

@@ -762,6 +762,11 @@ export interface components {
             available: number;
             /** @example 10 */
             maxPerOrder: number;
+            /**
+             * @description null: no per-buyer cap
+             * @example 4
+             */
+            maxPerBuyer: number | null;
             /** Format: date-time */
             salesStartAt: string | null;
             /** Format: date-time */
@@ -848,6 +853,8 @@ export interface components {
             capacity: number;
             /** @description 10 when left out */
             maxPerOrder?: number;
+            /** @description Most tickets of this type one buyer may hold (paid and pending, all orders); absent or null: no cap */
+            maxPerBuyer?: number | null;
             /**
              * Format: date-time
              * @description Absent or null: on sale from publication
@@ -866,6 +873,8 @@ export interface components {
             /** @description Not below sold + held (409 CAPACITY_BELOW_SOLD) */
             capacity?: number;
             maxPerOrder?: number;
+            /** @description null removes the cap */
+            maxPerBuyer?: number | null;
             /**
              * Format: date-time
              * @description null clears it

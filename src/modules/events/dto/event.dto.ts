@@ -267,6 +267,13 @@ export class CreateTicketTypeDto {
   @Max(LIMITS.maxPerOrder)
   maxPerOrder?: number;
 
+  @ApiPropertyOptional({ type: Number, nullable: true, minimum: 1, description: "Most tickets of this type one buyer may hold (paid and pending, all orders); absent or null: no cap" })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(LIMITS.maxCapacity)
+  maxPerBuyer?: number | null;
+
   @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true, description: 'Absent or null: on sale from publication' })
   @IsOptional()
   @IsInstant()
@@ -307,6 +314,13 @@ export class UpdateTicketTypeDto {
   @Min(1)
   @Max(LIMITS.maxPerOrder)
   maxPerOrder?: number;
+
+  @ApiPropertyOptional({ type: Number, nullable: true, minimum: 1, description: 'null removes the cap' })
+  @ValidateIf((_, v) => v !== null && v !== undefined)
+  @IsInt()
+  @Min(1)
+  @Max(LIMITS.maxCapacity)
+  maxPerBuyer?: number | null;
 
   @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true, description: 'null clears it' })
   @ValidateIf((_, v) => v !== null && v !== undefined)
@@ -398,6 +412,9 @@ export class TicketTypeDto {
 
   @ApiProperty({ example: 10 })
   maxPerOrder: number;
+
+  @ApiProperty({ type: Number, example: 4, nullable: true, description: 'null: no per-buyer cap' })
+  maxPerBuyer: number | null;
 
   @ApiProperty({ type: String, format: 'date-time', nullable: true })
   salesStartAt: string | null;
