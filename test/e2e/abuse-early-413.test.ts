@@ -45,7 +45,7 @@ describe('early 413 on oversized uploads (issue 17, item 4)', () => {
 
   const imageUrl = () => `${t.url}/v1/events/${eventId}/image`;
 
-  async function fetchPut(body: BodyInit, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; body: any; text: string }> {
+  async function fetchPut(body: RequestInit['body'], headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; body: any; text: string }> {
     const res = await fetch(imageUrl(), {
       method: 'PUT',
       headers: { authorization: `Bearer ${organiser.accessToken}`, 'content-type': 'image/jpeg', ...headers },
@@ -62,7 +62,7 @@ describe('early 413 on oversized uploads (issue 17, item 4)', () => {
   });
 
   it('fetch streaming 20 MiB chunked (no Content-Length) reads 413 PAYLOAD_TOO_LARGE', async () => {
-    const res = await fetchPut(streamOf(oversized(20 * MIB)) as unknown as BodyInit);
+    const res = await fetchPut(streamOf(oversized(20 * MIB)) as unknown as RequestInit['body']);
     expectProblem(res, 413, 'PAYLOAD_TOO_LARGE');
   });
 
@@ -71,7 +71,7 @@ describe('early 413 on oversized uploads (issue 17, item 4)', () => {
     form.append('file', new Blob([oversized(20 * MIB)], { type: 'image/jpeg' }), 'big.jpg');
     const res = await fetch(imageUrl(), { method: 'PUT', headers: { authorization: `Bearer ${organiser.accessToken}` }, body: form });
     expect(res.status).toBe(413);
-    expect((await res.json()).code).toBe('PAYLOAD_TOO_LARGE');
+    expect(((await res.json()) as { code: string }).code).toBe('PAYLOAD_TOO_LARGE');
   });
 
   it('a raw socket that writes 20 MiB before reading gets the whole 413, and the connection stays usable', async () => {
