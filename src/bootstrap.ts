@@ -15,6 +15,7 @@ import { toProblem, toProblemDocument } from './common/problem';
 import { REQUEST_ID_HEADER, requestIdFor } from './common/request-id';
 import { bindRequestLogger, logCompletedRequest, pinoOptions } from './common/logging';
 import { createValidationPipe } from './common/validation';
+import { serverTimeouts } from './common/http/server-timeouts';
 import { keepWebhookRawBody } from './modules/payments/raw-webhook-body';
 
 /** Builds the configured application without listening; used by main.ts and by the tests. */
@@ -26,6 +27,7 @@ export async function createApp(deps: AppDependencies): Promise<NestFastifyAppli
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     trustProxy: config.http.trustProxy,
     keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    ...serverTimeouts(config.http),
     // Requests that arrive while closing get 503 + Connection: close, so the balancer retries elsewhere.
     return503OnClosing: true,
     requestIdHeader: false,
