@@ -19,6 +19,7 @@ import { ShutdownState } from './common/shutdown-state';
 import { createValidationPipe } from './common/validation';
 import { NoStoreInterceptor } from './common/no-store';
 import { imageOriginsOf, registerSecurityHeaders } from './common/security-headers';
+import { serverTimeouts } from './common/http/server-timeouts';
 import { keepWebhookRawBody } from './modules/payments/raw-webhook-body';
 import { immutableFiles, serveWebApp } from './web-app';
 
@@ -31,6 +32,7 @@ export async function createApp(deps: AppDependencies): Promise<NestFastifyAppli
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     trustProxy: config.http.trustProxy,
     keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    ...serverTimeouts(config.http),
     // Requests that arrive while closing (on a connection a balancer was still reusing) are served,
     // with Connection: close; a 503 there would fail a POST the balancer cannot safely retry.
     return503OnClosing: false,

@@ -46,9 +46,17 @@ export class DomainError extends Error {
   }
 }
 
+/**
+ * The most field errors one answer lists: a body with thousands of bad fields would otherwise cost
+ * a response (and a log line) as large as itself. The detail says when the list was cut.
+ */
+export const MAX_FIELD_ERRORS = 20;
+
 export class ValidationFailedError extends DomainError {
   constructor(errors: FieldError[], message = 'The request is not valid.') {
-    super('validation', 'VALIDATION_FAILED', message, { errors });
+    const shown = errors.slice(0, MAX_FIELD_ERRORS);
+    const detail = errors.length > shown.length ? `${message} The first ${shown.length} of ${errors.length} errors are listed.` : message;
+    super('validation', 'VALIDATION_FAILED', detail, { errors: shown });
   }
 }
 

@@ -75,6 +75,9 @@ const envObject = z.object({
   SHUTDOWN_DRAIN_MAX_MS: int(30_000, 0, 120_000),
   /** Upper bound for in-flight requests to finish once draining is over. */
   SHUTDOWN_TIMEOUT_MS: int(25_000, 1_000, 300_000),
+  /** Slowloris bounds: a request's headers must arrive within this, and the whole request (body too) within the next. */
+  HTTP_HEADERS_TIMEOUT_MS: int(10_000, 500, 120_000),
+  HTTP_REQUEST_TIMEOUT_MS: int(60_000, 1_000, 600_000),
 
   DATABASE_URL: optionalUrl(['postgres:', 'postgresql:']),
   /** Replaces the password of DATABASE_URL (ECS secrets injection: the RDS secret's `password`). */
@@ -461,6 +464,8 @@ export const SLICES = {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     corsOrigins: corsOriginsOf(e.CORS_ORIGINS),
     docsEnabled: e.DOCS_ENABLED === undefined ? !d.production : e.DOCS_ENABLED === 'true' || e.DOCS_ENABLED === '1',
+    headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
   }),
   /** `pretty`: human-readable lines, on a development terminal only. */
   logging: (e, d) => ({ level: e.LOG_LEVEL, pretty: d.development }),

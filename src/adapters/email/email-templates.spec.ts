@@ -279,3 +279,21 @@ describe('the templates themselves', () => {
     }
   });
 });
+
+describe('organiser-written text (issue 17, item 7)', () => {
+  const hostile = '<script>alert(1)</script>\u202Egnp.exe\u202C Party\r\nBcc: victim@example.com ' + 'x'.repeat(500);
+
+  it('an event titled with HTML, script, bidi overrides and line breaks renders escaped, stripped and bounded', async () => {
+    const data = await confirmation({ event: event({ title: hostile, venueName: '<b>Hall</b>\u2067' }) });
+    const { subject, html, text } = renderEmail('ticket-confirmation', data);
+    for (const part of [subject, html, text]) {
+      expect(part).not.toMatch(/[\u202a-\u202e\u2066-\u2069]/);
+      expect(part).not.toContain('x'.repeat(300));
+    }
+    expect(html).not.toContain('<script>');
+    expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(html).not.toContain('<b>Hall</b>');
+    expect(subject).not.toMatch(/[\r\n]/);
+    expect(text).not.toContain('\r\nBcc:');
+  });
+});

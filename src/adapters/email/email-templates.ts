@@ -1,5 +1,6 @@
 import * as Handlebars from 'handlebars';
 import type { EmailMessage, EmailTemplate, TemplateData } from '../../ports/email-sender.port';
+import { plainText } from '../../common/plain-text';
 
 /**
  * The three e-mails, as SES templates: the source of truth that `npm run ses:templates` uploads, and
@@ -223,6 +224,16 @@ function escapeDeep(value: unknown): unknown {
   return value;
 }
 
+/** Every string of the payload as plain text (no controls, no bidi overrides, bounded), but the QR images. */
+function plainDeep(value: unknown, key = ''): unknown {
+  if (typeof value === 'string') return key === 'qrPng' ? value : plainText(value);
+  if (Array.isArray(value)) return value.map((v) => plainDeep(v));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plainDeep(v, k)]));
+  }
+  return value;
+}
+
 /** What an `<img src>` may hold: a base64 PNG, nothing that could be a link or a script. */
 const PNG_DATA_URL = /^data:image\/png;base64,[A-Za-z0-9+/]+=*$/;
 
@@ -262,7 +273,7 @@ type Payload<T extends EmailTemplate> = TemplateData[T] | EmailMessage['data'];
  * of it.
  */
 export function templateData<T extends EmailTemplate>(template: T, data: Payload<T>): Record<string, unknown> {
-  const payload = data as Record<string, unknown>;
+  const payload = plainDeep(data) as Record<string, unknown>;
   const plain: Record<string, unknown> = { ...payload, ...derived(template, payload) };
   const forHtml: Record<string, unknown> = { ...plain };
   if (Array.isArray(payload.tickets)) {

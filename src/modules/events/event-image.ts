@@ -46,8 +46,8 @@ export function sniffImageType(bytes: Buffer): ImageType | undefined {
 /**
  * Reads a body into memory, but never more than `limit` bytes of it: one byte past the limit the
  * stream is paused and left unread with a 413, so a 2 GB upload costs at most 5 MiB of memory. The
- * stream is not destroyed: for a request that would cut the socket before the 413 is written (the
- * caller answers with `Connection: close` instead).
+ * stream is not destroyed (that would cut the socket before the 413 is written): the caller drains
+ * what follows, bounded (`drainRefusedBody`).
  */
 export function readAtMost(stream: Readable, limit = MAX_IMAGE_BYTES): Promise<Buffer> {
   return new Promise((resolve, reject) => {

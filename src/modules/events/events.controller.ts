@@ -24,6 +24,7 @@ import {
   UpdateEventDto,
   UpdateTicketTypeDto,
 } from './dto/event.dto';
+import { drainRefusedBody } from '../../common/http/drain-refused-body';
 import { MAX_IMAGE_BYTES, PayloadTooLargeError, readAtMost, sniffImageType, UnsupportedImageError } from './event-image';
 import { EventsService } from './events.service';
 
@@ -194,8 +195,8 @@ export class EventsController {
   ): Promise<ImageUrlDto> {
     await this.events.assertCanChange(caller.id, id);
     const bytes = await readImageBody(request).catch((error: unknown) => {
-      // The rest of the body is left unread: close the connection after the 413 rather than reuse it.
-      if (error instanceof PayloadTooLargeError) void reply.header('connection', 'close');
+      // The rest of the body is read and dropped (bounded), so a client still sending reads the 413.
+      if (error instanceof PayloadTooLargeError) drainRefusedBody(request.raw, reply.raw);
       throw error;
     });
     const type = sniffImageType(bytes);

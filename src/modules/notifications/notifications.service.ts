@@ -15,6 +15,7 @@ import {
 } from './notification.model';
 import { OutboxRelay } from './outbox.relay';
 import { OutboxMessage, OutboxRepository } from './outbox.repository';
+import { plainText } from '../../common/plain-text';
 
 declare module '../../common/domain-events' {
   interface DomainEventMap {
@@ -93,7 +94,7 @@ export class NotificationsService implements OnModuleInit {
       { id: randomUUID(), channel: 'email', template: 'ticket-confirmation', recipient: buyer.email, payload: { ...data }, cause },
     ];
     if (buyer.phone) {
-      const title = data.event.title.length > SMS_TITLE_MAX ? `${data.event.title.slice(0, SMS_TITLE_MAX - 1)}…` : data.event.title;
+      const title = plainText(data.event.title, SMS_TITLE_MAX);
       const text =
         `Tickr: ${tickets.length} ticket${tickets.length === 1 ? '' : 's'} for ${title}, ` +
         `${data.event.startsAtLocal}. Order ${data.orderReference}; tickets sent to ${buyer.email}.`;
