@@ -33,7 +33,10 @@ RUN npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json tsconfig.migrations.json nest-cli.json ./
 COPY src ./src
 COPY migrations ./migrations
+COPY web ./web
 RUN npm run build \
+ && npm run build:web \
+ && test -f web/dist/index.html \
  && test -f dist/main.js \
  && test -f dist/cli/migrate.js \
  && ls dist/migrations/*.js >/dev/null
@@ -87,6 +90,8 @@ RUN mkdir -p /app/certs \
 COPY package.json ./
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The web app, served by the same process locally (in AWS, CloudFront serves it from S3).
+COPY --from=build /app/web/dist ./web/dist
 # The only writable place, for the local storage/email drivers should someone run the image with them.
 RUN mkdir -p /app/.data && chown node:node /app/.data
 

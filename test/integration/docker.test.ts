@@ -261,11 +261,11 @@ describe('container image and local stack', () => {
       expect(instructions(depsStage!, 'RUN').join('\n')).toMatch(/npm (ci --omit=dev|prune --omit=dev)/);
     });
 
-    it('copies only node_modules, dist/ and package.json into the runtime stage', () => {
+    it('copies only node_modules, dist/, web/dist/ and package.json into the runtime stage', () => {
       const copied = instructions(runtime, 'COPY')
         .map(parseCopy)
-        .flatMap((c) => c.sources.map((s) => posix.basename(s.replace(/\/$/, ''))));
-      expect(copied.sort()).toEqual(['dist', 'node_modules', 'package.json']);
+        .flatMap((c) => c.sources.map((s) => s.replace(/^\/app\//, '').replace(/\/$/, '')));
+      expect(copied.sort()).toEqual(['dist', 'node_modules', 'package.json', 'web/dist']);
       expect(instructions(runtime, 'ADD')).toEqual([]);
     });
 
