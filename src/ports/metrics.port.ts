@@ -8,6 +8,8 @@ export type MetricName =
   /** A payment provider reported a dispute (chargeback) on a charge: any one is alarmed. */
   | 'PaymentDisputed'
   | 'HoldsExpired'
+  /** Orders placed by holds (dimension EventId): the on-sale's holds per minute. */
+  | 'HoldsPlaced'
   /** A buyer joined an event's waiting room (dimension EventId); queue length = Joined − Admitted. */
   | 'WaitingRoomJoined'
   /** Buyers the waiting room let in (dimension EventId): the admission rate per minute. */

@@ -33,7 +33,8 @@ describe('per-buyer caps, two instances', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    const env = baseEnv(db, { ...CHEAP_HASHING, ORDERS_SWEEP_INTERVAL_MS: '100', LOG_LEVEL: 'error', RATE_LIMIT_PER_MINUTE: '100000' });
+    // The contract's default pending-orders cap (the harness raises it for other files' fixtures).
+    const env = baseEnv(db, { ...CHEAP_HASHING, ORDERS_SWEEP_INTERVAL_MS: '100', LOG_LEVEL: 'error', RATE_LIMIT_PER_MINUTE: '100000', MAX_PENDING_ORDERS_PER_BUYER: '2' });
     [a, b] = await Promise.all([spawnApp(env), spawnApp(env)]);
     pg = new Client({ connectionString: db.url });
     await pg.connect();

@@ -108,4 +108,15 @@ describe('payment outcomes as CloudWatch metrics', () => {
     const rate = metrics.PaymentSucceeded.sum / (metrics.PaymentSucceeded.sum + metrics.PaymentDeclined.sum + metrics.PaymentFailed.sum);
     expect(rate).toBe(0.25);
   });
+
+  it('counts the on-sale\'s holds per event (HoldsPlaced, dimension EventId) and its sales (TicketsSold)', async () => {
+    const orderIds = [await hold(), await hold(), await hold()];
+    expect((await pay(t.url, buyer, orderIds[0])).status).toBe(200);
+    await t.app.get(Metrics).flush();
+    const data: MetricDatum[] = cloudWatch.commandCalls(PutMetricDataCommand).flatMap((call) => call.args[0].input.MetricData ?? []);
+    const holds = data.filter((d) => d.MetricName === 'HoldsPlaced');
+    expect(holds.reduce((n, d) => n + (d.StatisticValues?.Sum ?? 0), 0)).toBe(3);
+    for (const d of holds) expect(d.Dimensions).toEqual([{ Name: 'EventId', Value: sellable.eventId }]);
+    expect(data.filter((d) => d.MetricName === 'TicketsSold').reduce((n, d) => n + (d.StatisticValues?.Sum ?? 0), 0)).toBe(1);
+  });
 });

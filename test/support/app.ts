@@ -29,6 +29,8 @@ export function baseEnv(db: TestDatabase, overrides: Env = {}): Env {
     REGISTRATIONS_PER_IP_PER_HOUR: '1000000',
     PAYMENT_ATTEMPTS_PER_ORDER: '1000000',
     PAYMENT_ATTEMPTS_PER_BUYER_PER_HOUR: '1000000',
+    // Fixtures hold many orders per buyer; the pending-orders cap is tested at its default on its own.
+    MAX_PENDING_ORDERS_PER_BUYER: '1000',
     JWT_SECRET: 'test-secret-that-is-at-least-32-bytes-long!!',
     DEMO_DATA: 'false',
     HOST: '127.0.0.1',

@@ -54,6 +54,7 @@ const UNITS: Record<MetricName, StandardUnit> = {
   PaymentFailed: 'Count',
   PaymentDisputed: 'Count',
   HoldsExpired: 'Count',
+  HoldsPlaced: 'Count',
   WaitingRoomJoined: 'Count',
   WaitingRoomAdmitted: 'Count',
   OutboxDead: 'Count',

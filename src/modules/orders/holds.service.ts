@@ -137,7 +137,10 @@ export class HoldsService {
     const seats = this.inventory.heldSeatsWrite(seatsOf(decided.orders));
     const holdings = this.holds.holdingsWrite(eventId, decided.holdings);
     await this.holds.write(sql, decided.orders, decided.outcomes, [seats, holdings].filter((w) => w !== undefined));
-    if (decided.orders.length > 0) await this.events.publish('inventory.changed', { eventId });
+    if (decided.orders.length > 0) {
+      await this.events.publish('inventory.changed', { eventId });
+      await this.events.publish('orders.held', { eventId, orders: decided.orders.length });
+    }
     for (const [id, answer] of decided.answers) answers.set(id, answer);
     return answers;
   }

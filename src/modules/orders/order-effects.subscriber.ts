@@ -4,7 +4,7 @@ import { minorUnitDigits } from '../../common/money';
 import { Metrics } from '../../ports/metrics.port';
 import './order-settlement.service';
 
-/** After an order is paid: sales are counted (its messages wake the outbox relay by themselves). */
+/** After holds and payments commit: the on-sale's holds and sales are counted (messages wake the outbox relay by themselves). */
 @Injectable()
 export class OrderEffectsSubscriber implements OnModuleInit {
   constructor(
@@ -17,5 +17,6 @@ export class OrderEffectsSubscriber implements OnModuleInit {
       this.metrics.count('TicketsSold', tickets);
       this.metrics.count('Revenue', total / 10 ** (minorUnitDigits(currency) ?? 0), { Currency: currency });
     });
+    this.events.on('orders.held', ({ eventId, orders }) => this.metrics.count('HoldsPlaced', orders, { EventId: eventId }));
   }
 }

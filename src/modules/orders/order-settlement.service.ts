@@ -20,6 +20,8 @@ declare module '../../common/domain-events' {
     'order.paid': { orderId: string; eventId: string; tickets: number; total: number; currency: string };
     /** A paid order was refunded: its tickets void, its notice in the outbox. */
     'order.refunded': { orderId: string; eventId: string };
+    /** A hold batch placed orders (committed): the on-sale's pace, counted per event. */
+    'orders.held': { eventId: string; orders: number };
   }
 }
 
