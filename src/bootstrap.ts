@@ -9,6 +9,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppDependencies, AppModule } from './app.module';
+import { publicReadCaching } from './common/edge-cache';
 import { ProblemDocumentDto } from './common/openapi';
 import { ProblemDetailsFilter } from './common/problem-details.filter';
 import { toProblem, toProblemDocument } from './common/problem';
@@ -53,6 +54,8 @@ export async function createApp(deps: AppDependencies): Promise<NestFastifyAppli
   adapter.getInstance().addHook('onResponse', logCompletedRequest);
   // The payment provider's webhook is verified over its raw bytes; no other route is affected.
   adapter.getInstance().addHook('preParsing', keepWebhookRawBody);
+  // Public catalog reads are cacheable at the edge (Cache-Control, ETag, 304); credentialed ones never.
+  adapter.getInstance().addHook('onSend', publicReadCaching(['/v1/events', '/v1/events/:id']));
 
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(deps), adapter, {
     bufferLogs: true,

@@ -1,4 +1,5 @@
 import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { createHash } from 'node:crypto';
 import { Cache } from '../../ports/cache.port';
 import type { EventView } from './event.model';
 
@@ -27,6 +28,19 @@ export interface EventLoaders {
   snapshot(): Promise<EventView | undefined>;
   /** Current `available` per ticket type, straight from Postgres. */
   availability(): Promise<Availability>;
+}
+
+/**
+ * Seconds a public catalog page is kept: it carries `available`, so like the live counts it lives
+ * under a second minus the time its query took. Edits do not wait for it: see CATALOG_GENERATION.
+ */
+export const PAGE_TTL_SECONDS = 0.9;
+/** Bumped with every event's generation: a page tagged with an older catalog generation is stale at once. */
+const CATALOG_GENERATION = 'catalog-gen';
+
+interface PageSnapshot<T> {
+  gen: number;
+  page: T;
 }
 
 const keys = (id: string) => ({
@@ -102,6 +116,27 @@ export class EventCache implements OnModuleDestroy {
   }
 
   /**
+   * A public catalog page (`GET /v1/events?…`) through the cache, shared by every instance. `query`
+   * is everything that selects the page. One MGET per hit (page + catalog generation); a miss or a
+   * page older than the last edit anywhere is rebuilt by one flight per page in this process.
+   */
+  async readPage<T>(query: Record<string, unknown>, load: () => Promise<T>): Promise<T> {
+    const key = `catalog-page:${createHash('sha1').update(JSON.stringify(query)).digest('base64url')}`;
+    const [cached, generation = 0] = (await this.cache.getMany<unknown>([key, CATALOG_GENERATION])) as [
+      PageSnapshot<T> | undefined,
+      number | undefined,
+    ];
+    if (cached && cached.gen === generation) return cached.page;
+    return this.once(`${key}:${generation}`, async () => {
+      const started = Date.now();
+      const page = await load();
+      const elapsed = (Date.now() - started) / 1000;
+      if (elapsed < PAGE_TTL_SECONDS) await this.store(key, { gen: generation, page } satisfies PageSnapshot<T>, PAGE_TTL_SECONDS - elapsed);
+      return page;
+    });
+  }
+
+  /**
    * Call after the change committed and before answering. Never throws: Postgres already holds the
    * truth; when Redis cannot be reached the bump is retried every second until it lands, and
    * readers meanwhile fall through to Postgres because Redis is not answering them either.
@@ -130,6 +165,7 @@ export class EventCache implements OnModuleDestroy {
   private async bump(id: string): Promise<void> {
     const k = keys(id);
     await this.cache.increment(k.generation, GENERATION_TTL_SECONDS);
+    await this.cache.increment(CATALOG_GENERATION, GENERATION_TTL_SECONDS);
     await this.cache.delete(k.snapshot, k.live);
   }
 
