@@ -101,6 +101,8 @@ const envObject = z.object({
   LOGIN_FAILURE_LIMIT: int(10, 1, 10_000),
   LOGIN_FAILURE_WINDOW_SECONDS: int(900, 1, 86_400),
 
+  /** Milliseconds a public catalog page is kept in Redis (at most 900, so `available` stays under 1 s old); 0 turns the page cache off. */
+  CATALOG_PAGE_CACHE_MS: int(900, 0, 900),
   HOLD_TTL_SECONDS: int(600, 10, 86_400),
   /** Most one-ticket-type holds one transaction takes together (natural batching per ticket type). */
   HOLD_BATCH_MAX: int(200, 1, 5_000),
@@ -426,6 +428,9 @@ export const SLICES = {
     perMinute: e.RATE_LIMIT_PER_MINUTE,
     loginFailureLimit: e.LOGIN_FAILURE_LIMIT,
     loginFailureWindowSeconds: e.LOGIN_FAILURE_WINDOW_SECONDS,
+  }),
+  catalog: (e) => ({
+    pageCacheSeconds: e.CATALOG_PAGE_CACHE_MS / 1000,
   }),
   orders: (e) => ({
     holdTtlSeconds: e.HOLD_TTL_SECONDS,

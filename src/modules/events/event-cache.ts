@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { createHash } from 'node:crypto';
+import { CatalogConfig } from '../../config';
 import { Cache } from '../../ports/cache.port';
 import type { EventView } from './event.model';
 
@@ -30,11 +31,6 @@ export interface EventLoaders {
   availability(): Promise<Availability>;
 }
 
-/**
- * Seconds a public catalog page is kept: it carries `available`, so like the live counts it lives
- * under a second minus the time its query took. Edits do not wait for it: see CATALOG_GENERATION.
- */
-export const PAGE_TTL_SECONDS = 0.9;
 /** Bumped with every event's generation: a page tagged with an older catalog generation is stale at once. */
 const CATALOG_GENERATION = 'catalog-gen';
 
@@ -72,7 +68,15 @@ export class EventCache implements OnModuleDestroy {
   private retryTimer?: NodeJS.Timeout;
   private lastWarning = 0;
 
-  constructor(private readonly cache: Cache) {}
+  constructor(
+    private readonly cache: Cache,
+    /**
+     * `pageCacheSeconds` (CATALOG_PAGE_CACHE_MS, at most 0.9 s): a page carries `available`, so like
+     * the live counts it lives under a second minus the time its query took; edits do not wait for
+     * it (CATALOG_GENERATION). 0: every page straight from Postgres.
+     */
+    private readonly config: CatalogConfig,
+  ) {}
 
   async read(id: string, load: EventLoaders): Promise<EventView | undefined> {
     const k = keys(id);
@@ -121,6 +125,8 @@ export class EventCache implements OnModuleDestroy {
    * page older than the last edit anywhere is rebuilt by one flight per page in this process.
    */
   async readPage<T>(query: Record<string, unknown>, load: () => Promise<T>): Promise<T> {
+    const ttl = this.config.pageCacheSeconds;
+    if (!ttl) return load();
     const key = `catalog-page:${createHash('sha1').update(JSON.stringify(query)).digest('base64url')}`;
     const [cached, generation = 0] = (await this.cache.getMany<unknown>([key, CATALOG_GENERATION])) as [
       PageSnapshot<T> | undefined,
@@ -131,7 +137,7 @@ export class EventCache implements OnModuleDestroy {
       const started = Date.now();
       const page = await load();
       const elapsed = (Date.now() - started) / 1000;
-      if (elapsed < PAGE_TTL_SECONDS) await this.store(key, { gen: generation, page } satisfies PageSnapshot<T>, PAGE_TTL_SECONDS - elapsed);
+      if (elapsed < ttl) await this.store(key, { gen: generation, page } satisfies PageSnapshot<T>, ttl - elapsed);
       return page;
     });
   }
