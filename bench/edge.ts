@@ -14,7 +14,7 @@
  * public answer went out without the public headers, or anything but a 200/304 came back.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../test/support/ports';
@@ -61,7 +61,11 @@ http {
 
 async function startNginx(cleanup: Cleanup, appUrl: string): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'tickr-edge-'));
-  for (const sub of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi', 'cache']) mkdirSync(join(dir, sub));
+  // nginx's workers drop to an unprivileged user when started as root: they must be able to write here.
+  chmodSync(dir, 0o755);
+  for (const sub of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi', 'cache']) mkdirSync(join(dir, sub), { mode: 0o777 });
+  for (const sub of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi', 'cache']) chmodSync(join(dir, sub), 0o777);
+  cleanup.add('nginx files', () => rmSync(dir, { recursive: true, force: true }));
   const port = await freePort();
   writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, port, Number(new URL(appUrl).port)));
   const nginx = spawn('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'inherit'] });
