@@ -34,6 +34,9 @@ export interface EventLoaders {
 /** Bumped with every event's generation: a page tagged with an older catalog generation is stale at once. */
 const CATALOG_GENERATION = 'catalog-gen';
 
+/** Pages kept in this process's memory at most (a bound against floods of distinct queries). */
+const LOCAL_PAGES_MAX = 1_000;
+
 interface PageSnapshot<T> {
   gen: number;
   page: T;
@@ -63,6 +66,8 @@ const keys = (id: string) => ({
 export class EventCache implements OnModuleDestroy {
   private readonly logger = new Logger('EventCache');
   private readonly inFlight = new Map<string, Promise<unknown>>();
+  /** Pages this process built, for their TTL; checked against the catalog generation on every read. */
+  private readonly localPages = new Map<string, PageSnapshot<unknown> & { until: number }>();
   /** Events whose invalidation could not reach Redis; retried until it can. */
   private readonly pending = new Set<string>();
   private retryTimer?: NodeJS.Timeout;
@@ -128,6 +133,10 @@ export class EventCache implements OnModuleDestroy {
     const ttl = this.config.pageCacheSeconds;
     if (!ttl) return load();
     const key = `catalog-page:${createHash('sha1').update(JSON.stringify(query)).digest('base64url')}`;
+    // A page this process built, still young: only the catalog generation is asked of Redis (a few
+    // bytes instead of the page's ~20 KB to fetch and parse), so an edit anywhere still drops it.
+    const local = this.localPages.get(key);
+    if (local && local.until > Date.now() && ((await this.cache.get<number>(CATALOG_GENERATION)) ?? 0) === local.gen) return local.page as T;
     const [cached, generation = 0] = (await this.cache.getMany<unknown>([key, CATALOG_GENERATION])) as [
       PageSnapshot<T> | undefined,
       number | undefined,
@@ -138,6 +147,8 @@ export class EventCache implements OnModuleDestroy {
       const page = await load();
       const elapsed = (Date.now() - started) / 1000;
       if (elapsed < ttl) await this.store(key, { gen: generation, page } satisfies PageSnapshot<T>, ttl - elapsed);
+      if (this.localPages.size >= LOCAL_PAGES_MAX) this.localPages.clear();
+      this.localPages.set(key, { gen: generation, page, until: started + ttl * 1000 });
       return page;
     });
   }
