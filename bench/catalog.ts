@@ -9,6 +9,8 @@
  *   list-filter  GET /v1/events?city=&category= a filtered page over the seeded catalog
  *   list-search  GET /v1/events?q=               a title search over the seeded catalog
  *   plain        GET /v1/events/{id} on a bare Fastify server sending the very same JSON body
+ *   list-*-uncached  the same pages from a second app with CATALOG_PAGE_CACHE_MS=0: every page from
+ *                Postgres, the path before the page cache (issue 20 item 3's baseline, same run)
  *
  * Every response must be a 2xx with exactly the body fetched before the run; anything else fails
  * the verdict (exit code 1). Settings: BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (50),
@@ -22,7 +24,7 @@ import { LoadSettings, loadSettingsFromEnv, measure, Scenario, ScenarioResult } 
 import { PlainServer, startPlainServer } from './support/plain-server';
 import { environment, fmt, resultsTable, table, writeResult, runBenchmark, printVerdict, intEnv, log, cores } from './support/report';
 import { catalogCounts, CatalogEventRow, insertCatalogEvents } from './support/sql-seeding';
-import { Stack, startStack } from './support/stack';
+import { BenchApp, Stack, startApp, startStack } from './support/stack';
 import { lineChart, writeChartBeside } from './support/timeline';
 
 const CITIES = [
@@ -233,8 +235,9 @@ async function startBaseline(cleanup: Cleanup, expected: Expected): Promise<Plai
   return plain;
 }
 
-function scenariosFor(stack: Stack, plain: PlainServer, x: Expected): Scenario[] {
+function scenariosFor(stack: Stack, plain: PlainServer, uncached: BenchApp, x: Expected): Scenario[] {
   const base = stack.app.url;
+  const uncachedCpu = { app: uncached.pid, postgres: stack.pids.postgres, redis: stack.pids.redis };
   const appCpu = { app: stack.pids.app, postgres: stack.pids.postgres, redis: stack.pids.redis };
   return [
     { name: 'plain', label: 'plain fastify: GET /v1/events/{id}', url: `${plain.url}${x.eventPath}`, expectBody: x.eventBody, cpu: { server: plain.pid } },
@@ -246,6 +249,8 @@ function scenariosFor(stack: Stack, plain: PlainServer, x: Expected): Scenario[]
     { name: 'event-2000', label: 'app: GET /v1/events/{id} at 2 000 req/s', url: `${base}${x.eventPath}`, expectBody: x.eventBody, cpu: appCpu, overallRate: 2_000 },
     { name: 'list-filter', label: `app: GET /v1/events?city&category`, url: `${base}${x.filterPath}`, expectBody: x.filterBody, cpu: appCpu },
     { name: 'list-search', label: `app: GET /v1/events?q=${SEARCH.q}`, url: `${base}${x.searchPath}`, expectBody: x.searchBody, cpu: appCpu },
+    { name: 'list-filter-uncached', label: 'app, no page cache: ?city&category', url: `${uncached.url}${x.filterPath}`, expectBody: x.filterBody, cpu: uncachedCpu },
+    { name: 'list-search-uncached', label: `app, no page cache: ?q=${SEARCH.q}`, url: `${uncached.url}${x.searchPath}`, expectBody: x.searchBody, cpu: uncachedCpu },
   ];
 }
 
@@ -266,8 +271,13 @@ function assess(results: ScenarioResult[]) {
   const eventRatio = by('event').rps.mean / baseline.rps.mean;
   const floorRatio = by('app-floor').rps.mean / baseline.rps.mean;
   const fixedRate = by('event-2000');
+  const pageRatio = (name: string) => {
+    const value = by(name).rps.mean / by(`${name}-uncached`).rps.mean;
+    return { target: 5, value, met: value >= 5 };
+  };
   const targets = {
     issue: 8,
+    pagesOverUncached: { issue: 20, filter: pageRatio('list-filter'), search: pageRatio('list-search') },
     eventOverPlain: { target: 0.5, value: eventRatio, met: eventRatio >= 0.5, pipelineFloorOverPlain: floorRatio },
     p99At2000: { target: 50, value: fixedRate.latencyMs.p99, rps: fixedRate.rps.mean, met: fixedRate.latencyMs.p99 < 50 && fixedRate.rps.mean >= 1_900 },
   };
@@ -347,6 +357,11 @@ function verdictLines(a: Assessment, warnings: string[]): string[] {
       `p99 < 50 ms at 2 000 req/s: ${met(a.targets.p99At2000.met)} (p99 ${fmt(a.fixedRate.latencyMs.p99, 1)} ms at ${fmt(a.fixedRate.rps.mean, 0)} req/s); ` +
       `the app's pipeline floor (GET /health) is ${fmt(a.floorRatio, 3)}× plain`,
   );
+  const pages = a.targets.pagesOverUncached;
+  out.push(
+    `targets (issue 20 item 3, not part of the verdict): catalog pages ≥ 5× the uncached path: ` +
+      `filter ${met(pages.filter.met)} (${fmt(pages.filter.value, 2)}×), search ${met(pages.search.met)} (${fmt(pages.search.value, 2)}×)`,
+  );
   out.push(`verdict: ${a.verdict}${a.problems.length ? `\n  - ${a.problems.join('\n  - ')}` : ' (every response a 2xx with the expected body; no errors, no timeouts)'}`);
   return out;
 }
@@ -422,8 +437,9 @@ async function main(): Promise<number> {
     const catalog = await seedCatalog(stack, publishedTarget);
     const expected = await expectedAnswers(stack.app.url, catalog);
     const plain = await startBaseline(cleanup, expected);
+    const uncached = await startApp(cleanup, log, { databaseUrl: stack.databaseUrl, redisUrl: stack.redisUrl, env: { CATALOG_PAGE_CACHE_MS: '0' } });
     const results: ScenarioResult[] = [];
-    for (const scenario of scenariosFor(stack, plain, expected)) results.push(await measure(scenario, settings, log));
+    for (const scenario of scenariosFor(stack, plain, uncached, expected)) results.push(await measure(scenario, settings, log));
     const assessment = assess(results);
     const appLog = stack.app.output().split('\n').filter(Boolean);
     const warnings = warningsOf(results, appLog);

@@ -124,6 +124,8 @@ const envObject = z.object({
   /** Swagger UI and the OpenAPI document at /docs: on by default except in production. */
   DOCS_ENABLED: z.enum(['true', 'false', '1', '0']).optional(),
 
+  /** Milliseconds a public catalog page is kept in Redis (at most 900, so `available` stays under 1 s old); 0 turns the page cache off. */
+  CATALOG_PAGE_CACHE_MS: int(900, 0, 900),
   HOLD_TTL_SECONDS: int(600, 10, 86_400),
   /** Most one-ticket-type holds one transaction takes together (natural batching per ticket type). */
   HOLD_BATCH_MAX: int(200, 1, 5_000),
@@ -492,6 +494,9 @@ export const SLICES = {
     registrationsPerIpPerHour: e.REGISTRATIONS_PER_IP_PER_HOUR,
     paymentAttemptsPerOrder: e.PAYMENT_ATTEMPTS_PER_ORDER,
     paymentAttemptsPerBuyerPerHour: e.PAYMENT_ATTEMPTS_PER_BUYER_PER_HOUR,
+  }),
+  catalog: (e) => ({
+    pageCacheSeconds: e.CATALOG_PAGE_CACHE_MS / 1000,
   }),
   orders: (e) => ({
     holdTtlSeconds: e.HOLD_TTL_SECONDS,

@@ -28,6 +28,9 @@ export abstract class AuthConfig {}
 export interface RateLimitConfig extends Readonly<Settings['rateLimit']> {}
 export abstract class RateLimitConfig {}
 
+export interface CatalogConfig extends Readonly<Settings['catalog']> {}
+export abstract class CatalogConfig {}
+
 export interface OrdersConfig extends Readonly<Settings['orders']> {}
 export abstract class OrdersConfig {}
 
@@ -84,6 +87,7 @@ export const SLICE_TOKENS: { readonly [K in keyof Settings]: abstract new () => 
   redis: RedisConfig,
   auth: AuthConfig,
   rateLimit: RateLimitConfig,
+  catalog: CatalogConfig,
   orders: OrdersConfig,
   checkIn: CheckInConfig,
   waitingRoom: WaitingRoomConfig,

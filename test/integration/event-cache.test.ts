@@ -8,6 +8,8 @@ import type { EventView } from '../../src/modules/events/event.model';
 import { freePort } from '../support/ports';
 import { testRedisUrl } from '../support/database';
 
+const PAGES = { pageCacheSeconds: 0.9 };
+
 /** The event cache's guarantees against a real Redis, with loaders standing in for Postgres. */
 
 function view(id: string, title: string, available = 10): EventView {
@@ -94,7 +96,7 @@ describe('EventCache on Redis', () => {
     redis.disconnect();
   });
   beforeEach(() => {
-    cache = new EventCache(new RedisCache(redis));
+    cache = new EventCache(new RedisCache(redis), PAGES);
   });
   afterEach(() => cache.onModuleDestroy());
 
@@ -167,7 +169,7 @@ describe('EventCache on Redis', () => {
     });
     offline.on('error', () => undefined);
     // As the app wires it: the fail-open policy is the Cache port's (InfrastructureModule), not EventCache's.
-    const broken = new EventCache(new FailOpenCache(new RedisCache(offline)));
+    const broken = new EventCache(new FailOpenCache(new RedisCache(offline)), PAGES);
     try {
       const id = randomUUID();
       const db = new FakeDatabase(id);
@@ -180,5 +182,23 @@ describe('EventCache on Redis', () => {
       broken.onModuleDestroy();
       offline.disconnect();
     }
+  });
+
+  it('serves a catalog page from Redis for under a second, and any event edit drops every page at once', async () => {
+    let loads = 0;
+    const load = async () => ({ items: [`v${++loads}`], nextCursor: null });
+    const query = { city: `c-${randomUUID()}`, limit: 20 };
+    expect(await cache.readPage(query, load)).toEqual({ items: ['v1'], nextCursor: null });
+    expect(await cache.readPage(query, load)).toEqual({ items: ['v1'], nextCursor: null });
+    expect(await cache.readPage({ ...query, limit: 5 }, load)).toEqual({ items: ['v2'], nextCursor: null });
+    await cache.invalidate(randomUUID()); // an edit to any event, even one not on the page
+    expect(await cache.readPage(query, load)).toEqual({ items: ['v3'], nextCursor: null });
+    await new Promise((r) => setTimeout(r, 950));
+    expect(await cache.readPage(query, load)).toEqual({ items: ['v4'], nextCursor: null });
+    expect(loads).toBe(4);
+    const off = new EventCache(new RedisCache(redis), { pageCacheSeconds: 0 });
+    await off.readPage(query, load);
+    await off.readPage(query, load);
+    expect(loads).toBe(6);
   });
 });

@@ -1,4 +1,6 @@
 import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import { CatalogConfig } from '../../config';
 import { Cache } from '../../ports/cache.port';
 import type { EventView } from './event.model';
 
@@ -29,6 +31,17 @@ export interface EventLoaders {
   availability(): Promise<Availability>;
 }
 
+/** Bumped with every event's generation: a page tagged with an older catalog generation is stale at once. */
+const CATALOG_GENERATION = 'catalog-gen';
+
+/** Pages kept in this process's memory at most (a bound against floods of distinct queries). */
+const LOCAL_PAGES_MAX = 1_000;
+
+interface PageSnapshot<T> {
+  gen: number;
+  page: T;
+}
+
 const keys = (id: string) => ({
   snapshot: `event:${id}`,
   generation: `event-gen:${id}`,
@@ -53,12 +66,22 @@ const keys = (id: string) => ({
 export class EventCache implements OnModuleDestroy {
   private readonly logger = new Logger('EventCache');
   private readonly inFlight = new Map<string, Promise<unknown>>();
+  /** Pages this process built, for their TTL; checked against the catalog generation on every read. */
+  private readonly localPages = new Map<string, PageSnapshot<unknown> & { until: number }>();
   /** Events whose invalidation could not reach Redis; retried until it can. */
   private readonly pending = new Set<string>();
   private retryTimer?: NodeJS.Timeout;
   private lastWarning = 0;
 
-  constructor(private readonly cache: Cache) {}
+  constructor(
+    private readonly cache: Cache,
+    /**
+     * `pageCacheSeconds` (CATALOG_PAGE_CACHE_MS, at most 0.9 s): a page carries `available`, so like
+     * the live counts it lives under a second minus the time its query took; edits do not wait for
+     * it (CATALOG_GENERATION). 0: every page straight from Postgres.
+     */
+    private readonly config: CatalogConfig,
+  ) {}
 
   async read(id: string, load: EventLoaders): Promise<EventView | undefined> {
     const k = keys(id);
@@ -102,6 +125,35 @@ export class EventCache implements OnModuleDestroy {
   }
 
   /**
+   * A public catalog page (`GET /v1/events?…`) through the cache, shared by every instance. `query`
+   * is everything that selects the page. One MGET per hit (page + catalog generation); a miss or a
+   * page older than the last edit anywhere is rebuilt by one flight per page in this process.
+   */
+  async readPage<T>(query: Record<string, unknown>, load: () => Promise<T>): Promise<T> {
+    const ttl = this.config.pageCacheSeconds;
+    if (!ttl) return load();
+    const key = `catalog-page:${createHash('sha1').update(JSON.stringify(query)).digest('base64url')}`;
+    // A page this process built, still young: only the catalog generation is asked of Redis (a few
+    // bytes instead of the page's ~20 KB to fetch and parse), so an edit anywhere still drops it.
+    const local = this.localPages.get(key);
+    if (local && local.until > Date.now() && ((await this.cache.get<number>(CATALOG_GENERATION)) ?? 0) === local.gen) return local.page as T;
+    const [cached, generation = 0] = (await this.cache.getMany<unknown>([key, CATALOG_GENERATION])) as [
+      PageSnapshot<T> | undefined,
+      number | undefined,
+    ];
+    if (cached && cached.gen === generation) return cached.page;
+    return this.once(`${key}:${generation}`, async () => {
+      const started = Date.now();
+      const page = await load();
+      const elapsed = (Date.now() - started) / 1000;
+      if (elapsed < ttl) await this.store(key, { gen: generation, page } satisfies PageSnapshot<T>, ttl - elapsed);
+      if (this.localPages.size >= LOCAL_PAGES_MAX) this.localPages.clear();
+      this.localPages.set(key, { gen: generation, page, until: started + ttl * 1000 });
+      return page;
+    });
+  }
+
+  /**
    * Call after the change committed and before answering. Never throws: Postgres already holds the
    * truth; when Redis cannot be reached the bump is retried every second until it lands, and
    * readers meanwhile fall through to Postgres because Redis is not answering them either.
@@ -130,6 +182,7 @@ export class EventCache implements OnModuleDestroy {
   private async bump(id: string): Promise<void> {
     const k = keys(id);
     await this.cache.increment(k.generation, GENERATION_TTL_SECONDS);
+    await this.cache.increment(CATALOG_GENERATION, GENERATION_TTL_SECONDS);
     await this.cache.delete(k.snapshot, k.live);
   }
 

@@ -382,18 +382,22 @@ export class EventsService {
     if (query.from && query.to && query.from > query.to) {
       throw new ValidationFailedError([{ field: 'to', message: 'to must not be before from' }]);
     }
-    const rows = await this.events.listPublished(this.tx.sql, {
-      category: query.category,
-      city: query.city,
-      q: query.q,
-      from: query.from,
-      to: query.to,
-      now: this.clock.now(),
-      maxDurationDays: LIMITS.maxDurationDays,
-      after: after && { startsAt: new Date(after.s), id: after.i },
-      limit: query.limit + 1,
+    const { category, city, q, from, to, limit } = query;
+    // The page is cached under a second and dropped by any edit (EventCache.readPage).
+    return this.cache.readPage({ category, city: city?.toLowerCase(), q, from, to, limit, after }, async () => {
+      const rows = await this.events.listPublished(this.tx.sql, {
+        category,
+        city,
+        q,
+        from,
+        to,
+        now: this.clock.now(),
+        maxDurationDays: LIMITS.maxDurationDays,
+        after: after && { startsAt: new Date(after.s), id: after.i },
+        limit: limit + 1,
+      });
+      return this.page(rows, limit, (last) => ({ s: last.startsAt.toISOString(), i: last.id }));
     });
-    return this.page(rows, query.limit, (last) => ({ s: last.startsAt.toISOString(), i: last.id }));
   }
 
   async listOwn(organiserId: string, query: OrganiserListQuery): Promise<Page<EventView>> {

@@ -1,0 +1,47 @@
+import { createHash } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+/** Seconds an edge (CloudFront, a proxy) may serve a public catalog read without asking us. */
+export const PUBLIC_MAX_AGE_SECONDS = 2;
+/** Seconds past that it may keep serving the old copy while it fetches a new one. */
+export const STALE_WHILE_REVALIDATE_SECONDS = 30;
+export const PUBLIC_CACHE_CONTROL = `public, max-age=${PUBLIC_MAX_AGE_SECONDS}, stale-while-revalidate=${STALE_WHILE_REVALIDATE_SECONDS}`;
+/** What a credentialed read gets: an owner may see drafts, so no cache anywhere keeps it. */
+export const PRIVATE_CACHE_CONTROL = 'private, no-store';
+
+/** The strong validator of a body: its SHA-1, so equal bytes on any instance give the same tag. */
+export function strongEtag(body: string | Buffer): string {
+  return `"${createHash('sha1').update(body).digest('base64url')}"`;
+}
+
+/** RFC 9110 §13.1.2: weak comparison, `*` matches any current representation. */
+export function matchesIfNoneMatch(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  return header.split(',').some((tag) => {
+    const t = tag.trim();
+    return t === '*' || t.replace(/^W\//, '') === etag;
+  });
+}
+
+/**
+ * A Fastify onSend hook for the public reads at `routes` (Fastify route patterns, e.g.
+ * `/v1/events/:id`): anonymous 200s get a short public lifetime and a strong ETag (and 304 to a
+ * matching If-None-Match, no body); anything sent with an Authorization header is never cacheable.
+ * `Vary: Authorization` keeps a shared cache from answering a credentialed request with a public copy.
+ */
+export function publicReadCaching(routes: readonly string[]) {
+  const cached = new Set(routes);
+  return async (request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> => {
+    if ((request.method !== 'GET' && request.method !== 'HEAD') || !cached.has(request.routeOptions.url ?? '')) return payload;
+    if (request.headers.authorization !== undefined) {
+      reply.header('cache-control', PRIVATE_CACHE_CONTROL);
+      return payload;
+    }
+    if (reply.statusCode !== 200 || (typeof payload !== 'string' && !Buffer.isBuffer(payload))) return payload;
+    const etag = strongEtag(payload);
+    reply.header('etag', etag).header('cache-control', PUBLIC_CACHE_CONTROL).header('vary', 'Authorization');
+    if (!matchesIfNoneMatch(request.headers['if-none-match'], etag)) return payload;
+    reply.code(304).removeHeader('content-type').removeHeader('content-length');
+    return null;
+  };
+}
