@@ -1,10 +1,9 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import { api, callJson, type EventDto, type OrderDto, type Schemas } from '../api/client';
+import { api, type EventDto, type Schemas } from '../api/client';
 import { formatDate, formatMoney, problemMessage, translate as t } from '../i18n';
 
-interface TimelinePoint { at: string; ticketsSold: number; grossRevenue: number; refundedAmount: number }
-interface Timeline { currency: string; interval: string; points: TimelinePoint[] }
-interface EventOrder extends OrderDto { buyer: { id: string; name: string; email: string } }
+type Timeline = Schemas['SalesTimelineDto'];
+type EventOrder = Schemas['OrderWithBuyerPageDto']['items'][number];
 
 /** Totals, per ticket type, and sales over time; refreshed every 5 seconds. */
 export function Dashboard({ event }: { event: EventDto }) {
@@ -14,7 +13,7 @@ export function Dashboard({ event }: { event: EventDto }) {
     const load = async () => {
       const { data } = await api.GET('/v1/events/{id}/sales', { params: { path: { id: event.id } } });
       if (data) setSales(data);
-      const res = await callJson<Timeline>(`/v1/events/${event.id}/sales/timeline?interval=hour`);
+      const res = await api.GET('/v1/events/{id}/sales/timeline', { params: { path: { id: event.id }, query: { interval: 'hour' } } });
       if (res.data) setTimeline(res.data);
     };
     void load();
@@ -42,7 +41,7 @@ export function Dashboard({ event }: { event: EventDto }) {
 }
 
 /** A bar per interval, tickets sold; plain SVG (no chart library on the organiser's path). */
-function SalesChart({ points }: { points: TimelinePoint[] }) {
+function SalesChart({ points }: { points: Timeline['points'] }) {
   const max = Math.max(1, ...points.map((p) => p.ticketsSold));
   const width = 600;
   const bar = width / points.length;
@@ -69,7 +68,7 @@ export function EventOrders({ event }: { event: EventDto }) {
   const [error, setError] = useState('');
   const search = async (e?: FormEvent) => {
     e?.preventDefault();
-    const { data, error: problem } = await callJson<{ items: EventOrder[] }>(`/v1/events/${event.id}/orders?limit=50&q=${encodeURIComponent(q)}`);
+    const { data, error: problem } = await api.GET('/v1/events/{id}/orders', { params: { path: { id: event.id }, query: { limit: 50, ...(q ? { q } : {}) } } });
     if (data) setOrders(data.items);
     setError(problem ? problemMessage(problem.code) : '');
   };

@@ -1,19 +1,12 @@
 import { useEffect, useState } from 'react';
-import { authFetch, callJson, type EventDto } from '../api/client';
+import { api, authFetch, type EventDto, type Schemas } from '../api/client';
 import { problemMessage, translate as t } from '../i18n';
 
-interface QueueEntry {
-  queueId: string;
-  position: number;
-  admitted: boolean;
-  admissionToken?: string | null;
-}
+/** Joining answers without a token; reading the entry carries it once admitted. */
+type QueueEntry = Schemas['QueueJoinDto'] & Partial<Pick<Schemas['QueueStatusDto'], 'admissionToken'>>;
 
-/** `waitingRoom` is in the contract (API.md "On-sale fairness") but not yet in the generated document. */
 export function waitingRoomOf(event: EventDto): { enabled: boolean } {
-  if (!('waitingRoom' in event)) return { enabled: false };
-  const room = event.waitingRoom;
-  return { enabled: typeof room === 'object' && room !== null && 'enabled' in room && room.enabled === true };
+  return { enabled: event.waitingRoom.enabled };
 }
 
 /** Join, then follow the position (the stream when it works, polling every 3 s otherwise) until admitted. */
@@ -22,7 +15,7 @@ export function WaitingRoom({ eventId, onAdmitted }: { eventId: string; onAdmitt
   const [error, setError] = useState('');
 
   const join = async () => {
-    const { data, error: problem } = await callJson<QueueEntry>(`/v1/events/${eventId}/queue`, { method: 'POST' });
+    const { data, error: problem } = await api.POST('/v1/events/{id}/queue', { params: { path: { id: eventId } } });
     if (data) setEntry(data);
     else setError(problemMessage(problem?.code));
   };
@@ -31,7 +24,7 @@ export function WaitingRoom({ eventId, onAdmitted }: { eventId: string; onAdmitt
     if (!entry || entry.admissionToken) return;
     const abort = new AbortController();
     const poll = window.setInterval(async () => {
-      const { data } = await callJson<QueueEntry>(`/v1/events/${eventId}/queue/${entry.queueId}`);
+      const { data } = await api.GET('/v1/events/{id}/queue/{queueId}', { params: { path: { id: eventId, queueId: entry.queueId } } });
       if (data) setEntry(data);
     }, 3000);
     void followStream(`/v1/events/${eventId}/queue/${entry.queueId}/stream`, abort.signal, (name, data) => {
@@ -52,7 +45,7 @@ export function WaitingRoom({ eventId, onAdmitted }: { eventId: string; onAdmitt
     <section aria-labelledby="queue-title" className="card">
       <h2 id="queue-title">{t('waitingRoom')}</h2>
       {entry ? (
-        <p aria-live="polite">{entry.admissionToken ? t('admitted') : t('position', { n: entry.position })}</p>
+        <p aria-live="polite">{entry.admissionToken ? t('admitted') : entry.position === null ? t('beforeOpening') : t('position', { n: entry.position })}</p>
       ) : (
         <button type="button" onClick={() => void join()}>{t('joinQueue')}</button>
       )}
