@@ -9,7 +9,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppDependencies, AppModule } from './app.module';
-import { watchRequestsForDraining } from './common/draining-connections';
+import { closeIdleConnectionsWhileClosing, watchRequestsForDraining } from './common/draining-connections';
 import { publicReadCaching } from './common/edge-cache';
 import { buildOpenApiDocument } from './common/openapi-document';
 import { ProblemDetailsFilter } from './common/problem-details.filter';
@@ -64,6 +64,7 @@ export async function createApp(deps: AppDependencies): Promise<NestFastifyAppli
   adapter.getInstance().addHook('preParsing', keepWebhookRawBody);
   let shutdown: ShutdownState | undefined;
   watchRequestsForDraining(adapter.getInstance(), () => shutdown);
+  closeIdleConnectionsWhileClosing(adapter.getInstance());
   // Public catalog reads are cacheable at the edge (Cache-Control, ETag, 304); credentialed ones never.
   adapter.getInstance().addHook('onSend', publicReadCaching(['/v1/events', '/v1/events/:id']));
 

@@ -25,6 +25,7 @@ export const TICKET_TYPE_KEYS = [
   'capacity',
   'currency',
   'id',
+  'maxPerBuyer',
   'maxPerOrder',
   'name',
   'price',
