@@ -301,6 +301,7 @@ describe('events (catalog)', () => {
         capacity: 250,
         available: 250,
         maxPerOrder: 10,
+        maxPerBuyer: null,
         salesStartAt: null,
         salesEndAt: null,
       });

@@ -340,6 +340,16 @@ describe('the OpenAPI document describes the API as it answers', () => {
     expect((await api.call('DELETE', `/v1/events/${eventId}/staff?email=typo%40example.com`, { token: org.accessToken })).status).toBe(204);
     expect((await scan(other.code)).status).toBe(404);
 
+    // ---- the waiting room: turned on, joined, read; an order without an admission is refused
+    const room = await api.call('PATCH', `/v1/events/${eventId}`, { token: org.accessToken, body: { waitingRoom: { enabled: true, admitPerMinute: 600 } } });
+    expect(room.body.waitingRoom).toEqual({ enabled: true, admitPerMinute: 600 });
+    const joined = await api.call('POST', `/v1/events/${eventId}/queue`, { token: buyer });
+    expect(joined.status).toBe(201);
+    expect((await api.call('POST', `/v1/events/${eventId}/queue`, { token: buyer })).status).toBe(200);
+    expect((await api.call('GET', `/v1/events/${eventId}/queue/${joined.body.queueId}`, { token: buyer })).body.queueId).toBe(joined.body.queueId);
+    const unadmitted = await api.call('POST', '/v1/orders', { token: buyer, body: { eventId, items: [{ ticketTypeId: general.body.id, quantity: 1 }] }, headers: { 'idempotency-key': randomUUID() } });
+    expect(unadmitted.body.code).toBe('ADMISSION_REQUIRED');
+
     // ---- the end of the event and of the session
     expect((await api.call('POST', `/v1/events/${eventId}/cancel`, { token: org.accessToken })).body.status).toBe('cancelled');
     expect((await api.call('PATCH', `/v1/events/${eventId}`, { token: org.accessToken, body: { title: 'Too late' } })).body.code).toBe('EVENT_CANCELLED');
