@@ -151,7 +151,7 @@ describe('refunds and check-in agree', () => {
     // Which side wins is the scheduler's; every round is one of the two consistent endings.
     expect(Object.keys(seen).every((k) => k === 'refund 200, scan 409 TICKET_VOID' || k === 'refund 409 TICKET_USED, scan 200')).toBe(true);
     console.info(`refund vs scan, 30 rounds: ${JSON.stringify(seen)}`);
-  });
+  }, 120_000);
 
   it('an event’s cancellation refunds an order with a checked-in ticket too (the system may), every ticket void', async () => {
     const cancelled = await event([{ capacity: 10, price: 20_000 }]);

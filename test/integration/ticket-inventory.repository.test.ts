@@ -58,6 +58,7 @@ describe('TicketInventoryRepository', () => {
           sold: 1,
           held: 2,
           maxPerOrder: 3,
+          maxPerBuyer: null,
           salesStartAt: null,
           salesEndAt: null,
         });
@@ -73,7 +74,7 @@ describe('TicketInventoryRepository', () => {
 
     it('says when there is no such event, and reads an event without a matching ticket type', async () => {
       const lock = await tx.run((sql) => inventory.lockForHolds(sql, '00000000-0000-4000-8000-000000000000', ['00000000-0000-4000-8000-000000000001']));
-      expect(lock).toEqual({ now: expect.any(Date), event: undefined, ticketTypes: [] });
+      expect(lock).toEqual({ now: expect.any(Date), event: undefined, ticketTypes: [], first: [] });
       const { eventId } = await seedEvent(tx.sql, organiserId, [{}], { status: 'draft' });
       const draft = await tx.run((sql) => inventory.lockForHolds(sql, eventId, ['00000000-0000-4000-8000-000000000001']));
       expect(draft.event?.status).toBe('draft');
