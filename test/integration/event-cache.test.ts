@@ -105,7 +105,9 @@ describe('EventCache on Redis', () => {
     const db = new FakeDatabase(id);
     db.hold();
     const first = cache.read(id, db.loaders()); // reads "Before", then waits
-    await sleep(20);
+    // Until the rebuild has read (after its Redis round trip, however slow the machine is).
+    for (let i = 0; i < 500 && db.snapshots === 0; i++) await sleep(5);
+    expect(db.snapshots).toBe(1);
     db.title = 'After';
     await cache.invalidate(id); // the edit commits and invalidates while the rebuild is in flight
     db.release();
