@@ -25,8 +25,8 @@ import { keepWebhookRawBody } from './modules/payments/raw-webhook-body';
 import { immutableFiles, serveWebApp } from './web-app';
 
 /** Builds the configured application without listening; used by main.ts and by the tests. */
-export async function createApp(deps: AppDependencies): Promise<NestFastifyApplication> {
-  const { config } = deps;
+/** Fastify as the app runs it: logging, timeouts, request ids, early errors as problem documents, and the hooks every request passes. */
+function fastifyAdapter(config: AppDependencies['config']): FastifyAdapter {
   const adapter = new FastifyAdapter({
     logger: pinoOptions(config.logging),
     // Fastify's two lines per request replaced by one (logCompletedRequest), labelled as before.
@@ -62,6 +62,12 @@ export async function createApp(deps: AppDependencies): Promise<NestFastifyAppli
   adapter.getInstance().addHook('onResponse', logCompletedRequest);
   // The payment provider's webhook is verified over its raw bytes; no other route is affected.
   adapter.getInstance().addHook('preParsing', keepWebhookRawBody);
+  return adapter;
+}
+
+export async function createApp(deps: AppDependencies): Promise<NestFastifyApplication> {
+  const { config } = deps;
+  const adapter = fastifyAdapter(config);
   let shutdown: ShutdownState | undefined;
   watchRequestsForDraining(adapter.getInstance(), () => shutdown);
   closeIdleConnectionsWhileClosing(adapter.getInstance());
