@@ -6,11 +6,28 @@ export interface RedisConnectionOptions {
   connectionName?: string;
 }
 
+/** A refusal no retry can change (a wrong password, a user without the right): the start fails at once. */
+const REFUSED = /WRONGPASS|NOAUTH|NOPERM|invalid password/i;
+/** Attempts of the first connection: a Redis slow to answer once (a loaded host, a failover) is not a failed start. */
+const CONNECT_ATTEMPTS = 3;
+
 /**
  * Commands fail fast while Redis is unreachable (no offline queue), so a Redis outage turns into a
- * decision each caller makes (fail open or closed) instead of requests that hang.
+ * decision each caller makes (fail open or closed) instead of requests that hang. The first
+ * connection is tried a few times, a refused AUTH once.
  */
 export async function connectRedis(options: RedisConnectionOptions): Promise<Redis> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connectOnce(options);
+    } catch (error) {
+      if (attempt >= CONNECT_ATTEMPTS || REFUSED.test((error as Error).message)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+    }
+  }
+}
+
+async function connectOnce(options: RedisConnectionOptions): Promise<Redis> {
   const client = new Redis(options.url, {
     keyPrefix: options.keyPrefix,
     connectionName: options.connectionName ?? 'tickr',
