@@ -369,7 +369,15 @@ async function postgresOutage(stack: ResilienceStack, phases: Phases, downSecond
   phases.enter('postgres-down');
   const stoppedAt = Date.now();
   await stack.pg.stop();
-  await waitFor(async () => ((await everyReadiness(stack)).every((r) => r.status === 503) ? true : undefined), 'readiness 503 on both', 15_000);
+  phases.note(`Postgres stopped in ${Date.now() - stoppedAt} ms`);
+  let last: Readiness[] = [];
+  await waitFor(
+    async () => ((last = await everyReadiness(stack)).every((r) => r.status === 503) ? true : undefined),
+    'readiness 503 on both',
+    15_000,
+  ).catch((error: Error) => {
+    throw new Error(`${error.message}; last answers: ${JSON.stringify(last)}`);
+  });
   const notReady = await readiness(stack.apps.a);
   phases.note(`readiness 503 on both ${Date.now() - stoppedAt} ms after the stop: ${JSON.stringify(notReady.body)}`);
   await sleep(downSeconds * 1000);

@@ -10,7 +10,7 @@ import { SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppDependencies, AppModule } from './app.module';
 import { closeIdleConnectionsWhileClosing, watchRequestsForDraining } from './common/draining-connections';
-import { publicReadCaching } from './common/edge-cache';
+import { errorsNeverStored, publicReadCaching } from './common/edge-cache';
 import { buildOpenApiDocument } from './common/openapi-document';
 import { ProblemDetailsFilter } from './common/problem-details.filter';
 import { toProblem, toProblemDocument } from './common/problem';
@@ -73,6 +73,7 @@ export async function createApp(deps: AppDependencies): Promise<NestFastifyAppli
   closeIdleConnectionsWhileClosing(adapter.getInstance());
   // Public catalog reads are cacheable at the edge (Cache-Control, ETag, 304); credentialed ones never.
   adapter.getInstance().addHook('onSend', publicReadCaching(['/v1/events', '/v1/events/:id']));
+  adapter.getInstance().addHook('onSend', errorsNeverStored);
 
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(deps), adapter, {
     bufferLogs: true,

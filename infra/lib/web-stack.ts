@@ -19,6 +19,16 @@ export const DEFAULT_WEB_DIST = join(__dirname, '..', '..', 'web', 'dist');
 export const ASSETS_PATH = 'assets';
 /** What the web distribution sends to the ALB: the API, and its documentation. */
 export const API_PATH_PATTERNS = ['/v1/*', '/docs*'] as const;
+/**
+ * The public catalog (`GET /v1/events`, `GET /v1/events/{id}`), cached at the edge as the app says:
+ * its answers carry `public, max-age, stale-while-revalidate` and an ETag for anonymous callers,
+ * `private, no-store` with an Authorization header, `no-store` on errors. The pattern also covers
+ * the event's other routes (edits, images, orders, queue, streams): every method still passes, and
+ * what the app does not mark public is never kept.
+ */
+export const CATALOG_PATH_PATTERN = '/v1/events*';
+/** The catalog policy's ceiling: whatever an answer says, no copy is kept longer than this. */
+export const CATALOG_MAX_TTL_SECONDS = 60;
 
 /**
  * CloudFront Function on the web app's default behaviour: every path whose last segment has no dot
@@ -53,7 +63,8 @@ export interface WebStackProps extends StackProps {
  * The browser's one origin, in us-east-1 (CloudFront's certificate and web ACL must be there): a
  * CloudFront distribution on `frontendOrigin` whose default behaviour serves the built web app from
  * a private bucket (origin access control), `/assets/*` cached for a year, and `/v1/*` and `/docs*`
- * sent uncached to the ALB (by its API domain name, so no reference crosses regions), with every
+ * sent to the ALB (by its API domain name, so no reference crosses regions) — uncached, but for the
+ * public catalog reads under `/v1/events*`, kept as long as their Cache-Control says — with every
  * header but Host, every cookie and query string. A WAF web ACL of scope CLOUDFRONT guards it. The
  * pipeline deploys the files (BucketDeployment) and invalidates /index.html.
  */
@@ -147,6 +158,23 @@ export class WebStack extends Stack {
       compress: true,
       functionAssociations: [{ function: viewerAddress, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST }],
     };
+    // TTLs 0/0/60: only what the origin marks cacheable is kept, for as long as it says (at most a
+    // minute); nothing without Cache-Control, nothing marked private or no-store. The key holds
+    // Authorization (so a credentialed request never meets a public copy, and it reaches the origin:
+    // CloudFront forwards Authorization of a cached behaviour only when the key holds it) and every
+    // query string (an unknown one may be a 400 of its own: keyed apart, it cannot stand for the page).
+    const catalogCache = new cloudfront.CachePolicy(this, 'CatalogCache', {
+      comment: 'Public catalog reads, as the app marks them; keyed on Authorization and the query',
+      minTtl: Duration.seconds(0),
+      defaultTtl: Duration.seconds(0),
+      maxTtl: Duration.seconds(CATALOG_MAX_TTL_SECONDS),
+      headerBehavior: cloudfront.CacheHeaderBehavior.allowList('Authorization'),
+      queryStringBehavior: cloudfront.CacheQueryStringBehavior.all(),
+      cookieBehavior: cloudfront.CacheCookieBehavior.none(),
+      enableAcceptEncodingGzip: true,
+      enableAcceptEncodingBrotli: true,
+    });
+    const catalog: cloudfront.BehaviorOptions = { ...api, cachePolicy: catalogCache };
     this.distribution = new cloudfront.Distribution(this, 'Distribution', {
       comment: `Tickr ${config.name}: web app and API`,
       domainNames: [frontendHost],
@@ -171,6 +199,8 @@ export class WebStack extends Stack {
           responseHeadersPolicy: headers,
           compress: true,
         },
+        // Before /v1/*: CloudFront takes the first pattern that matches, in this order.
+        [CATALOG_PATH_PATTERN]: catalog,
         ...Object.fromEntries(API_PATH_PATTERNS.map((pattern) => [pattern, api])),
       },
       webAclId: this.webAcl.acl.attrArn,

@@ -5,7 +5,7 @@ import { EDGE_REGION, ENVIRONMENTS, EnvironmentName, ORIGIN_VERIFY_HEADER, origi
 import { buildTickrApp } from '../lib/tickr-app';
 import { COLLECTOR_CONFIG, COLLECTOR_CONTAINER, COLLECTOR_IMAGE } from '../lib/tracing';
 import { COMMON_BODY_RULES, greaterThanPattern, VIEWER_ADDRESS_HEADER } from '../lib/waf';
-import { SPA_REWRITE_FUNCTION, VIEWER_ADDRESS_FUNCTION } from '../lib/web-stack';
+import { CATALOG_MAX_TTL_SECONDS, CATALOG_PATH_PATTERN, SPA_REWRITE_FUNCTION, VIEWER_ADDRESS_FUNCTION } from '../lib/web-stack';
 import { onlyResource, resourcesOf, synthContext, synthesize, Synthesized } from './support/synth';
 
 /**
@@ -159,7 +159,29 @@ describe.each(ENVS)('%s', (env) => {
         expect(viewer.Properties.FunctionCode).toBe(VIEWER_ADDRESS_FUNCTION);
       }
       // Nothing else reaches the ALB: the health routes stay internal.
-      expect(d.CacheBehaviors.filter((b: any) => b.TargetOriginId === api).map((b: any) => b.PathPattern).sort()).toEqual(['/docs*', '/v1/*']);
+      expect(d.CacheBehaviors.filter((b: any) => b.TargetOriginId === api).map((b: any) => b.PathPattern).sort()).toEqual(['/docs*', '/v1/*', '/v1/events*']);
+    });
+
+    test('/v1/events* → the ALB, cached only as the app says: TTLs 0/0/60, keyed on Authorization and every query string, matched before /v1/*', () => {
+      const d = distribution();
+      const patterns = d.CacheBehaviors.map((b: any) => b.PathPattern);
+      expect(patterns.indexOf(CATALOG_PATH_PATTERN)).toBeLessThan(patterns.indexOf('/v1/*'));
+      const catalog = d.CacheBehaviors.find((b: any) => b.PathPattern === CATALOG_PATH_PATTERN);
+      const api = d.CacheBehaviors.find((b: any) => b.PathPattern === '/v1/*');
+      // The same origin, methods, forwarded headers and viewer function as the rest of the API.
+      for (const key of ['TargetOriginId', 'AllowedMethods', 'OriginRequestPolicyId', 'FunctionAssociations', 'ViewerProtocolPolicy', 'ResponseHeadersPolicyId']) {
+        expect([key, catalog[key]]).toEqual([key, api[key]]);
+      }
+      const [, policy] = Object.entries(resourcesOf(web(), 'AWS::CloudFront::CachePolicy')).find(([id]) => catalog.CachePolicyId.Ref === id)!;
+      const config = policy.Properties.CachePolicyConfig;
+      // MinTTL 0: an answer marked private or no-store (any credentialed read, any error) is never
+      // kept; DefaultTTL 0: neither is one that says nothing.
+      expect(config).toMatchObject({ MinTTL: 0, DefaultTTL: 0, MaxTTL: CATALOG_MAX_TTL_SECONDS });
+      const key = config.ParametersInCacheKeyAndForwardedToOrigin;
+      expect(key.HeadersConfig).toEqual({ HeaderBehavior: 'whitelist', Headers: ['Authorization'] });
+      expect(key.QueryStringsConfig).toEqual({ QueryStringBehavior: 'all' });
+      expect(key.CookiesConfig).toEqual({ CookieBehavior: 'none' });
+      expect(key).toMatchObject({ EnableAcceptEncodingGzip: true, EnableAcceptEncodingBrotli: true });
     });
 
     test('the API behaviours put the viewer’s address into our header, over whatever the viewer sent', () => {

@@ -45,3 +45,13 @@ export function publicReadCaching(routes: readonly string[]) {
     return null;
   };
 }
+
+/**
+ * A Fastify onSend hook: an error answer says `no-store` unless its route said otherwise. Without a
+ * Cache-Control, CloudFront keeps 4xx and 5xx answers for 10 s: one `400` to an odd query, or a `404`
+ * just before a publish, would stand for the page that everyone else asks for.
+ */
+export async function errorsNeverStored(request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
+  if (reply.statusCode >= 400 && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+  return payload;
+}

@@ -125,4 +125,29 @@ describe('catalog caching: edge headers and the shared page cache', () => {
     expect((await call(b.url, 'POST', `/v1/events/${eventId}/cancel`, o)).status).toBe(200);
     expect((await call(a.url, 'GET', page)).body.items).toEqual([]);
   });
+  it('error answers on the public routes are never stored: a 400 to an odd query, a 404 before a publish', async () => {
+    const draft = (
+      await call(a.url, 'POST', '/v1/events', {
+        token: owner.accessToken,
+        body: {
+          title: 'Not yet',
+          category: 'concert',
+          venue: { name: 'Hall', city, address: 'Port' },
+          startsAt: new Date(Date.now() + 8 * 86_400_000).toISOString(),
+          endsAt: new Date(Date.now() + 8 * 86_400_000 + 3_600_000).toISOString(),
+          timezone: 'Africa/Tunis',
+          currency: 'TND',
+        },
+      })
+    ).body.id;
+    for (const [path, status] of [
+      ['/v1/events?limit=0', 400],
+      ['/v1/events?evil=1', 400],
+      [`/v1/events/${draft}`, 404],
+      ['/v1/events/not-a-uuid', 400],
+    ] as const) {
+      const res = await call(a.url, 'GET', path);
+      expect([path, res.status, res.headers.get('cache-control'), res.headers.get('etag')]).toEqual([path, status, 'no-store', null]);
+    }
+  });
 });
