@@ -181,12 +181,13 @@ export class EventCache implements OnModuleDestroy {
   async readPage<T>(query: Record<string, unknown>, load: () => Promise<T>): Promise<JsonBody> {
     const ttl = this.config.pageCacheSeconds;
     if (!ttl) return jsonBody(await load());
-    const key = `catalog-page:${createHash('sha1').update(JSON.stringify(query)).digest('base64url')}`;
+    const selector = JSON.stringify(query);
     // A page this process built, still young: only the catalog generation is asked of Redis (a few
     // bytes instead of the page's ~20 KB to fetch and parse), so an edit anywhere still drops it; its
     // bytes and ETag were computed once, when it was built.
-    const local = this.localPages.get(key);
+    const local = this.localPages.get(selector);
     if (local && local.until > Date.now() && ((await this.cache.get<number>(CATALOG_GENERATION)) ?? 0) === local.gen) return local.body;
+    const key = `catalog-page:${createHash('sha1').update(selector).digest('base64url')}`;
     const [cached, generation = 0] = (await this.cache.getMany<unknown>([key, CATALOG_GENERATION])) as [
       PageSnapshot<T> | undefined,
       number | undefined,
@@ -199,7 +200,7 @@ export class EventCache implements OnModuleDestroy {
       if (elapsed < ttl) await this.store(key, { gen: generation, page } satisfies PageSnapshot<T>, ttl - elapsed);
       const body = jsonBody(page);
       if (this.localPages.size >= LOCAL_PAGES_MAX) this.localPages.clear();
-      this.localPages.set(key, { gen: generation, body, until: started + ttl * 1000 });
+      this.localPages.set(selector, { gen: generation, body, until: started + ttl * 1000 });
       return body;
     });
   }
