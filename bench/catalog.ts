@@ -261,6 +261,9 @@ function scenariosFor(stack: Stack, plain: PlainServer, uncached: BenchApp, x: E
   ];
 }
 
+/** Requests per second per core the server process used (undefined without /proc). */
+const perCore = (r: ScenarioResult) => r.rps.mean / (r.cpuCores.app ?? r.cpuCores.server ?? NaN);
+
 /** Ratios to the baseline, the issue-8 targets and the verdict (which rests on the problems only). */
 function assess(results: ScenarioResult[], rssMaxMb: Record<string, number>) {
   const by = (name: string) => results.find((r) => r.name === name)!;
@@ -270,6 +273,8 @@ function assess(results: ScenarioResult[], rssMaxMb: Record<string, number>) {
     return {
       scenario: name,
       rpsAppOverPlain: r.rps.mean / baseline.rps.mean,
+      // Per core of the server process: what the ratio is when other processes take CPU from one scenario and not the other.
+      rpsPerCoreAppOverPlain: perCore(r) / perCore(baseline),
       p50AppOverPlain: r.latencyMs.p50 / baseline.latencyMs.p50,
       p99AppOverPlain: r.latencyMs.p99 / baseline.latencyMs.p99,
     };
@@ -328,14 +333,16 @@ function figureLines(results: ScenarioResult[], a: Assessment): string[] {
     '(timeouts, unexpected bodies) count the warm-up too.',
     '',
     table([
-      ['app / plain fastify', 'req/s ratio', 'p50 ratio', 'p99 ratio'],
+      ['app / plain fastify', 'req/s ratio', 'per core', 'p50 ratio', 'p99 ratio'],
       ...a.ratios.map((r) => [
         `${r.scenario}${r.scenario === 'event' ? '' : ' (for information)'}`,
         fmt(r.rpsAppOverPlain, 3),
+        fmt(r.rpsPerCoreAppOverPlain, 3),
         `${fmt(r.p50AppOverPlain, 2)}×`,
         `${fmt(r.p99AppOverPlain, 2)}×`,
       ]),
     ]),
+    '(per core: req/s per core the server process used, app over plain; steadier when other processes share the machine)',
     '',
     table([
       ['cpu: cores busy while measured', 'bench', 'server', 'postgres', 'redis', 'other', 'machine'],
