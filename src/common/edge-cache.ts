@@ -14,6 +14,30 @@ export function strongEtag(body: string | Buffer): string {
   return `"${createHash('sha1').update(body).digest('base64url')}"`;
 }
 
+/**
+ * A JSON answer serialised once, as UTF-8 bytes, with its strong ETag: kept beside a cached value so
+ * a hit does no JSON work, no hashing and no string encoding.
+ */
+export interface JsonBody {
+  readonly bytes: Buffer;
+  readonly etag: string;
+}
+
+export function jsonBody(value: unknown): JsonBody {
+  const bytes = Buffer.from(JSON.stringify(value));
+  return { bytes, etag: strongEtag(bytes) };
+}
+
+/** ETags already known for a reply's body (sendJson), so the onSend hook does not hash it again. */
+const knownEtags = new WeakMap<FastifyReply, string>();
+
+/** Sends pre-serialised JSON (return the result from a handler with `@Res({ passthrough: true })`). */
+export function sendJson(reply: FastifyReply, body: JsonBody): Buffer {
+  reply.type('application/json; charset=utf-8');
+  knownEtags.set(reply, body.etag);
+  return body.bytes;
+}
+
 /** RFC 9110 §13.1.2: weak comparison, `*` matches any current representation. */
 export function matchesIfNoneMatch(header: string | undefined, etag: string): boolean {
   if (!header) return false;
@@ -38,7 +62,7 @@ export function publicReadCaching(routes: readonly string[]) {
       return payload;
     }
     if (reply.statusCode !== 200 || (typeof payload !== 'string' && !Buffer.isBuffer(payload))) return payload;
-    const etag = strongEtag(payload);
+    const etag = knownEtags.get(reply) ?? strongEtag(payload);
     reply.header('etag', etag).header('cache-control', PUBLIC_CACHE_CONTROL).header('vary', 'Authorization');
     if (!matchesIfNoneMatch(request.headers['if-none-match'], etag)) return payload;
     reply.code(304).removeHeader('content-type').removeHeader('content-length');

@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { createHash } from 'node:crypto';
+import { jsonBody, JsonBody } from '../../common/edge-cache';
 import { CatalogConfig } from '../../config';
 import { Cache } from '../../ports/cache.port';
 import type { EventView } from './event.model';
@@ -34,6 +35,22 @@ export interface EventLoaders {
 /** Bumped with every event's generation: a page tagged with an older catalog generation is stale at once. */
 const CATALOG_GENERATION = 'catalog-gen';
 
+/**
+ * Seconds this process reuses an event it serialised, generation and counts permitting. Short, so
+ * that even a Redis that lost its data and counted an event's generation back up to the same number
+ * cannot keep an old copy here for long.
+ */
+const LOCAL_EVENT_SECONDS = 10;
+/** Events kept in this process's memory at most (a bound against floods of distinct ids). */
+const LOCAL_EVENTS_MAX = 1_000;
+
+/** An event as sent: the view and its serialised bytes, tagged with the generation they were read at. */
+export interface SerialisedEvent {
+  gen: number;
+  view: EventView;
+  body: JsonBody;
+}
+
 /** Pages kept in this process's memory at most (a bound against floods of distinct queries). */
 const LOCAL_PAGES_MAX = 1_000;
 
@@ -67,7 +84,9 @@ export class EventCache implements OnModuleDestroy {
   private readonly logger = new Logger('EventCache');
   private readonly inFlight = new Map<string, Promise<unknown>>();
   /** Pages this process built, for their TTL; checked against the catalog generation on every read. */
-  private readonly localPages = new Map<string, PageSnapshot<unknown> & { until: number }>();
+  private readonly localPages = new Map<string, { gen: number; body: JsonBody; until: number }>();
+  /** Events this process serialised (readBody); checked against the generation and live counts on every read. */
+  private readonly localEvents = new Map<string, SerialisedEvent & { until: number }>();
   /** Events whose invalidation could not reach Redis; retried until it can. */
   private readonly pending = new Set<string>();
   private retryTimer?: NodeJS.Timeout;
@@ -84,6 +103,39 @@ export class EventCache implements OnModuleDestroy {
   ) {}
 
   async read(id: string, load: EventLoaders): Promise<EventView | undefined> {
+    return (await this.readFromRedis(id, load))?.view;
+  }
+
+  /**
+   * The event as sent: the view and its serialised bytes with their ETag. A warm read is one MGET of
+   * the generation and the live counts (a few bytes): while both match the copy this process
+   * serialised, the bytes are sent again without parsing or serialising anything. Any edit bumps the
+   * generation before it is answered, so the next read on every instance misses this copy.
+   */
+  async readBody(id: string, load: EventLoaders): Promise<SerialisedEvent | undefined> {
+    const local = this.localEvents.get(id);
+    if (local && local.until > Date.now()) {
+      const k = keys(id);
+      const [generation = 0, live] = (await this.cache.getMany<unknown>([k.generation, k.live])) as [number | undefined, Availability | undefined];
+      // No live counts (expired, dropped by a sale, or Redis not answering): the full path below.
+      if (generation === local.gen && live && local.view.ticketTypes.every((t) => t.id in live)) {
+        return sameCounts(local.view, live) ? local : this.keepLocal(id, local.gen, withCounts(local.view, live), local.until);
+      }
+    }
+    const fresh = await this.readFromRedis(id, load);
+    if (!fresh) return undefined;
+    return this.keepLocal(id, fresh.gen, fresh.view, Date.now() + LOCAL_EVENT_SECONDS * 1000);
+  }
+
+  private keepLocal(id: string, gen: number, view: EventView, until: number): SerialisedEvent {
+    const entry = { gen, view, body: jsonBody(view), until };
+    if (this.localEvents.size >= LOCAL_EVENTS_MAX) this.localEvents.clear();
+    this.localEvents.set(id, entry);
+    return entry;
+  }
+
+  /** The view with current counts, and the generation its static part is tagged with. */
+  private async readFromRedis(id: string, load: EventLoaders): Promise<{ gen: number; view: EventView } | undefined> {
     const k = keys(id);
     // While Redis cannot answer, the Cache port misses (and drops writes): every reader rebuilds
     // from Postgres, sharing one flight.
@@ -95,7 +147,7 @@ export class EventCache implements OnModuleDestroy {
     const [snapshot, generation = 0, live] = cached;
 
     if (!snapshot || snapshot.gen !== generation) {
-      return this.once(`snapshot:${id}:${generation}`, async () => {
+      const view = await this.once(`snapshot:${id}:${generation}`, async () => {
         const view = await load.snapshot();
         // Stored before the flight lands, so readers arriving next find it in Redis instead of starting another.
         await Promise.all([
@@ -104,6 +156,7 @@ export class EventCache implements OnModuleDestroy {
         ]);
         return view;
       });
+      return view && { gen: generation, view };
     }
     if (!snapshot.view) return undefined;
 
@@ -117,11 +170,7 @@ export class EventCache implements OnModuleDestroy {
             if (elapsed < LIVE_TTL_SECONDS) await this.store(k.live, fresh, LIVE_TTL_SECONDS - elapsed);
             return fresh;
           });
-    const view = snapshot.view;
-    return {
-      ...view,
-      ticketTypes: view.ticketTypes.map((t) => ({ ...t, available: counts[t.id] ?? t.available })),
-    };
+    return { gen: generation, view: withCounts(snapshot.view, counts) };
   }
 
   /**
@@ -129,27 +178,30 @@ export class EventCache implements OnModuleDestroy {
    * is everything that selects the page. One MGET per hit (page + catalog generation); a miss or a
    * page older than the last edit anywhere is rebuilt by one flight per page in this process.
    */
-  async readPage<T>(query: Record<string, unknown>, load: () => Promise<T>): Promise<T> {
+  async readPage<T>(query: Record<string, unknown>, load: () => Promise<T>): Promise<JsonBody> {
     const ttl = this.config.pageCacheSeconds;
-    if (!ttl) return load();
-    const key = `catalog-page:${createHash('sha1').update(JSON.stringify(query)).digest('base64url')}`;
+    if (!ttl) return jsonBody(await load());
+    const selector = JSON.stringify(query);
     // A page this process built, still young: only the catalog generation is asked of Redis (a few
-    // bytes instead of the page's ~20 KB to fetch and parse), so an edit anywhere still drops it.
-    const local = this.localPages.get(key);
-    if (local && local.until > Date.now() && ((await this.cache.get<number>(CATALOG_GENERATION)) ?? 0) === local.gen) return local.page as T;
+    // bytes instead of the page's ~20 KB to fetch and parse), so an edit anywhere still drops it; its
+    // bytes and ETag were computed once, when it was built.
+    const local = this.localPages.get(selector);
+    if (local && local.until > Date.now() && ((await this.cache.get<number>(CATALOG_GENERATION)) ?? 0) === local.gen) return local.body;
+    const key = `catalog-page:${createHash('sha1').update(selector).digest('base64url')}`;
     const [cached, generation = 0] = (await this.cache.getMany<unknown>([key, CATALOG_GENERATION])) as [
       PageSnapshot<T> | undefined,
       number | undefined,
     ];
-    if (cached && cached.gen === generation) return cached.page;
+    if (cached && cached.gen === generation) return jsonBody(cached.page);
     return this.once(`${key}:${generation}`, async () => {
       const started = Date.now();
       const page = await load();
       const elapsed = (Date.now() - started) / 1000;
       if (elapsed < ttl) await this.store(key, { gen: generation, page } satisfies PageSnapshot<T>, ttl - elapsed);
+      const body = jsonBody(page);
       if (this.localPages.size >= LOCAL_PAGES_MAX) this.localPages.clear();
-      this.localPages.set(key, { gen: generation, page, until: started + ttl * 1000 });
-      return page;
+      this.localPages.set(selector, { gen: generation, body, until: started + ttl * 1000 });
+      return body;
     });
   }
 
@@ -221,6 +273,14 @@ export class EventCache implements OnModuleDestroy {
     this.lastWarning = now;
     this.logger.warn({ err: error }, message);
   }
+}
+
+function withCounts(view: EventView, counts: Availability): EventView {
+  return { ...view, ticketTypes: view.ticketTypes.map((t) => ({ ...t, available: counts[t.id] ?? t.available })) };
+}
+
+function sameCounts(view: EventView, counts: Availability): boolean {
+  return view.ticketTypes.every((t) => counts[t.id] === t.available);
 }
 
 function availabilityOf(view: EventView): Availability {

@@ -9,6 +9,7 @@ import {
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import { DomainError, ValidationFailedError } from '../../common/domain-error';
+import { sendJson } from '../../common/edge-cache';
 import { ApiProblems } from '../../common/openapi';
 import { UuidParam } from '../../common/validation';
 import { AuthenticatedUser, CurrentUser, Public, Roles } from '../auth/auth.decorators';
@@ -58,8 +59,9 @@ export class EventsController {
   @ApiOperation({ summary: 'Published events, soonest first' })
   @ApiOkResponse({ type: EventPageDto })
   @ApiProblems(400, 429)
-  async list(@Query() query: ListEventsQueryDto): Promise<EventPageDto> {
-    return this.events.listPublic({
+  async list(@Query() query: ListEventsQueryDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<Buffer> {
+    // Sent as the bytes the page cache keeps (with their ETag): a hit serialises nothing.
+    const page = await this.events.listPublic({
       category: query.category,
       city: query.city,
       q: query.q,
@@ -68,6 +70,7 @@ export class EventsController {
       limit: query.limit ?? 20,
       cursor: query.cursor,
     });
+    return sendJson(reply, page);
   }
 
   @Get('organiser/events')
@@ -86,8 +89,13 @@ export class EventsController {
   @ApiOperation({ summary: 'One event: published for everyone; drafts and cancelled for their organiser' })
   @ApiOkResponse({ type: EventDto })
   @ApiProblems(400, 401, [404, 'NOT_FOUND'], 429)
-  async get(@CurrentUser() caller: AuthenticatedUser | undefined, @UuidParam('id') id: string): Promise<EventDto> {
-    return this.events.get(caller?.id, id);
+  async get(
+    @CurrentUser() caller: AuthenticatedUser | undefined,
+    @UuidParam('id') id: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<Buffer> {
+    // The bytes serialised once per edit and change of counts, with their ETag (EventCache.readBody).
+    return sendJson(reply, await this.events.getBody(caller?.id, id));
   }
 
   @Patch('events/:id')

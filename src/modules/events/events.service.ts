@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { DomainError, FieldError, NotFoundError, ValidationFailedError } from '../../common/domain-error';
+import type { JsonBody } from '../../common/edge-cache';
 import { maxPriceMinorUnits, toDecimalString } from '../../common/money';
 import { decodeCursor, encodeCursor, Page } from '../../common/pagination';
 import { Sql, Transactions } from '../../database/transaction';
 import { Clock } from '../../ports/clock.port';
 import { ObjectStorage } from '../../ports/object-storage.port';
 import { PaymentGateway } from '../../ports/payment-gateway.port';
-import { EventCache } from './event-cache';
+import { EventCache, SerialisedEvent } from './event-cache';
 import { IMAGE_TYPES, ImageType } from './event-image';
 import {
   CatalogEvent,
@@ -365,18 +366,28 @@ export class EventsService {
 
   /** Published events for everyone; drafts and cancelled events for their organiser only. */
   async get(viewerId: string | undefined, id: string): Promise<EventView> {
-    const view = await this.cache.read(id, {
+    return (await this.getSerialised(viewerId, id)).view;
+  }
+
+  /** The same, as sent: its bytes and ETag, serialised once per edit and change of counts (EventCache.readBody). */
+  async getBody(viewerId: string | undefined, id: string): Promise<JsonBody> {
+    return (await this.getSerialised(viewerId, id)).body;
+  }
+
+  private async getSerialised(viewerId: string | undefined, id: string): Promise<SerialisedEvent> {
+    const event = await this.cache.readBody(id, {
       snapshot: async () => {
         const event = await this.events.findWithTicketTypes(this.tx.sql, id);
         return event && this.view(event);
       },
       availability: () => this.events.availability(this.tx.sql, id),
     });
-    if (!view || (view.status !== 'published' && view.organiserId !== viewerId)) throw eventNotFound();
-    return view;
+    if (!event || (event.view.status !== 'published' && event.view.organiserId !== viewerId)) throw eventNotFound();
+    return event;
   }
 
-  async listPublic(query: PublicListQuery): Promise<Page<EventView>> {
+  /** A page as sent: serialised (and its ETag computed) once per cached page. */
+  async listPublic(query: PublicListQuery): Promise<JsonBody> {
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, isStartsAtCursor);
     if (query.cursor !== undefined && !after) throw invalidCursor();
     if (query.from && query.to && query.from > query.to) {
