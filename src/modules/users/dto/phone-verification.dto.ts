@@ -3,7 +3,7 @@ import { IsOptional, IsString, Matches } from 'class-validator';
 import { E164, E164_MESSAGE } from './user.dto';
 
 export class RequestPhoneCodeDto {
-  @ApiPropertyOptional({ example: '+21612345678', description: 'E.164. Sets or changes the number on file (a new number is unverified); without it, the number on file.' })
+  @ApiPropertyOptional({ example: '+21612345678', pattern: E164.source, description: 'E.164. Sets or changes the number on file (a new number is unverified); without it, the number on file.' })
   @IsOptional()
   @IsString()
   @Matches(E164, { message: E164_MESSAGE })
@@ -19,7 +19,7 @@ export class PhoneCodeSentDto {
 }
 
 export class VerifyPhoneDto {
-  @ApiProperty({ example: '042917', description: 'The six digits of the SMS' })
+  @ApiProperty({ example: '042917', pattern: '^\\d{6}$', description: 'The six digits of the SMS' })
   @IsString()
   @Matches(/^\d{6}$/, { message: 'code must be the six digits sent by SMS' })
   code: string;
