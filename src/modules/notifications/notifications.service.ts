@@ -34,8 +34,20 @@ export interface PaidOrder {
   currency: string;
 }
 
-/** SMS are billed per 160-character segment: the confirmation fits in one. */
+/** SMS are billed per 160-character segment: the confirmation fits in one, the title taking what is left (60 at most). */
+const SMS_MAX = 160;
 const SMS_TITLE_MAX = 60;
+
+/**
+ * "Tickr: 2 tickets for <title>, <when>. Order <ref>; tickets by e-mail.": the title is cut to the
+ * room the rest leaves (a long time-zone name leaves less), and the whole is bounded whatever happens.
+ */
+function confirmationSms(count: number, data: TicketConfirmationData): string {
+  const head = `Tickr: ${count} ticket${count === 1 ? '' : 's'} for `;
+  const tail = `, ${data.event.startsAtLocal}. Order ${data.orderReference}; tickets by e-mail.`;
+  const room = Math.min(SMS_TITLE_MAX, SMS_MAX - head.length - tail.length);
+  return plainText(`${head}${plainText(data.event.title, Math.max(room, 12))}${tail}`, SMS_MAX);
+}
 
 function summary(event: EventNotificationFacts): EventSummary {
   return {
@@ -108,10 +120,7 @@ export class NotificationsService implements OnModuleInit {
       { id: randomUUID(), channel: 'email', template: 'ticket-confirmation', recipient: buyer.email, payload: { ...data }, cause },
     ];
     if (buyer.smsPhone) {
-      const title = plainText(data.event.title, SMS_TITLE_MAX);
-      const text =
-        `Tickr: ${tickets.length} ticket${tickets.length === 1 ? '' : 's'} for ${title}, ` +
-        `${data.event.startsAtLocal}. Order ${data.orderReference}; tickets sent to ${buyer.email}.`;
+      const text = confirmationSms(tickets.length, data);
       messages.push({ id: randomUUID(), channel: 'sms', template: 'ticket-confirmation', recipient: buyer.smsPhone, payload: { text }, cause });
     }
     await this.enqueue(sql, messages);
