@@ -8,7 +8,8 @@ import { call, register, Session } from '../support/http';
 import { organiser, paidOrder, Sellable, sellableEvent } from '../support/orders';
 import { droppedMessages, outboxSettled } from '../support/messages';
 import { waitFor } from '../support/ports';
-import { CHEAP_HASHING, expectFieldError, expectProblem } from '../support/problems';
+import { ODD_VALUES, prng } from '../support/fuzz';
+import { CHEAP_HASHING, expectClientOutcome, expectFieldError, expectProblem } from '../support/problems';
 
 /**
  * Issue 17 item 7: SMS go only to a phone its owner verified with a code sent to it. The code is
@@ -193,6 +194,46 @@ describe('phone verification', () => {
     expectProblem(await call(t.url, 'POST', VERIFY, { body: { phone: uniquePhone() } }), 401, 'UNAUTHENTICATED');
     expectProblem(await call(t.url, 'POST', CHECK, { body: { code: '123456' } }), 401, 'UNAUTHENTICATED');
     expect((await me(buyer)).phone).toBeNull();
+  });
+
+  it('fuzzed: 200 odd requests to both routes are a 4xx problem or a success, and neither limit is passed', async () => {
+    const random = prng(Number(process.env.FUZZ_SEED ?? 20_261_202));
+    const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)];
+    const people = await Promise.all(Array.from({ length: 3 }, () => register(t.url, { role: 'buyer' })));
+    // A live code for the first: the fuzz guesses against it.
+    const target = uniquePhone();
+    const code = await codeFor(people[0], target);
+    const oddBody = (field: string, valid: unknown[]) => {
+      if (random() < 0.15) return pick(ODD_VALUES);
+      return random() < 0.3 ? {} : { [field]: pick([...ODD_VALUES, ...valid]) };
+    };
+    const oddToken = () => pick([...people.map((p) => p.accessToken), undefined, 'x', 'a.b.c']);
+    const jobs = Array.from({ length: 200 }, () =>
+      random() < 0.5
+        ? { path: VERIFY, body: oddBody('phone', ['+21612345678', target, uniquePhone()]), token: oddToken() }
+        : { path: CHECK, body: oddBody('code', ['000000', '123456', code === '999999' ? '999998' : '999999']), token: pick([people[0].accessToken, oddToken()]) },
+    );
+    const replies: { path: string; token?: string; status: number; code?: string }[] = [];
+    for (let i = 0; i < jobs.length; i += 10) {
+      const batch = jobs.slice(i, i + 10);
+      const answers = await Promise.all(batch.map((j) => call(t.url, 'POST', j.path, { token: j.token, body: j.body })));
+      answers.forEach((r, k) => {
+        expectClientOutcome(r, `POST ${batch[k].path} ${JSON.stringify(batch[k].body)?.slice(0, 200)}`);
+        replies.push({ path: batch[k].path, token: batch[k].token, status: r.status, code: r.body?.code });
+      });
+    }
+    // Never more than 3 codes per account (the first's own one included) nor per number, and
+    // never more than 5 wrong guesses per code an account was sent.
+    for (const [i, p] of people.entries()) {
+      const mine = replies.filter((r) => r.token === p.accessToken);
+      const sent = mine.filter((r) => r.path === VERIFY && r.status === 202).length + (i === 0 ? 1 : 0);
+      expect(sent).toBeLessThanOrEqual(3);
+      expect(mine.filter((r) => r.code === 'INVALID_CODE').length).toBeLessThanOrEqual(5 * sent);
+    }
+    await settled();
+    const perNumber = new Map<string, number>();
+    for (const m of droppedMessages<SmsFile>(dir).filter((x) => x.text.includes('verification code'))) perNumber.set(m.to, (perNumber.get(m.to) ?? 0) + 1);
+    for (const n of perNumber.values()) expect(n).toBeLessThanOrEqual(3);
   });
 
   it('the ticket-confirmation SMS goes to a verified phone only: none while unverified, one per order once verified', async () => {
