@@ -31,6 +31,7 @@ import { InMemoryWaitingRoomStore } from './local/in-memory-waiting-room-store.a
 import { InProcessPubSub } from './local/in-process-pub-sub.adapter';
 import { LogEmailSender } from './local/log-email-sender.adapter';
 import { LogMetrics } from './local/log-metrics.adapter';
+import { FileSmsSender } from './local/file-sms-sender.adapter';
 import { LogSmsSender } from './local/log-sms-sender.adapter';
 import { NoMetrics } from './local/no-metrics.adapter';
 import { StandInRedisHealth } from './local/stand-in-redis-health.adapter';
@@ -94,15 +95,21 @@ const emailSender: Provider = {
 const smsSender: Provider = {
   provide: SmsSender,
   inject: [AppConfig],
-  useFactory: (config: AppConfig) =>
-    config.drivers.sms === 'sns'
-      ? new SnsSmsSender({
+  useFactory: (config: AppConfig) => {
+    switch (config.drivers.sms) {
+      case 'sns':
+        return new SnsSmsSender({
           region: config.aws.region,
           endpoint: config.aws.endpointUrl,
           senderId: config.sms.senderId,
           requestTimeoutMs: config.outbox.sendTimeoutMs,
-        })
-      : new LogSmsSender(),
+        });
+      case 'file':
+        return new FileSmsSender(config.sms.fileDir);
+      case 'log':
+        return new LogSmsSender();
+    }
+  },
 };
 
 const metrics: Provider = {

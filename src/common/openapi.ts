@@ -68,6 +68,8 @@ export const PROBLEM_EXTENSIONS: Record<string, { properties: Record<string, Sch
     properties: { clientSecret: { type: 'string', description: 'Finish the payment in the browser with Stripe.js' } },
     required: ['clientSecret'],
   },
+  // users/phone-verification.service.ts
+  INVALID_CODE: { properties: { attemptsLeft: { ...integer, description: 'Wrong attempts this code still takes' } }, required: ['attemptsLeft'] },
   // events/event-image.ts (a body refused by the server before it reaches the handler carries none)
   PAYLOAD_TOO_LARGE: { properties: { limitBytes: integer } },
   UNSUPPORTED_MEDIA_TYPE: { properties: { accepted: { type: 'array', items: { type: 'string' } } } },

@@ -161,7 +161,8 @@ const envObject = z.object({
   EMAIL_FILE_DIR: z.string().min(1).default('.data/emails'),
   EMAIL_FROM: z.string().min(3).default('Tickr <no-reply@tickr.local>'),
   SES_CONFIGURATION_SET: z.string().min(1).optional(),
-  SMS_DRIVER: z.enum(['sns', 'log']).optional(),
+  SMS_DRIVER: z.enum(['sns', 'file', 'log']).optional(),
+  SMS_FILE_DIR: z.string().min(1).default('.data/sms'),
   /** Alphanumeric sender id for SMS where carriers allow one (1–11 letters and digits). */
   SMS_SENDER_ID: z.string().regex(/^(?=.*[A-Za-z])[A-Za-z0-9]{1,11}$/, 'must be 1–11 letters and digits, at least one letter').optional(),
   METRICS_DRIVER: z.enum(['cloudwatch', 'log', 'none']).optional(),
@@ -562,7 +563,7 @@ export const SLICES = {
     sesConfigurationSet: e.SES_CONFIGURATION_SET,
     faults: { failureRate: e.EMAIL_FAULT_RATE, latencyMs: e.EMAIL_FAULT_LATENCY_MS },
   }),
-  sms: (e) => ({ senderId: e.SMS_SENDER_ID }),
+  sms: (e) => ({ senderId: e.SMS_SENDER_ID, fileDir: e.SMS_FILE_DIR }),
   metrics: (e) => ({ flushIntervalMs: e.METRICS_FLUSH_INTERVAL_MS, namespace: e.METRICS_NAMESPACE }),
   aws: (e) => ({ region: e.AWS_REGION, endpointUrl: e.AWS_ENDPOINT_URL }),
   tracing: (e) => tracingSettingsOf(e),

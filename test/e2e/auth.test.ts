@@ -11,9 +11,10 @@ import { CHEAP_HASHING, expectFieldError, expectProblem } from '../support/probl
 const PASSWORD = 'a-long-enough-password';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** The exact `user` shape of the contract, nothing more. */
+/** The exact `user` shape: the contract's, plus `phoneVerified`. */
 function expectUser(user: unknown, expected: { email?: string; name?: string; role?: string; phone?: string | null } = {}): void {
-  expect(Object.keys(user as object).sort()).toEqual(['email', 'id', 'name', 'phone', 'role']);
+  // API.md's {id, email, name, role, phone}, and `phoneVerified` (additive: issue 17 item 7).
+  expect(Object.keys(user as object).sort()).toEqual(['email', 'id', 'name', 'phone', 'phoneVerified', 'role']);
   expect(user).toMatchObject({ id: expect.stringMatching(UUID), ...expected });
 }
 
@@ -377,12 +378,13 @@ describe('auth and users', () => {
   });
 
   describe('GET /v1/me', () => {
-    it('answers 200 {id, email, name, role, phone} and nothing else', async () => {
+    it('answers 200 {id, email, name, role, phone, phoneVerified} and nothing else', async () => {
       const email = uniqueEmail('me');
       const s = await register(t.url, { email, name: 'Grace Hopper', role: 'organiser', phone: '+4915123456789' });
       const res = await me(t, s.accessToken);
       expect(res.status).toBe(200);
-      expect(res.body).toEqual({ id: s.user.id, email, name: 'Grace Hopper', role: 'organiser', phone: '+4915123456789' });
+      // A phone given at registration is unverified: no SMS is sent without the user asking.
+      expect(res.body).toEqual({ id: s.user.id, email, name: 'Grace Hopper', role: 'organiser', phone: '+4915123456789', phoneVerified: false });
     });
 
     it('keeps unicode names intact', async () => {

@@ -5,6 +5,7 @@ import { Client } from 'pg';
 import { startTestApp, TestApp, uniqueEmail } from '../support/app';
 import { call, register, Session } from '../support/http';
 import { buyers, organiser, paidOrder, placeOrder, sellableEvent } from '../support/orders';
+import { outboxSettled } from '../support/messages';
 import { waitFor } from '../support/ports';
 import { CHEAP_HASHING } from '../support/problems';
 
@@ -35,15 +36,7 @@ describe('notifications', () => {
   const emailsTo = (to: string, template: string) => emails().filter((e) => e.to === to && e.template === template);
   const outboxRows = async (cause: string) =>
     (await db.query(`SELECT channel, template, recipient, status, payload FROM outbox WHERE cause = $1 ORDER BY channel`, [cause])).rows;
-  /** Waits until nothing is pending, then a little more, so a second (wrong) delivery would have shown. */
-  const settled = async () => {
-    await waitFor(
-      async () => ((await db.query(`SELECT count(*)::int AS n FROM outbox WHERE status = 'pending'`)).rows[0].n === 0 ? true : undefined),
-      'the outbox to drain',
-      15_000,
-    );
-    await new Promise((r) => setTimeout(r, 300));
-  };
+  const settled = () => outboxSettled(db);
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tickr-emails-'));
@@ -77,9 +70,11 @@ describe('notifications', () => {
     expect(await outboxRows(`event-published:${s.eventId}`)).toEqual([expect.objectContaining({ channel: 'email', status: 'sent', recipient: owner.user.email })]);
   });
 
-  it('ticket-confirmation goes to the buyer after payment, by e-mail with the codes and QR codes, and by SMS when the buyer has a phone', async () => {
+  it('ticket-confirmation goes to the buyer after payment, by e-mail with the codes and QR codes, and by SMS when the buyer has a verified phone', async () => {
     const s = await sellableEvent(t.url, owner, [{ price: 45_000, capacity: 50 }], { title: 'Jazz à Carthage' });
     const withPhone = await register(t.url, { email: uniqueEmail('phone'), role: 'buyer', phone: '+21698123456' });
+    // SMS go to a verified phone only (test/e2e/phone-verification.test.ts verifies one through the API).
+    await db.query(`UPDATE users SET phone_verified_at = now() WHERE id = $1`, [withPhone.user.id]);
     const [withoutPhone] = await buyers(t.url, 1);
 
     const before = emails().length;

@@ -219,6 +219,11 @@ describe('the OpenAPI document describes the API as it answers', () => {
     const buyer = refreshed.body.accessToken as string;
     expect((await api.call('GET', '/v1/me', { token: buyer })).body.email).toBe(buyerEmail);
     expect((await api.call('GET', '/v1/me')).status).toBe(401);
+    // Phone verification (the code itself: test/e2e/phone-verification.test.ts).
+    expect((await api.call('POST', '/v1/me/phone/verification', { token: buyer, body: {} })).status).toBe(202);
+    const wrong = await api.call('POST', '/v1/me/phone/verify', { token: buyer, body: { code: '000000' } });
+    expect([wrong.status, wrong.body.code]).toEqual([422, 'INVALID_CODE']);
+    expect((await api.call('POST', '/v1/me/phone/verify', { token: buyer, body: { code: 'x' }, invalid: true })).status).toBe(400);
     const staffEmail = uniqueEmail('door');
     const staff = (await api.call('POST', '/v1/auth/register', { body: { email: staffEmail, password, name: 'Dora Door', role: 'buyer' } })).body;
 

@@ -305,6 +305,8 @@ describe('outbox reliability', () => {
       // One instance takes the orders and relays; 50 attempts so that no message dies by bad luck (0.3^50).
       app = await spawnApp(relayEnv(db, dir, { EMAIL_FAULT_RATE: '0.3', OUTBOX_MAX_ATTEMPTS: '50' }));
       const people = await someBuyers(app.url, 12, 4);
+      // SMS go to a verified phone only (the verification itself: test/e2e/phone-verification.test.ts).
+      await client.query(`UPDATE users SET phone_verified_at = now() WHERE phone = $1`, [PHONE]);
       const { owner, paid } = await backlog(app.url, 60, people);
       expect(paid).toHaveLength(60);
       const phones = paid.filter((p) => p.buyer.user.phone === PHONE).length;

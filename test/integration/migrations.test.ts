@@ -101,9 +101,9 @@ describe('migrations', () => {
     await expect(insert('00000000-0000-4000-8000-0000000000c4', 'pigeon')).rejects.toThrow(/outbox_channel_check/);
   });
 
-  it('the orders, outbox, check-in, payments-in-flight, idempotency-outcome, provider-event, event-orders-index, rate-limit-fallback, staff-invitation, waiting-room and buyer-caps migrations revert and apply again', async () => {
+  it('the orders, outbox, check-in, payments-in-flight, idempotency-outcome, provider-event, event-orders-index, rate-limit-fallback, staff-invitation, waiting-room, buyer-caps and phone-verification migrations revert and apply again', async () => {
     await empty.query(`TRUNCATE users, outbox CASCADE`);
-    for (let i = 0; i < 11; i++) await revertLastMigration(db.url);
+    for (let i = 0; i < 12; i++) await revertLastMigration(db.url);
     const { rows } = await empty.query(
       `SELECT to_regclass('orders') AS orders, to_regclass('payments') AS payments, to_regclass('outbox') AS outbox, to_regclass('event_staff') AS staff`,
     );
@@ -120,6 +120,7 @@ describe('migrations', () => {
       'StaffInvitations1796211817965',
       'WaitingRoom1796212841583',
       'BuyerCaps1796214666138',
+      'PhoneVerification1796222136584',
     ]);
     expect((await empty.query(`SELECT to_regclass('rate_limit_counters') AS c, to_regclass('event_staff_invites') AS i`)).rows[0]).toEqual({
       c: 'rate_limit_counters',
@@ -129,13 +130,13 @@ describe('migrations', () => {
 
   it('the staff-invitation migration carries grants made before it over, each claimed by its user', async () => {
     const sql = { query: async <T>(text: string, params?: unknown[]) => (await empty.query(text, params)).rows as T[] };
-    // The waiting room's and the buyer caps' migrations came after it.
-    for (let i = 0; i < 3; i++) await revertLastMigration(db.url);
+    // The waiting room's, the buyer caps' and the phone verification's migrations came after it.
+    for (let i = 0; i < 4; i++) await revertLastMigration(db.url);
     expect((await empty.query(`SELECT to_regclass('event_staff_invites') AS i`)).rows[0].i).toBeNull();
     const [owner, door] = [await insertUser(sql, 'organiser'), await insertUser(sql)];
     const { eventId } = await insertEvent(sql, owner.id);
     await empty.query(`INSERT INTO event_staff (event_id, user_id, granted_by) VALUES ($1, $2, $3)`, [eventId, door.id, owner.id]);
-    expect(await runMigrations(db.url)).toEqual(['StaffInvitations1796211817965', 'WaitingRoom1796212841583', 'BuyerCaps1796214666138']);
+    expect(await runMigrations(db.url)).toEqual(['StaffInvitations1796211817965', 'WaitingRoom1796212841583', 'BuyerCaps1796214666138', 'PhoneVerification1796222136584']);
     const { rows } = await empty.query(`SELECT event_id, email, invited_by, claimed_by FROM event_staff_invites`);
     expect(rows).toEqual([{ event_id: eventId, email: door.email, invited_by: owner.id, claimed_by: door.id }]);
   });

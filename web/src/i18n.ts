@@ -46,6 +46,11 @@ const en = {
   err_NOT_FOUND: 'Not found.', err_FORBIDDEN: 'Your account may not do this.', err_NO_WAITING_ROOM: 'This event has no waiting room.',
   err_ALREADY_CHECKED_IN: 'Already checked in', err_TICKET_VOID: 'Refunded ticket', err_TICKET_NOT_FOUND: 'Not a ticket for this event',
   err_generic: 'Something went wrong. Try again.',
+  yourPhone: 'Your phone', phoneNumber: 'Phone number', sendCode: 'Send a code', smsCode: 'Code from the SMS', verifyPhone: 'Verify',
+  codeSent: 'We sent a code to {phone}. It is valid 10 minutes.', phoneVerified: 'Verified: ticket confirmations also come by SMS.',
+  phoneUnverified: 'Verify your phone to get ticket confirmations by SMS too.', changePhone: 'Change number',
+  err_INVALID_CODE: 'That code is wrong.', err_CODE_EXPIRED: 'That code is no longer valid: send a new one.',
+  err_PHONE_ALREADY_VERIFIED: 'This number is already verified.',
 };
 export type Key = keyof typeof en;
 
@@ -78,6 +83,11 @@ const fr: Record<Key, string> = {
   err_SALES_CLOSED: 'La vente est fermée pour cet événement.', err_PAYMENT_DECLINED: 'Votre carte a été refusée. Essayez-en une autre.',
   err_HOLD_EXPIRED: 'Votre réservation a expiré : les billets ont été libérés.', err_INVALID_CREDENTIALS: 'E-mail ou mot de passe incorrect.',
   err_generic: 'Une erreur est survenue. Réessayez.',
+  yourPhone: 'Votre téléphone', phoneNumber: 'Numéro de téléphone', sendCode: 'Envoyer un code', smsCode: 'Code reçu par SMS', verifyPhone: 'Vérifier',
+  codeSent: 'Un code a été envoyé au {phone}. Il est valable 10 minutes.', phoneVerified: 'Vérifié : les confirmations arrivent aussi par SMS.',
+  phoneUnverified: 'Vérifiez votre téléphone pour recevoir aussi les confirmations par SMS.', changePhone: 'Changer de numéro',
+  err_INVALID_CODE: 'Ce code est incorrect.', err_CODE_EXPIRED: "Ce code n'est plus valable : demandez-en un nouveau.",
+  err_PHONE_ALREADY_VERIFIED: 'Ce numéro est déjà vérifié.',
 };
 
 const ar: Record<Key, string> = {
@@ -107,6 +117,11 @@ const ar: Record<Key, string> = {
   err_SALES_CLOSED: 'البيع غير مفتوح لهذه الفعالية.', err_PAYMENT_DECLINED: 'رُفضت بطاقتك. جرّب بطاقة أخرى.',
   err_HOLD_EXPIRED: 'انتهى الحجز وأُفرج عن التذاكر.', err_INVALID_CREDENTIALS: 'البريد أو كلمة المرور غير صحيحة.',
   err_generic: 'حدث خطأ. حاول مرة أخرى.',
+  yourPhone: 'هاتفك', phoneNumber: 'رقم الهاتف', sendCode: 'أرسل رمزًا', smsCode: 'الرمز الوارد في الرسالة', verifyPhone: 'تحقّق',
+  codeSent: 'أرسلنا رمزًا إلى {phone}. صالح لمدة 10 دقائق.', phoneVerified: 'تم التحقق: تصلك تأكيدات التذاكر برسالة قصيرة أيضًا.',
+  phoneUnverified: 'تحقّق من هاتفك لتصلك تأكيدات التذاكر برسالة قصيرة أيضًا.', changePhone: 'تغيير الرقم',
+  err_INVALID_CODE: 'الرمز غير صحيح.', err_CODE_EXPIRED: 'لم يعد هذا الرمز صالحًا: اطلب رمزًا جديدًا.',
+  err_PHONE_ALREADY_VERIFIED: 'هذا الرقم تم التحقق منه من قبل.',
 };
 
 const DICTS: Record<Lang, Record<Key, string>> = { en, fr, ar };

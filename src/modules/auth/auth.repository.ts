@@ -32,12 +32,13 @@ export class AuthRepository {
    * presentation of the same token wait, then find it spent: exactly one rotation wins.
    */
   async spend(sql: Sql, tokenHash: Buffer): Promise<RotatedToken | undefined> {
-    const [row] = await sql.query<{ sessionId: string; id: string; email: string; name: string; role: User['role']; phone: string | null }>(
+    const [row] = await sql.query<{ sessionId: string } & User>(
       `UPDATE refresh_tokens rt SET spent_at = now()
          FROM auth_sessions s JOIN users u ON u.id = s.user_id
         WHERE rt.token_hash = $1 AND rt.spent_at IS NULL AND rt.expires_at > now()
           AND s.id = rt.session_id AND s.revoked_at IS NULL
-        RETURNING rt.session_id AS "sessionId", u.id, u.email, u.name, u.role, u.phone`,
+        RETURNING rt.session_id AS "sessionId", u.id, u.email, u.name, u.role, u.phone,
+                  u.phone_verified_at IS NOT NULL AS "phoneVerified"`,
       [tokenHash],
     );
     if (!row) return undefined;

@@ -4,6 +4,7 @@ import { DomainEvents } from '../../common/domain-events';
 import { formatMoney } from '../../common/money';
 import { Sql } from '../../database/transaction';
 import { EventNotificationFacts, EventsService } from '../events/events.service';
+import { PhoneCode, PHONE_CODE_TTL_SECONDS, PhoneVerificationService } from '../users/phone-verification.service';
 import { Contact, UsersService } from '../users/users.service';
 import {
   EventPublishedData,
@@ -33,8 +34,20 @@ export interface PaidOrder {
   currency: string;
 }
 
-/** SMS are billed per 160-character segment: the confirmation fits in one. */
+/** SMS are billed per 160-character segment: the confirmation fits in one, the title taking what is left (60 at most). */
+const SMS_MAX = 160;
 const SMS_TITLE_MAX = 60;
+
+/**
+ * "Tickr: 2 tickets for <title>, <when>. Order <ref>; tickets by e-mail.": the title is cut to the
+ * room the rest leaves (a long time-zone name leaves less), and the whole is bounded whatever happens.
+ */
+function confirmationSms(count: number, data: TicketConfirmationData): string {
+  const head = `Tickr: ${count} ticket${count === 1 ? '' : 's'} for `;
+  const tail = `, ${data.event.startsAtLocal}. Order ${data.orderReference}; tickets by e-mail.`;
+  const room = Math.min(SMS_TITLE_MAX, SMS_MAX - head.length - tail.length);
+  return plainText(`${head}${plainText(data.event.title, Math.max(room, 12))}${tail}`, SMS_MAX);
+}
 
 function summary(event: EventNotificationFacts): EventSummary {
   return {
@@ -65,6 +78,7 @@ export class NotificationsService implements OnModuleInit {
     private readonly catalog: EventsService,
     private readonly users: UsersService,
     private readonly domainEvents: DomainEvents,
+    private readonly phones: PhoneVerificationService,
   ) {}
 
   onModuleInit(): void {
@@ -72,9 +86,21 @@ export class NotificationsService implements OnModuleInit {
     // itself already has six collaborators, so the subscription lives beside the publisher.
     this.domainEvents.on('notifications.enqueued', () => this.relay.kick());
     this.catalog.onPublishing((sql, eventId) => this.eventPublished(sql, eventId));
+    this.phones.onCodeIssued((sql, code) => this.phoneCode(sql, code));
   }
 
-  /** `ticket-confirmation` by e-mail to the buyer, and by SMS when the buyer has a phone. */
+  /**
+   * `phone-verification` by SMS to the number being verified: the one message that goes to an
+   * unverified phone, and only because its owner asked (rate-limited by PhoneVerificationService).
+   * Its text (the code) is blanked once sent.
+   */
+  async phoneCode(sql: Sql, { userId, phone, code }: PhoneCode): Promise<void> {
+    const id = randomUUID();
+    const text = `${code} is your Tickr verification code. It expires in ${PHONE_CODE_TTL_SECONDS / 60} minutes. Never share it.`;
+    await this.enqueue(sql, [{ id, channel: 'sms', template: 'phone-verification', recipient: phone, payload: { text }, cause: `phone-verification:${userId}:${id}` }]);
+  }
+
+  /** `ticket-confirmation` by e-mail to the buyer, and by SMS when the buyer has a verified phone. */
   async orderPaid(sql: Sql, order: PaidOrder, tickets: { ticketTypeId: string; code: string }[]): Promise<void> {
     const event = await this.eventFacts(sql, order.eventId);
     const buyer = await this.contact(sql, order.buyerId);
@@ -93,12 +119,9 @@ export class NotificationsService implements OnModuleInit {
     const messages: OutboxMessage[] = [
       { id: randomUUID(), channel: 'email', template: 'ticket-confirmation', recipient: buyer.email, payload: { ...data }, cause },
     ];
-    if (buyer.phone) {
-      const title = plainText(data.event.title, SMS_TITLE_MAX);
-      const text =
-        `Tickr: ${tickets.length} ticket${tickets.length === 1 ? '' : 's'} for ${title}, ` +
-        `${data.event.startsAtLocal}. Order ${data.orderReference}; tickets sent to ${buyer.email}.`;
-      messages.push({ id: randomUUID(), channel: 'sms', template: 'ticket-confirmation', recipient: buyer.phone, payload: { text }, cause });
+    if (buyer.smsPhone) {
+      const text = confirmationSms(tickets.length, data);
+      messages.push({ id: randomUUID(), channel: 'sms', template: 'ticket-confirmation', recipient: buyer.smsPhone, payload: { text }, cause });
     }
     await this.enqueue(sql, messages);
   }

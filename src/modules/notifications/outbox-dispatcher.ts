@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import * as QRCode from 'qrcode';
-import { EmailSender } from '../../ports/email-sender.port';
+import { EmailSender, UndeliverableError } from '../../ports/email-sender.port';
 import { SmsSender } from '../../ports/sms-sender.port';
 import { TicketConfirmationData } from './notification.model';
 import { ClaimedMessage } from './outbox.repository';
@@ -18,6 +18,7 @@ export class OutboxDispatcher {
       await this.sms.send({ id: message.id, to: message.recipient, text: String(message.payload.text) }, { signal });
       return;
     }
+    if (message.template === 'phone-verification') throw new UndeliverableError('phone-verification is an SMS, never an e-mail');
     const data = await this.withImages(message);
     signal.throwIfAborted();
     await this.email.send({ id: message.id, to: message.recipient, template: message.template, data }, { signal });

@@ -3,11 +3,15 @@ import { Sql } from '../../database/transaction';
 import { EmailTemplate } from '../../ports/email-sender.port';
 
 export type Channel = 'email' | 'sms';
+/** The e-mail templates, and the SMS that has no e-mail twin. */
+export type MessageTemplate = EmailTemplate | 'phone-verification';
+/** Messages whose text is a secret (a verification code): blanked once sent, kept only until then. */
+const SECRET_TEMPLATES: MessageTemplate[] = ['phone-verification'];
 
 export interface OutboxMessage {
   id: string;
   channel: Channel;
-  template: EmailTemplate;
+  template: MessageTemplate;
   recipient: string;
   payload: Record<string, unknown>;
   /** What caused it, e.g. `order-paid:<id>`: one message per cause and channel, ever. */
@@ -22,7 +26,7 @@ export interface ClaimedMessage extends OutboxMessage {
 export interface DeadMessage {
   id: string;
   channel: Channel;
-  template: EmailTemplate;
+  template: MessageTemplate;
   cause: string;
   attempts: number;
   lastError: string | null;
@@ -69,8 +73,10 @@ export class OutboxRepository {
   async markSent(sql: Sql, ids: string[]): Promise<void> {
     if (ids.length === 0) return;
     await sql.query(
-      `UPDATE outbox SET status = 'sent', sent_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = ANY ($1::uuid[])`,
-      [ids],
+      `UPDATE outbox SET status = 'sent', sent_at = now(), attempts = attempts + 1, last_error = NULL,
+              payload = CASE WHEN template = ANY ($2::text[]) THEN '{}'::jsonb ELSE payload END
+        WHERE id = ANY ($1::uuid[])`,
+      [ids, SECRET_TEMPLATES],
     );
   }
 

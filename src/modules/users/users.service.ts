@@ -10,8 +10,11 @@ export class EmailTakenError extends DomainError {
   }
 }
 
-/** How a user is reached: what another module may know to write to them. */
-export type Contact = Pick<User, 'email' | 'name' | 'phone'>;
+/**
+ * How a user is reached: what another module may know to write to them. `smsPhone` is the phone
+ * only once it is verified (null otherwise): the one place that decides whether SMS may be sent.
+ */
+export type Contact = Pick<User, 'email' | 'name'> & { smsPhone: string | null };
 
 export interface NewUser {
   email: string;
@@ -64,12 +67,12 @@ export class UsersService {
   }
 
   /**
-   * The user's e-mail, name and phone, read with the caller's executor: inside the caller's
+   * The user's e-mail, name and verified phone, read with the caller's executor: inside the caller's
    * transaction, a message queued there is written to whoever the user is at that moment.
    */
   async contact(sql: Sql, id: string): Promise<Contact | undefined> {
     const user = await this.users.findById(sql, id);
-    return user && { email: user.email, name: user.name, phone: user.phone };
+    return user && { email: user.email, name: user.name, smsPhone: user.phoneVerified ? user.phone : null };
   }
 
   async isEmpty(): Promise<boolean> {

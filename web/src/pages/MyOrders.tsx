@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import { Link } from 'wouter';
 import { api, type OrderDto } from '../api/client';
 import { formatDate, formatMoney, problemMessage, translate as t } from '../i18n';
+import PhoneVerification from './PhoneVerification';
 
 export default function MyOrders() {
   const [orders, setOrders] = useState<OrderDto[] | null>(null);
@@ -17,6 +18,7 @@ export default function MyOrders() {
   return (
     <section aria-labelledby="orders-title">
       <h1 id="orders-title">{t('myOrders')}</h1>
+      <PhoneVerification />
       {orders.length === 0 ? <p>{t('noOrders')}</p> : (
         <ul className="cards">
           {orders.map((order) => (

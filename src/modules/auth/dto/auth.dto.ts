@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsEmail, IsIn, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
-import { UserDto } from '../../users/dto/user.dto';
+import { E164, E164_MESSAGE, UserDto } from '../../users/dto/user.dto';
 import type { AuthResult } from '../auth.service';
 
 const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
@@ -33,7 +33,7 @@ export class RegisterDto {
   @ApiPropertyOptional({ example: '+21612345678', description: 'E.164' })
   @IsOptional()
   @IsString()
-  @Matches(/^\+[1-9]\d{1,14}$/, { message: 'phone must be an E.164 number such as +21612345678' })
+  @Matches(E164, { message: E164_MESSAGE })
   phone?: string;
 }
 
