@@ -41,11 +41,13 @@
  * of holds per second and p99 per second of the measured phase. BENCH_NODE_ARGS passes node flags to
  * the app (e.g. `--cpu-prof --cpu-prof-dir=bench/results/profiles` for a CPU profile).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import jwt from 'jsonwebtoken';
 import { Client } from 'pg';
 import { holdableSql } from '../src/modules/orders/hold-rule';
 import { call, publishedBenchEvent, registerUser, Session, mapConcurrent, problemCode } from './support/api';
 import { Cleanup, stopEverything } from './support/cleanup';
+import { insertBuyers } from './support/sql-seeding';
 import { DriverRequest, runClosedLoop } from './support/closed-loop';
 import { watchCpu } from './support/cpu';
 import { loadSettingsFromEnv, latencySummary, percentile, perSecondStats, Samples } from './support/load';
@@ -86,13 +88,14 @@ interface Seeded {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 
 const EVENT = {
   description: 'Seeded by the flash-sale benchmark through the public API.',
   venue: { name: 'Stade olympique', city: 'Tunis', address: 'Radès' },
 };
 
-async function seed(base: string, buyers: number, capacity: number): Promise<Seeded> {
+async function seed(base: string, access: BuyerAccess, buyers: number, capacity: number): Promise<Seeded> {
   const organiser = await registerUser(base, 'organiser');
   const token = organiser.accessToken;
   // Per-buyer caps on, as in a real on-sale, but not the binding constraint: each buyer holds at most
@@ -109,11 +112,9 @@ async function seed(base: string, buyers: number, capacity: number): Promise<See
   await call(base, 'PATCH', `/v1/events/${on.eventId}`, { token, body: { waitingRoom: { enabled: true, admitPerMinute: ADMIT_PER_MINUTE } }, expect: 200 });
   const [app, lean, full, bucketsId] = off.ticketTypeIds;
 
-  log(`registering ${buyers} buyers through POST /v1/auth/register…`);
   const t0 = Date.now();
-  const registered = await mapConcurrent(buyers, 16, () => registerUser(base, 'buyer'));
+  const registered = await seedBuyers(base, access, buyers);
   const registerSeconds = (Date.now() - t0) / 1000;
-  log(`${buyers} buyers registered in ${registerSeconds.toFixed(1)} s (${fmt(buyers / registerSeconds)}/s)`);
   const t1 = Date.now();
   const admissions = await admitAll(base, on.eventId, registered);
   const admitSeconds = (Date.now() - t1) / 1000;
@@ -130,13 +131,49 @@ async function seed(base: string, buyers: number, capacity: number): Promise<See
   };
 }
 
+/** What the bench needs to seed buyers past the API: the database and the app's JWT settings. */
+interface BuyerAccess {
+  databaseUrl: string;
+  jwtSecret: string;
+}
+
+/** Buyers registered through the API (this many; the rest straight into the database). */
+const API_BUYERS = 500;
+
+/**
+ * BENCH_BUYERS buyers: the first API_BUYERS through `POST /v1/auth/register`, the rest inserted in
+ * SQL (sql-seeding.ts) with access tokens the bench signs as the app does (HS256 with the app's
+ * JWT_SECRET, its issuer and audience, a session id and a token id of their own): the app verifies
+ * and checks them against the revocation list like any other, so every hold costs what it costs a
+ * registered buyer.
+ */
+async function seedBuyers(base: string, access: BuyerAccess, buyers: number): Promise<Session[]> {
+  const viaApi = Math.min(buyers, API_BUYERS);
+  log(`registering ${viaApi} buyers through POST /v1/auth/register, ${buyers - viaApi} more in SQL…`);
+  const registered = await mapConcurrent(viaApi, 16, () => registerUser(base, 'buyer'));
+  if (buyers === viaApi) return registered;
+  const db = new Client({ connectionString: access.databaseUrl });
+  await db.connect();
+  const { rows: [{ password_hash: hash }] } = await db.query<{ password_hash: string }>(`SELECT password_hash FROM users WHERE id = $1`, [registered[0].user.id]);
+  await db.end();
+  const ids = await insertBuyers(access.databaseUrl, buyers - viaApi, hash);
+  const minted = ids.map((id): Session => {
+    const accessToken = jwt.sign({ role: 'buyer', sid: randomUUID() }, access.jwtSecret, {
+      algorithm: 'HS256', subject: id, jwtid: randomUUID(), expiresIn: 86_400, issuer: 'tickr', audience: 'tickr-api',
+    });
+    return { user: { id, email: '', name: 'Bench Buyer', role: 'buyer', phone: null }, accessToken, refreshToken: '', expiresIn: 86_400 };
+  });
+  return [...registered, ...minted];
+}
+
 /** Every buyer joins the room (`POST …/queue`), then polls its entry until admitted: its admission token. */
 async function admitAll(base: string, eventId: string, buyers: Session[]): Promise<Map<string, string>> {
-  const joined = await mapConcurrent(buyers.length, 16, (i) =>
+  const joined = await mapConcurrent(buyers.length, 64, (i) =>
     call<{ queueId: string }>(base, 'POST', `/v1/events/${eventId}/queue`, { token: buyers[i].accessToken, expect: 201 }),
   );
   const admissions = new Map<string, string>();
-  await mapConcurrent(buyers.length, 16, async (i) => {
+  log(`${buyers.length} buyers joined the waiting room; waiting for their admissions…`);
+  await mapConcurrent(buyers.length, 64, async (i) => {
     for (let attempt = 0; ; attempt++) {
       const entry = await call<{ admissionToken: string | null }>(base, 'GET', `/v1/events/${eventId}/queue/${joined[i].body.queueId}`, {
         token: buyers[i].accessToken,
@@ -557,6 +594,8 @@ function readSettings() {
     capacity: intEnv('BENCH_CAPACITY', 1_000_000, 1, 1_000_000),
     pgbench,
     poolSize: process.env.BENCH_DB_POOL_SIZE,
+    /** The app's, so that the bench can sign the access tokens of the buyers it seeds in SQL. */
+    jwtSecret: randomBytes(32).toString('hex'),
   };
 }
 
@@ -568,6 +607,7 @@ async function startFlashStack(cleanup: Cleanup, settings: Settings) {
     appEnv: {
       // Tokens must outlive seeding and every measurement, whatever BENCH_DURATION.
       ACCESS_TOKEN_TTL_SECONDS: '86400',
+      JWT_SECRET: settings.jwtSecret,
       ...(settings.poolSize ? { DATABASE_POOL_SIZE: settings.poolSize } : {}),
     },
   });
@@ -594,13 +634,18 @@ interface AppScenario {
 async function measureAll(cleanup: Cleanup, settings: Settings, stack: Stack, db: Client, seeded: Seeded) {
   const pids = { app: stack.pids.app, postgres: stack.pids.postgres, redis: stack.pids.redis };
   const scenarios: AppScenario[] = [];
+  // When each app scenario ran (warm-up included), on the monotonic clock a V8 CPU profile's
+  // timestamps use: `cpu-profile.js <profile> <startUs> <endUs>` summarises just that window.
+  const windows: { name: string; startUs: number; endUs: number }[] = [];
   for (const [name, eventId, ticketTypeId, admissions] of [
     ['app, waiting room off', seeded.eventId, seeded.ticketTypes.app, undefined],
     ['app, waiting room on', seeded.roomEventId, seeded.ticketTypes.appRoom, seeded.admissions],
   ] as const) {
     const load = new HoldLoad(stack.app.url, seeded.buyers, eventId, ticketTypeId, admissions);
     log(`${name}:`);
+    const startUs = monotonicUs();
     const http = await measureHttp(load, settings.load, stack.databaseUrl, pids);
+    windows.push({ name, startUs, endUs: monotonicUs() });
     log(`${name}: ${fmt(http.measured.created)} holds in ${http.measured.elapsedSeconds.toFixed(2)} s`);
     const check = await inventoryCheck(db, ticketTypeId, (http.warmup?.created ?? 0) + http.measured.created, load.orderIds);
     scenarios.push({ name, http, check });
@@ -616,7 +661,7 @@ async function measureAll(cleanup: Cleanup, settings: Settings, stack: Stack, db
   const bucketsCheck = await bucketInventoryCheck(db, seeded.ticketTypes.buckets, pgbenchCount(buckets));
   const leanCheck = await inventoryCheck(db, seeded.ticketTypes.lean, pgbenchCount(lean));
   const fullCheck = await inventoryCheck(db, seeded.ticketTypes.full, pgbenchCount(full));
-  return { scenarios, buckets, lean, full, bucketsCheck, leanCheck, fullCheck, pgbenchBuyer };
+  return { scenarios, windows, buckets, lean, full, bucketsCheck, leanCheck, fullCheck, pgbenchBuyer };
 }
 
 /** The bucket ticket type's books: its seats live in the bucket rows, not in its own row. */
@@ -912,6 +957,8 @@ function save(run: FlashRun): { path: string; chart: string } {
         admitSeconds: seeded.admitSeconds,
         pgbenchBuyerId: x.pgbenchBuyer,
       },
+      /** For `node dist-bench/bench/support/cpu-profile.js <app's .cpuprofile> startUs endUs`. */
+      appWindowsUs: x.windows,
       measurements: {
         app: x.scenarios.map((s) => ({ name: s.name, warmup: s.http.warmup, measured: s.http.measured })),
         pgbenchBuckets: x.buckets,
@@ -954,7 +1001,7 @@ async function main(): Promise<number> {
   try {
     const { stack, rss, db, serverVersion, dbSettings } = await startFlashStack(cleanup, settings);
     log(`${pgbench} against PostgreSQL ${serverVersion}`);
-    const seeded = await seed(stack.app.url, settings.buyerCount, settings.capacity);
+    const seeded = await seed(stack.app.url, { databaseUrl: stack.databaseUrl, jwtSecret: settings.jwtSecret }, settings.buyerCount, settings.capacity);
     const measured = await measureAll(cleanup, settings, stack, db, seeded);
     const problems = problemsOf(measured);
     const memory = rss.stop();

@@ -1,10 +1,12 @@
 /**
- * `node dist-bench/bench/support/cpu-profile.js <file.cpuprofile | dir> [top]` — the top self-time
+ * `node dist-bench/bench/support/cpu-profile.js <file.cpuprofile | dir> [startUs endUs]` — the top self-time
  * functions of a V8 CPU profile (`node --cpu-prof`, e.g. the app's under bench:flash-sale with
  * BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=bench/results/profiles"), and the same time grouped by
  * where the code lives (our src/, each npm package, node's internals). Shares are of the busy time:
  * samples of `(idle)` are left out and shown apart; `(garbage collector)` and `(program)` (V8 itself,
- * outside JavaScript) count as busy. A directory: its newest .cpuprofile.
+ * outside JavaScript) count as busy. A directory: its newest .cpuprofile. startUs endUs: only that
+ * window of the monotonic clock (bench:flash-sale records its scenarios' windows as appWindowsUs);
+ * TOP: how many lines (25).
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +17,7 @@ interface ProfileNode {
 }
 
 interface CpuProfile {
+  startTime: number;
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
@@ -37,10 +40,17 @@ function placeOf(url: string): string {
   return ours ? ours[1] : url.replace(/^file:\/\//, '');
 }
 
-export function summarise(profile: CpuProfile, topN = 25): ProfileSummary {
+/** `window`: only the samples taken between these two monotonic-clock µs (the profile's own clock). */
+export function summarise(profile: CpuProfile, topN = 25, window?: { startUs: number; endUs: number }): ProfileSummary {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
-  profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000));
+  let at = profile.startTime;
+  profile.samples.forEach((id, i) => {
+    const delta = profile.timeDeltas[i] ?? 0;
+    at += delta;
+    if (window && (at < window.startUs || at > window.endUs)) return;
+    self.set(id, (self.get(id) ?? 0) + delta / 1000);
+  });
   const byFunction = new Map<string, { name: string; where: string; ms: number }>();
   const byPlace = new Map<string, number>();
   let idleMs = 0;
@@ -76,10 +86,11 @@ function newestProfile(path: string): string {
 }
 
 function main(): void {
-  const [path, top] = process.argv.slice(2);
-  if (!path) throw new Error('usage: cpu-profile <file.cpuprofile | dir> [top]');
+  const [path, startUs, endUs] = process.argv.slice(2);
+  if (!path) throw new Error('usage: cpu-profile <file.cpuprofile | dir> [startUs endUs]');
   const file = newestProfile(path);
-  const s = summarise(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, Number(top) || 25);
+  const window = startUs && endUs ? { startUs: Number(startUs), endUs: Number(endUs) } : undefined;
+  const s = summarise(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, Number(process.env.TOP) || 25, window);
   const pct = (x: number) => `${(x * 100).toFixed(1).padStart(5)} %`;
   console.log(`${file}: busy ${(s.busyMs / 1000).toFixed(1)} s, idle ${(s.idleMs / 1000).toFixed(1)} s`);
   console.log('\ntop self time (share of busy time):');
