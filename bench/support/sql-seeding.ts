@@ -185,3 +185,26 @@ export async function copyOutboxRows(db: Client, templateIds: string[], count: n
   );
   await db.query('ANALYZE outbox');
 }
+
+/**
+ * bench:flash-sale: `count` more buyers, straight into `users` (the caps allow each buyer two
+ * pending orders per event, so a run needs tens of thousands; registering them through the API takes
+ * minutes on this machine). They share `passwordHash`, copied from a buyer the API registered.
+ * Returns their ids, in one statement.
+ */
+export async function insertBuyers(databaseUrl: string, count: number, passwordHash: string): Promise<string[]> {
+  const client = new Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const tag = randomUUID().slice(0, 8);
+    const { rows } = await client.query<{ id: string }>(
+      `INSERT INTO users (email, name, role, password_hash)
+       SELECT 'bench-sql-' || $1 || '-' || n || '@example.com', 'Bench Buyer', 'buyer', $2 FROM generate_series(1, $3) AS n
+       RETURNING id`,
+      [tag, passwordHash, count],
+    );
+    return rows.map((r) => r.id);
+  } finally {
+    await client.end();
+  }
+}

@@ -19,7 +19,7 @@ import { Cleanup, withTimeout } from './cleanup';
 export { repoRoot };
 
 /** As the Dockerfile's NODE_OPTIONS (test/integration/docker.test.ts checks that one). */
-export const APP_NODE_OPTIONS = ['--max-old-space-size=256'];
+export const APP_NODE_OPTIONS = ['--max-old-space-size=256', '--experimental-async-context-frame'];
 
 export type Log = (line: string) => void;
 

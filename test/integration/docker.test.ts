@@ -245,8 +245,8 @@ describe('container image and local stack', () => {
     it('runs production dependencies only, as the unprivileged node user', () => {
       const env = instructions(runtime, 'ENV').join(' ');
       expect(env).toMatch(/\bNODE_ENV=production\b/);
-      // The heap cap the benchmarks run the app with (bench/support/stack.ts: APP_NODE_OPTIONS).
-      expect(env).toMatch(/\bNODE_OPTIONS=--max-old-space-size=256\b/);
+      // The heap cap and AsyncLocalStorage flag the benchmarks run the app with (bench/support/stack.ts: APP_NODE_OPTIONS).
+      expect(env).toMatch(/\bNODE_OPTIONS="--max-old-space-size=256 --experimental-async-context-frame"/);
       const users = instructions(runtime, 'USER');
       expect(users[users.length - 1]).toBe('node');
       expect(instructions(runtime, 'EXPOSE')).toContain('3000');
