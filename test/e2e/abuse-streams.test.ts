@@ -5,6 +5,7 @@ import { call, register, Session } from '../support/http';
 import { organiser, Sellable, sellableEvent } from '../support/orders';
 import { CHEAP_HASHING, expectProblem } from '../support/problems';
 import { openSse, SseConnection } from '../support/sse';
+import { join, soon, waitingRoomEvent } from '../support/waiting-room';
 
 /**
  * Issue 17 item 3, event streams: one policy (src/common/event-streams) bounds every SSE stream per
@@ -180,6 +181,27 @@ describe('event streams: bounds, lifetime and revocation (two instances)', () =>
     expect(ownerStream.ended).toBe(false);
     // And they cannot come back.
     expectProblem(await (await door(b.url, byEmail, event)).reply(), 404, 'NOT_FOUND');
+  });
+
+  it('the queue stream is under the same policy: it counts with the check-in streams, and logout ends it', async () => {
+    const u = await staff();
+    const room = await waitingRoomEvent(a.url, owner, 60, soon(3600)); // sales open in an hour: nobody is admitted
+    const entry = await join(a.url, u, room.eventId);
+    expect(entry.status).toBe(201);
+    const queuePath = `/v1/events/${room.eventId}/queue/${entry.body.queueId}/stream`;
+    const doors = await Promise.all([door(a.url, u, event), door(a.url, u, event), door(b.url, u, event), door(b.url, u, event)]);
+    const queue = await openSse(b.url, queuePath, u.accessToken);
+    opened.push(queue);
+    expect([...doors.map((s) => s.status), queue.status]).toEqual([200, 200, 200, 200, 200]);
+    await until('a position event', () => queue.events.some((e) => e.event === 'position'), 5_000);
+
+    const sixth = await openSse(a.url, queuePath, u.accessToken);
+    opened.push(sixth);
+    await expectRefused(sixth);
+
+    await call(a.url, 'POST', '/v1/auth/logout', { token: u.accessToken, expect: 204 });
+    await until('every stream of the login to end', () => queue.ended && doors.every((s) => s.ended), 2_000);
+    expect(queue.comments()).toContain('end revoked');
   });
 
   it("a crashed instance's streams stop counting once their leases lapse (SSE_STREAM_LEASE_SECONDS=2)", async () => {
