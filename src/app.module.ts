@@ -7,6 +7,7 @@ import { InfrastructureModule } from './adapters/infrastructure.module';
 import { AppConfig } from './config/app-config';
 import { RateLimitConfig } from './config';
 import { ConfigModule } from './config/config.module';
+import { EventStreamsModule } from './common/event-streams/event-streams.module';
 import { LifecycleModule } from './common/lifecycle.module';
 import { loggerOptions } from './common/logging';
 import { DatabaseModule } from './database/database.module';
@@ -52,6 +53,7 @@ export class AppModule {
             storage,
           }),
         }),
+        EventStreamsModule,
         HealthModule,
         UsersModule,
         AuthModule,

@@ -15,6 +15,7 @@ import { PubSub } from '../ports/pub-sub.port';
 import { RateLimiter } from '../ports/rate-limiter.port';
 import { RedisHealth } from '../ports/redis-health.port';
 import { SmsSender } from '../ports/sms-sender.port';
+import { StreamLeases } from '../ports/stream-leases.port';
 import { TokenBlacklist } from '../ports/token-blacklist.port';
 import { WaitingRoomStore } from '../ports/waiting-room-store.port';
 import { CloudWatchMetrics } from './aws/cloudwatch-metrics.adapter';
@@ -26,6 +27,7 @@ import { FaultInjectingEmailSender } from './local/fault-injecting-email-sender.
 import { FileEmailSender } from './local/file-email-sender.adapter';
 import { InMemoryCache } from './local/in-memory-cache.adapter';
 import { InMemoryRateLimiter } from './local/in-memory-rate-limiter.adapter';
+import { InMemoryStreamLeases } from './local/in-memory-stream-leases.adapter';
 import { InMemoryTokenBlacklist } from './local/in-memory-token-blacklist.adapter';
 import { InMemoryWaitingRoomStore } from './local/in-memory-waiting-room-store.adapter';
 import { InProcessPubSub } from './local/in-process-pub-sub.adapter';
@@ -42,12 +44,14 @@ import { RedisCache } from './redis/redis-cache.adapter';
 import { RedisPing } from './redis/redis-health.adapter';
 import { RedisPubSub } from './redis/redis-pub-sub.adapter';
 import { RedisRateLimiter } from './redis/redis-rate-limiter.adapter';
+import { RedisStreamLeases } from './redis/redis-stream-leases.adapter';
 import { RedisTokenBlacklist } from './redis/redis-token-blacklist.adapter';
 import { RedisWaitingRoomStore } from './redis/redis-waiting-room-store.adapter';
 import { FailOpenCache } from './resilience/fail-open-cache.adapter';
 import { FailOpenHttpRateLimitStore } from './resilience/fail-open-http-rate-limit-store.adapter';
 import { FailOpenPubSub } from './resilience/fail-open-pub-sub.adapter';
 import { FallbackRateLimiter } from './resilience/fallback-rate-limiter.adapter';
+import { FallbackStreamLeases } from './resilience/fallback-stream-leases.adapter';
 import { PostgresRateLimiter } from './postgres/postgres-rate-limiter.adapter';
 
 /** The ports AppConfig's drivers decide (AWS in production, local stand-ins in development). */
@@ -199,6 +203,11 @@ export class InfrastructureModule {
       },
       // Not fail-open: the queue is the fairness; without Redis joining and admitting answer 503.
       { provide: WaitingRoomStore, useValue: redis ? new RedisWaitingRoomStore(redis) : new InMemoryWaitingRoomStore() },
+      // Redis down: each instance bounds its own streams (per user and in all) until it answers again.
+      {
+        provide: StreamLeases,
+        useValue: redis ? new FallbackStreamLeases(new RedisStreamLeases(redis), new InMemoryStreamLeases()) : new InMemoryStreamLeases(),
+      },
       { provide: RedisHealth, useValue: redis ? new RedisPing(redis) : new StandInRedisHealth() },
       objectStorage,
       emailSender,

@@ -143,6 +143,14 @@ const envObject = z.object({
   /** How often an open queue stream re-reads its entry. */
   WAITING_ROOM_STREAM_POLL_MS: int(1_000, 50, 30_000),
   WAITING_ROOM_STREAM_HEARTBEAT_MS: int(15_000, 100, 120_000),
+  /** Event streams (SSE) one user may have open at once, across every instance; past it 429. */
+  SSE_STREAMS_PER_USER: int(5, 1, 1_000),
+  /** Event streams one instance serves at once; past it 429. */
+  SSE_STREAMS_PER_INSTANCE: int(5_000, 1, 1_000_000),
+  /** The longest an event stream stays open; then it ends and the client reconnects (re-authenticating). */
+  SSE_STREAM_MAX_SECONDS: int(3_600, 1, 86_400),
+  /** How long an open stream's lease lasts unrenewed (renewed every third of it): a crashed instance's streams stop counting after it. */
+  SSE_STREAM_LEASE_SECONDS: int(30, 1, 600),
   /** How often each worker looks for due holds and cancelled events to settle; holds go within 30 s. */
   ORDERS_SWEEP_INTERVAL_MS: int(5_000, 100, 25_000),
   /** Idempotency keys are kept at least this long (the contract says 24 hours), then purged. */
@@ -516,6 +524,12 @@ export const SLICES = {
     admitIntervalMs: e.WAITING_ROOM_ADMIT_INTERVAL_MS,
     streamPollMs: e.WAITING_ROOM_STREAM_POLL_MS,
     streamHeartbeatMs: e.WAITING_ROOM_STREAM_HEARTBEAT_MS,
+  }),
+  streams: (e) => ({
+    perUser: e.SSE_STREAMS_PER_USER,
+    perInstance: e.SSE_STREAMS_PER_INSTANCE,
+    maxSeconds: e.SSE_STREAM_MAX_SECONDS,
+    leaseSeconds: e.SSE_STREAM_LEASE_SECONDS,
   }),
   /** The background loops (hold sweeper, outbox relay): off on instances that only serve requests. */
   workers: (e) => ({ enabled: e.WORKER_ENABLED }),

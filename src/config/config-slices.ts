@@ -40,6 +40,10 @@ export abstract class CheckInConfig {}
 export interface WaitingRoomConfig extends Readonly<Settings['waitingRoom']> {}
 export abstract class WaitingRoomConfig {}
 
+/** Every event stream's bounds: per user, per instance, the longest lifetime, the lease that outlives a crash. */
+export interface StreamsConfig extends Readonly<Settings['streams']> {}
+export abstract class StreamsConfig {}
+
 export interface WorkersConfig extends Readonly<Settings['workers']> {}
 export abstract class WorkersConfig {}
 
@@ -91,6 +95,7 @@ export const SLICE_TOKENS: { readonly [K in keyof Settings]: abstract new () => 
   orders: OrdersConfig,
   checkIn: CheckInConfig,
   waitingRoom: WaitingRoomConfig,
+  streams: StreamsConfig,
   workers: WorkersConfig,
   outbox: OutboxConfig,
   drivers: DriversConfig,

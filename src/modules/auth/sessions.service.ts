@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { UnauthenticatedError } from '../../common/domain-error';
+import { EventStreams } from '../../common/event-streams/event-streams.service';
 import { LogThrottle } from '../../common/log-throttle';
 import { AuthConfig } from '../../config';
 import { Transactions } from '../../database/transaction';
@@ -36,6 +37,7 @@ export class Sessions {
     private readonly jwt: JwtService,
     private readonly blacklist: TokenBlacklist,
     private readonly tx: Transactions,
+    private readonly streams: EventStreams,
   ) {}
 
   async start(user: User): Promise<AuthResult> {
@@ -90,6 +92,8 @@ export class Sessions {
   private async revoke(sessionId: string, reason: string): Promise<void> {
     await this.repository.revokeSession(this.tx.sql, sessionId, reason);
     await this.blacklist.revokeSession(sessionId, this.config.accessTokenTtlSeconds);
+    // The login's open event streams end too, on every instance (the blacklist alone stops new requests).
+    await this.streams.end({ sessionId });
   }
 
   private async issueAccessToken(user: User, sessionId: string): Promise<{ accessToken: string; expiresIn: number }> {

@@ -14,6 +14,9 @@ export interface CheckInUpdate {
 
 export type FeedListener = (update: CheckInUpdate) => void;
 
+/** A check-in stream's scope (EventStreams): one event's door, which a staff revocation ends. */
+export const checkInStreamScope = (eventId: string) => `check-in:${eventId}`;
+
 /** The channel's name is kept from before the port existed, so instances of both versions hear each other. */
 const CHANNEL = 'checkin:updates';
 

@@ -1,11 +1,12 @@
 import { Body, Controller, Delete, Get, HttpCode, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { EventStreams } from '../../common/event-streams/event-streams.service';
 import { ApiProblems } from '../../common/openapi';
 import { UuidParam } from '../../common/validation';
 import { CheckInConfig } from '../../config';
 import { AuthenticatedUser, CurrentUser, Roles } from '../auth/auth.decorators';
-import { CheckInFeed } from './check-in-feed';
+import { CheckInFeed, checkInStreamScope } from './check-in-feed';
 import { CheckInService } from './check-in.service';
 import { DoorAccess } from './door-access.service';
 import { DoorStaff } from './door-staff.service';
@@ -21,6 +22,7 @@ export class CheckInController {
     private readonly access: DoorAccess,
     private readonly feed: CheckInFeed,
     private readonly config: CheckInConfig,
+    private readonly streams: EventStreams,
   ) {}
 
   @Post('staff')
@@ -96,9 +98,8 @@ export class CheckInController {
   }
 
   /**
-   * Server-sent events: one `check-in` event per successful scan on any instance, a heartbeat
-   * comment so idle proxies keep the stream, no buffering by proxies, and the subscription dropped
-   * when the client goes away or the server shuts down.
+   * Server-sent events: one `check-in` event per successful scan on any instance, under the stream
+   * policy (EventStreams: bounds, lifetime, revocation), and ended when the caller's door right ends.
    */
   @Get('check-ins/stream')
   @Roles('organiser', 'buyer', 'admin')
@@ -115,24 +116,9 @@ export class CheckInController {
     @Res() reply: FastifyReply,
   ): Promise<void> {
     await this.access.assertDoor(caller.id, id);
-    reply.hijack();
-    const raw = reply.raw;
-    raw.writeHead(200, {
-      ...(reply.getHeaders() as Record<string, string>),
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    });
-    raw.write(`retry: 3000\n: connected\n\n`);
-    let stop = () => {};
-    const heartbeat = setInterval(() => raw.write(`: heartbeat ${new Date().toISOString()}\n\n`), this.config.streamHeartbeatMs);
-    const end = () => {
-      clearInterval(heartbeat);
-      stop();
-      if (!raw.writableEnded) raw.end();
-    };
-    stop = this.feed.listen(id, (update) => raw.write(`event: check-in\nid: ${update.ticketId}\ndata: ${JSON.stringify(update)}\n\n`), end);
-    request.raw.on('close', end);
+    const spec = { caller, heartbeatMs: this.config.streamHeartbeatMs, scope: checkInStreamScope(id) };
+    await this.streams.start(request, reply, spec, (sse, end) =>
+      this.feed.listen(id, (update) => sse.send('check-in', update, update.ticketId), end),
+    );
   }
 }

@@ -1,7 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { NotFoundError } from '../../common/domain-error';
+import { EventStreams } from '../../common/event-streams/event-streams.service';
 import { Transactions } from '../../database/transaction';
 import { normaliseEmail } from '../users/users.service';
+import { checkInStreamScope } from './check-in-feed';
 import { CheckInRepository } from './check-in.repository';
 import { DoorAccess } from './door-access.service';
 import { StaffInvitesRepository } from './staff-invites.repository';
@@ -30,6 +32,7 @@ export class DoorStaff {
     private readonly repo: CheckInRepository,
     private readonly invites: StaffInvitesRepository,
     private readonly access: DoorAccess,
+    private readonly streams: EventStreams,
   ) {}
 
   async grant(ownerId: string, eventId: string, email: string): Promise<StaffGrant> {
@@ -48,17 +51,24 @@ export class DoorStaff {
       return invite || staff;
     });
     if (!found) throw new NotFoundError('This user is not staff of this event.');
+    await this.endDoorStreams(eventId, userId);
   }
 
   /** Withdraws an invitation by its e-mail, claimed or not (a mistyped address must not stay claimable). */
   async withdraw(ownerId: string, eventId: string, email: string): Promise<void> {
     await this.access.assertOwner(ownerId, eventId);
-    const found = await this.tx.run(async (sql) => {
-      const invite = await this.invites.withdraw(sql, eventId, normaliseEmail(email));
-      if (invite?.claimedBy) await this.repo.revoke(sql, eventId, invite.claimedBy);
-      return invite !== undefined;
+    const invite = await this.tx.run(async (sql) => {
+      const withdrawn = await this.invites.withdraw(sql, eventId, normaliseEmail(email));
+      if (withdrawn?.claimedBy) await this.repo.revoke(sql, eventId, withdrawn.claimedBy);
+      return withdrawn;
     });
-    if (!found) throw new NotFoundError('No invitation for this e-mail on this event.');
+    if (!invite) throw new NotFoundError('No invitation for this e-mail on this event.');
+    if (invite.claimedBy) await this.endDoorStreams(eventId, invite.claimedBy);
+  }
+
+  /** After the commit: the live check-in streams of that user on this event end, on every instance. */
+  private endDoorStreams(eventId: string, userId: string): Promise<void> {
+    return this.streams.end({ userId, scope: checkInStreamScope(eventId) });
   }
 
   async list(ownerId: string, eventId: string): Promise<StaffMember[]> {

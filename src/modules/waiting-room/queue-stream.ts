@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { StreamBody } from '../../common/event-streams/event-streams.service';
 import { QueueFeed } from './queue-feed';
 import { QueueStatus } from './waiting-room.service';
 
@@ -6,46 +6,27 @@ export interface QueueStreamTarget {
   buyerId: string;
   eventId: string;
   queueId: string;
-  heartbeatMs: number;
 }
 
+/** The stream's scope: one queue entry. */
+export const queueStreamScope = (queueId: string) => `queue:${queueId}`;
+
 /**
- * The SSE side of `GET …/queue/{queueId}/stream`, apart from the controller so a policy (limits
- * per user and instance, a longest lifetime) can wrap it: it takes over the reply, writes a
- * `position` event whenever the place changes and one `admitted` event with the token (then ends),
- * a heartbeat comment meanwhile, and returns `end`, which closes the stream (also called when the
- * client goes away or the server shuts down).
+ * The logic of `GET …/queue/{queueId}/stream`, run under the stream policy (EventStreams): a
+ * `position` event whenever the place changes and one `admitted` event with the token (then it
+ * ends); the feed ends it too at shutdown.
  */
-export function openQueueStream(feed: QueueFeed, target: QueueStreamTarget, request: FastifyRequest, reply: FastifyReply): () => void {
-  reply.hijack();
-  const raw = reply.raw;
-  raw.writeHead(200, {
-    ...(reply.getHeaders() as Record<string, string>),
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache, no-transform',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-  });
-  raw.write(`retry: 3000\n: connected\n\n`);
-  let stop = () => {};
-  const heartbeat = setInterval(() => raw.write(`: heartbeat ${new Date().toISOString()}\n\n`), target.heartbeatMs);
-  const end = () => {
-    clearInterval(heartbeat);
-    stop();
-    if (!raw.writableEnded) raw.end();
+export function queueStream(feed: QueueFeed, target: QueueStreamTarget): StreamBody {
+  return (sse, end) => {
+    const send = (status: QueueStatus) => {
+      if (sse.ended) return;
+      if (status.admitted) {
+        sse.send('admitted', { queueId: status.queueId, admissionToken: status.admissionToken, admissionExpiresAt: status.admissionExpiresAt });
+        end();
+        return;
+      }
+      sse.send('position', { queueId: status.queueId, position: status.position, estimatedWaitSeconds: status.estimatedWaitSeconds });
+    };
+    return feed.watch(target.buyerId, target.eventId, target.queueId, send, end);
   };
-  const send = (status: QueueStatus) => {
-    if (raw.writableEnded) return;
-    if (status.admitted) {
-      const data = { queueId: status.queueId, admissionToken: status.admissionToken, admissionExpiresAt: status.admissionExpiresAt };
-      raw.write(`event: admitted\ndata: ${JSON.stringify(data)}\n\n`);
-      end();
-      return;
-    }
-    const data = { queueId: status.queueId, position: status.position, estimatedWaitSeconds: status.estimatedWaitSeconds };
-    raw.write(`event: position\ndata: ${JSON.stringify(data)}\n\n`);
-  };
-  stop = feed.watch(target.buyerId, target.eventId, target.queueId, send, end);
-  request.raw.on('close', end);
-  return end;
 }

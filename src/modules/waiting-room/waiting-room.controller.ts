@@ -1,13 +1,14 @@
 import { Controller, Get, Post, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { EventStreams } from '../../common/event-streams/event-streams.service';
 import { ApiProblems } from '../../common/openapi';
 import { UuidParam } from '../../common/validation';
 import { WaitingRoomConfig } from '../../config';
 import { AuthenticatedUser, CurrentUser, Roles } from '../auth/auth.decorators';
 import { QueueJoinDto, QueueStatusDto } from './dto/waiting-room.dto';
 import { QueueFeed } from './queue-feed';
-import { openQueueStream } from './queue-stream';
+import { queueStream, queueStreamScope } from './queue-stream';
 import { QueueStatus, WaitingRoomService } from './waiting-room.service';
 
 const joinView = ({ admissionToken: _t, admissionExpiresAt: _e, ...rest }: QueueStatus): QueueJoinDto => rest;
@@ -20,6 +21,7 @@ export class WaitingRoomController {
     private readonly rooms: WaitingRoomService,
     private readonly feed: QueueFeed,
     private readonly config: WaitingRoomConfig,
+    private readonly streams: EventStreams,
   ) {}
 
   @Post()
@@ -67,6 +69,7 @@ export class WaitingRoomController {
     @Res() reply: FastifyReply,
   ): Promise<void> {
     await this.rooms.status(caller.id, id, queueId); // 404 before the stream starts
-    openQueueStream(this.feed, { buyerId: caller.id, eventId: id, queueId, heartbeatMs: this.config.streamHeartbeatMs }, request, reply);
+    const spec = { caller, heartbeatMs: this.config.streamHeartbeatMs, scope: queueStreamScope(queueId) };
+    await this.streams.start(request, reply, spec, queueStream(this.feed, { buyerId: caller.id, eventId: id, queueId }));
   }
 }
