@@ -26,6 +26,7 @@ describe('AppConfig.fromEnv', () => {
       registrationsPerIpPerHour: 20,
       paymentAttemptsPerOrder: 5,
       paymentAttemptsPerBuyerPerHour: 20,
+      uploadsConcurrentPerUser: 2,
     });
     expect(config.http).toMatchObject({ corsOrigins: [], docsEnabled: true });
     expect(config.auth.accessTokenTtlSeconds).toBe(900);

@@ -113,6 +113,8 @@ const envObject = z.object({
   PAYMENT_ATTEMPTS_PER_ORDER: int(5, 1, 1_000_000),
   /** Payment attempts one buyer may make an hour across all orders (card testing). */
   PAYMENT_ATTEMPTS_PER_BUYER_PER_HOUR: int(20, 1, 1_000_000),
+  /** Image uploads one user may have in flight at once, across instances (memory, CPU, S3 connections). */
+  UPLOADS_CONCURRENT_PER_USER: int(2, 1, 1_000),
   /** Browser origins allowed to call the API cross-origin (comma-separated); none by default. */
   CORS_ORIGINS: z
     .string()
@@ -494,6 +496,7 @@ export const SLICES = {
     registrationsPerIpPerHour: e.REGISTRATIONS_PER_IP_PER_HOUR,
     paymentAttemptsPerOrder: e.PAYMENT_ATTEMPTS_PER_ORDER,
     paymentAttemptsPerBuyerPerHour: e.PAYMENT_ATTEMPTS_PER_BUYER_PER_HOUR,
+    uploadsConcurrentPerUser: e.UPLOADS_CONCURRENT_PER_USER,
   }),
   catalog: (e) => ({
     pageCacheSeconds: e.CATALOG_PAGE_CACHE_MS / 1000,

@@ -8,7 +8,7 @@ import {
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
-import { DomainError, ValidationFailedError } from '../../common/domain-error';
+import { DomainError, RateLimitedError, ValidationFailedError } from '../../common/domain-error';
 import { ApiProblems } from '../../common/openapi';
 import { UuidParam } from '../../common/validation';
 import { AuthenticatedUser, CurrentUser, Public, Roles } from '../auth/auth.decorators';
@@ -27,6 +27,7 @@ import {
 import { drainRefusedBody } from '../../common/http/drain-refused-body';
 import { MAX_IMAGE_BYTES, PayloadTooLargeError, readAtMost, sniffImageType, UnsupportedImageError } from './event-image';
 import { EventsService } from './events.service';
+import { UploadSlots } from './upload-slots.service';
 
 const date = (value: string | null | undefined) => (value === undefined ? undefined : value === null ? null : new Date(value));
 const requiredDate = (value: string) => new Date(value);
@@ -37,7 +38,10 @@ const MULTIPART_OVERHEAD = 64 * 1024;
 @ApiTags('events')
 @Controller()
 export class EventsController {
-  constructor(private readonly events: EventsService) {}
+  constructor(
+    private readonly events: EventsService,
+    private readonly uploadSlots: UploadSlots,
+  ) {}
 
   @Post('events')
   @Roles('organiser')
@@ -194,11 +198,18 @@ export class EventsController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ImageUrlDto> {
     await this.events.assertCanChange(caller.id, id);
-    const bytes = await readImageBody(request).catch((error: unknown) => {
-      // The rest of the body is read and dropped (bounded), so a client still sending reads the 413.
-      if (error instanceof PayloadTooLargeError) drainRefusedBody(request.raw, reply.raw);
-      throw error;
-    });
+    const bytes = await this.uploadSlots
+      .take(caller.id)
+      .then((release) => {
+        // Given back when the response ends, however it ends: stored, refused, or the client gone.
+        reply.raw.once('close', release);
+        return readImageBody(request);
+      })
+      .catch((error: unknown) => {
+        // The rest of the body is read and dropped (bounded), so a client still sending reads the 413 or 429.
+        if (error instanceof PayloadTooLargeError || error instanceof RateLimitedError) drainRefusedBody(request.raw, reply.raw);
+        throw error;
+      });
     const type = sniffImageType(bytes);
     if (!type) throw new UnsupportedImageError();
     return { imageUrl: await this.events.setImage(caller.id, id, { bytes, type }) };
