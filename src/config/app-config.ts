@@ -133,6 +133,8 @@ const envObject = z.object({
   HOLD_BATCH_MAX: int(200, 1, 5_000),
   /** Pending orders one buyer may have per event at once (on-sale fairness: no hoarding holds). */
   MAX_PENDING_ORDERS_PER_BUYER: int(2, 1, 1_000),
+  /** Tickets one order may hold, its ticket types together: bounds what one order's tickets answer costs. */
+  MAX_TICKETS_PER_ORDER: int(10, 1, 1_000),
   /** Unknown codes one scanner may scan per window before 429: guessing codes stops there. */
   CHECKIN_MISS_LIMIT: int(30, 1, 100_000),
   CHECKIN_MISS_WINDOW_SECONDS: int(60, 1, 3_600),
@@ -505,6 +507,7 @@ export const SLICES = {
     holdTtlSeconds: e.HOLD_TTL_SECONDS,
     holdBatchMax: e.HOLD_BATCH_MAX,
     maxPendingOrdersPerBuyer: e.MAX_PENDING_ORDERS_PER_BUYER,
+    maxTicketsPerOrder: e.MAX_TICKETS_PER_ORDER,
     sweepIntervalMs: e.ORDERS_SWEEP_INTERVAL_MS,
     idempotencyKeyTtlSeconds: e.IDEMPOTENCY_KEY_TTL_HOURS * 3600,
   }),
