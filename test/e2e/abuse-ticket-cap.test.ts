@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { call, Session } from '../support/http';
 import { startTestApp, TestApp } from '../support/app';
 import { buyers, organiser, paidOrder, placeOrder, Sellable, sellableEvent } from '../support/orders';
-import { CHEAP_HASHING, expectProblem } from '../support/problems';
+import { ODD_VALUES, prng } from '../support/fuzz';
+import { CHEAP_HASHING, expectClientOutcome, expectProblem } from '../support/problems';
 
 /**
  * Issue 17, item 3: one order holds at most MAX_TICKETS_PER_ORDER tickets (default 10), its ticket
@@ -23,8 +24,8 @@ describe('tickets per order (issue 17, item 3)', () => {
     expect(t.config.orders.maxTicketsPerOrder).toBe(CAP);
     const owner = await organiser(t.url);
     sale = await sellableEvent(t.url, owner, [
-      { capacity: 100, maxPerOrder: 8 },
-      { capacity: 100, maxPerOrder: 8 },
+      { capacity: 2_000, maxPerOrder: 8 },
+      { capacity: 2_000, maxPerOrder: 8 },
     ]);
     [buyer] = await buyers(t.url, 1);
   });
@@ -68,6 +69,23 @@ describe('tickets per order (issue 17, item 3)', () => {
     expect(tickets.body).toHaveLength(CAP);
     for (const ticket of tickets.body) expect(ticket.qrSvg).toMatch(/^<svg[\s\S]*<\/svg>\s*$/);
   });
+
+  it('fuzzed orders (odd quantities, repeated and split items): never a 500, never an order over the cap', async () => {
+    const random = prng(Number(process.env.FUZZ_SEED ?? 20_261_202));
+    const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)];
+    const quantity = () => (random() < 0.2 ? (pick(ODD_VALUES) as number) : 1 + Math.floor(random() * 9));
+    const items = () =>
+      Array.from({ length: 1 + Math.floor(random() * 4) }, () => ({ ticketTypeId: pick(sale.ticketTypeIds), quantity: quantity() }));
+    const fuzzBuyers = await buyers(t.url, 3, 'cap-fuzz');
+    for (let round = 0; round < 8; round++) {
+      const bodies = Array.from({ length: 10 }, () => ({ eventId: sale.eventId, items: items() }));
+      const replies = await Promise.all(bodies.map((body, i) => placeOrder(t.url, fuzzBuyers[i % 3], body)));
+      replies.forEach((res, i) => {
+        expectClientOutcome(res, `POST /v1/orders ${JSON.stringify(bodies[i]).slice(0, 200)}`);
+        if (res.status === 201) expect(res.body.items.reduce((n: number, item: { quantity: number }) => n + item.quantity, 0)).toBeLessThanOrEqual(CAP);
+      });
+    }
+  }, 120_000);
 
   it('measures what one capped order\'s tickets answer costs, its QR codes drawn and then cached (printed for the report)', async () => {
     const capped = async () => {

@@ -2,6 +2,7 @@ import { request as httpRequest, ClientRequest, IncomingMessage } from 'node:htt
 import { register, Session } from '../support/http';
 import { startTestApp, TestApp, uniqueEmail } from '../support/app';
 import { sellableEvent } from '../support/orders';
+import { prng } from '../support/fuzz';
 import { CHEAP_HASHING } from '../support/problems';
 
 /**
@@ -148,4 +149,45 @@ describe('concurrent uploads per user (issue 17, item 3)', () => {
     await leasesAre(organiser, 0);
     expect((await fetchUpload(a.url, organiser, eventId)).status).toBe(200);
   });
+  it('fuzzed uploads at once (odd types and sizes, some aborted) on both instances: never a 500, never more than N leases', async () => {
+    const random = prng(Number(process.env.FUZZ_SEED ?? 20_261_202));
+    const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)];
+    const bodies: Array<[string, Buffer]> = [
+      ['image/jpeg', JPEG],
+      ['image/png', Buffer.from('not a png')],
+      ['image/jpeg', Buffer.alloc(6 * 1024 * 1024, 0xff)],
+      ['application/octet-stream', Buffer.alloc(0)],
+      ['multipart/form-data; boundary=XYZ', Buffer.from('--XYZ\r\nContent-Disposition: form-data; name="file"\r\n\r\nunterminated')],
+    ];
+    let most = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        most = Math.max(most, await leases(organiser));
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    for (let round = 0; round < 4; round++) {
+      const statuses = await Promise.all(
+        Array.from({ length: 6 }, async () => {
+          const url = pick([a.url, b.url]);
+          if (random() < 0.2) {
+            const held = heldUpload(url, organiser, eventId);
+            await new Promise((r) => setTimeout(r, 20));
+            held.abort();
+            return held.answered.then((res) => res.status, () => 0);
+          }
+          const [type, body] = pick(bodies);
+          const res = await fetch(`${url}/v1/events/${eventId}/image`, { method: 'PUT', headers: { authorization: `Bearer ${organiser.accessToken}`, 'content-type': type }, body });
+          await res.arrayBuffer();
+          return res.status;
+        }),
+      );
+      for (const status of statuses) expect(status).toBeLessThan(500);
+    }
+    sampling = false;
+    await sampler;
+    expect(most).toBeLessThanOrEqual(LIMIT);
+    await leasesAre(organiser, 0);
+  }, 60_000);
 });
