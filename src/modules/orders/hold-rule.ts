@@ -127,7 +127,8 @@ function buyerRefusal(asked: { item: HoldItem; type: LockedTicketType }[], { hol
 }
 
 /**
- * The same conditions as `decideHold` for one ticket type with nothing taken yet, as a SQL `WHERE`
+ * The same conditions as `decideHold` for one ticket type with nothing taken yet and no buyer caps
+ * (those, MAX_TICKETS_PER_ORDER among them, are not the baseline's), as a SQL `WHERE`
  * over `ticket_types t` and `events e`, given SQL expressions for the event id, the ticket type id,
  * the quantity and the clock (the transaction's, `now()`, unless told). ONLY the benchmark's raw-SQL
  * baseline (bench/flash-sale.ts) uses it: the app decides in `decideHold`. A test evaluates both on
