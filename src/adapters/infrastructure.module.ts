@@ -6,6 +6,7 @@ import { AppConfig } from '../config/app-config';
 import { Transactions } from '../database/transaction';
 import { Cache } from '../ports/cache.port';
 import { Clock } from '../ports/clock.port';
+import { ConcurrencyLimiter } from '../ports/concurrency-limiter.port';
 import { EmailSender } from '../ports/email-sender.port';
 import { Metrics } from '../ports/metrics.port';
 import { ObjectStorage } from '../ports/object-storage.port';
@@ -26,6 +27,7 @@ import { DiskObjectStorage } from './local/disk-object-storage.adapter';
 import { FaultInjectingEmailSender } from './local/fault-injecting-email-sender.adapter';
 import { FileEmailSender } from './local/file-email-sender.adapter';
 import { InMemoryCache } from './local/in-memory-cache.adapter';
+import { InMemoryConcurrencyLimiter } from './local/in-memory-concurrency-limiter.adapter';
 import { InMemoryRateLimiter } from './local/in-memory-rate-limiter.adapter';
 import { InMemoryStreamLeases } from './local/in-memory-stream-leases.adapter';
 import { InMemoryTokenBlacklist } from './local/in-memory-token-blacklist.adapter';
@@ -41,6 +43,7 @@ import { SystemClock } from './local/system-clock.adapter';
 import { SimulatedPaymentGateway } from './payments/simulated-payment-gateway.adapter';
 import { StripePaymentGateway } from './payments/stripe-payment-gateway.adapter';
 import { RedisCache } from './redis/redis-cache.adapter';
+import { RedisConcurrencyLimiter } from './redis/redis-concurrency-limiter.adapter';
 import { RedisPing } from './redis/redis-health.adapter';
 import { RedisPubSub } from './redis/redis-pub-sub.adapter';
 import { RedisRateLimiter } from './redis/redis-rate-limiter.adapter';
@@ -48,6 +51,7 @@ import { RedisStreamLeases } from './redis/redis-stream-leases.adapter';
 import { RedisTokenBlacklist } from './redis/redis-token-blacklist.adapter';
 import { RedisWaitingRoomStore } from './redis/redis-waiting-room-store.adapter';
 import { FailOpenCache } from './resilience/fail-open-cache.adapter';
+import { FallbackConcurrencyLimiter } from './resilience/fallback-concurrency-limiter.adapter';
 import { FailOpenHttpRateLimitStore } from './resilience/fail-open-http-rate-limit-store.adapter';
 import { FailOpenPubSub } from './resilience/fail-open-pub-sub.adapter';
 import { FallbackRateLimiter } from './resilience/fallback-rate-limiter.adapter';
@@ -207,6 +211,13 @@ export class InfrastructureModule {
       {
         provide: StreamLeases,
         useValue: redis ? new FallbackStreamLeases(new RedisStreamLeases(redis), new InMemoryStreamLeases()) : new InMemoryStreamLeases(),
+      },
+      // Without Redis the bound is this instance's (see FallbackConcurrencyLimiter).
+      {
+        provide: ConcurrencyLimiter,
+        useValue: redis
+          ? new FallbackConcurrencyLimiter(new RedisConcurrencyLimiter(redis), new InMemoryConcurrencyLimiter())
+          : new InMemoryConcurrencyLimiter(),
       },
       { provide: RedisHealth, useValue: redis ? new RedisPing(redis) : new StandInRedisHealth() },
       objectStorage,

@@ -51,7 +51,13 @@ const list = (properties: Record<string, SchemaObject>): SchemaObject => ({
 export const PROBLEM_EXTENSIONS: Record<string, { properties: Record<string, SchemaObject>; required?: string[] }> = {
   // orders/hold-rule.ts
   SOLD_OUT: { properties: { available: list({ ticketTypeId: uuid, available: integer }) }, required: ['available'] },
-  QUANTITY_LIMIT: { properties: { limits: list({ ticketTypeId: uuid, maxPerOrder: integer }) }, required: ['limits'] },
+  QUANTITY_LIMIT: {
+    properties: {
+      limits: list({ ticketTypeId: uuid, maxPerOrder: integer }),
+      maxTicketsPerOrder: { ...integer, description: 'Set when the order is over the tickets one order may hold in all (`limits` is then empty)' },
+    },
+    required: ['limits'],
+  },
   // orders/order.model.ts, orders/cancellations.service.ts
   ORDER_NOT_PENDING: { properties: { orderStatus: { type: 'string' } } },
   ORDER_NOT_PAID: { properties: { orderStatus: { type: 'string' } } },

@@ -26,6 +26,7 @@ describe('AppConfig.fromEnv', () => {
       registrationsPerIpPerHour: 20,
       paymentAttemptsPerOrder: 5,
       paymentAttemptsPerBuyerPerHour: 20,
+      uploadsConcurrentPerUser: 2,
     });
     expect(config.http).toMatchObject({ corsOrigins: [], docsEnabled: true });
     expect(config.auth.accessTokenTtlSeconds).toBe(900);
@@ -230,7 +231,7 @@ describe('AppConfig.fromEnv', () => {
   });
 
   it('keeps idempotency keys at least 24 hours and sweeps holds well within 30 seconds', () => {
-    expect(AppConfig.fromEnv({}).orders).toEqual({ holdTtlSeconds: 600, holdBatchMax: 200, maxPendingOrdersPerBuyer: 2, sweepIntervalMs: 5000, idempotencyKeyTtlSeconds: 86_400 });
+    expect(AppConfig.fromEnv({}).orders).toEqual({ holdTtlSeconds: 600, holdBatchMax: 200, maxPendingOrdersPerBuyer: 2, maxTicketsPerOrder: 10, sweepIntervalMs: 5000, idempotencyKeyTtlSeconds: 86_400 });
     expect(AppConfig.fromEnv({ HOLD_BATCH_MAX: '1' }).orders.holdBatchMax).toBe(1);
     expect(() => AppConfig.fromEnv({ HOLD_BATCH_MAX: '0' })).toThrow(/HOLD_BATCH_MAX:/);
     expect(() => AppConfig.fromEnv({ IDEMPOTENCY_KEY_TTL_HOURS: '23' })).toThrow(/IDEMPOTENCY_KEY_TTL_HOURS:/);

@@ -113,6 +113,8 @@ const envObject = z.object({
   PAYMENT_ATTEMPTS_PER_ORDER: int(5, 1, 1_000_000),
   /** Payment attempts one buyer may make an hour across all orders (card testing). */
   PAYMENT_ATTEMPTS_PER_BUYER_PER_HOUR: int(20, 1, 1_000_000),
+  /** Image uploads one user may have in flight at once, across instances (memory, CPU, S3 connections). */
+  UPLOADS_CONCURRENT_PER_USER: int(2, 1, 1_000),
   /** Browser origins allowed to call the API cross-origin (comma-separated); none by default. */
   CORS_ORIGINS: z
     .string()
@@ -131,6 +133,8 @@ const envObject = z.object({
   HOLD_BATCH_MAX: int(200, 1, 5_000),
   /** Pending orders one buyer may have per event at once (on-sale fairness: no hoarding holds). */
   MAX_PENDING_ORDERS_PER_BUYER: int(2, 1, 1_000),
+  /** Tickets one order may hold, its ticket types together: bounds what one order's tickets answer costs. */
+  MAX_TICKETS_PER_ORDER: int(10, 1, 1_000),
   /** Unknown codes one scanner may scan per window before 429: guessing codes stops there. */
   CHECKIN_MISS_LIMIT: int(30, 1, 100_000),
   CHECKIN_MISS_WINDOW_SECONDS: int(60, 1, 3_600),
@@ -503,6 +507,7 @@ export const SLICES = {
     registrationsPerIpPerHour: e.REGISTRATIONS_PER_IP_PER_HOUR,
     paymentAttemptsPerOrder: e.PAYMENT_ATTEMPTS_PER_ORDER,
     paymentAttemptsPerBuyerPerHour: e.PAYMENT_ATTEMPTS_PER_BUYER_PER_HOUR,
+    uploadsConcurrentPerUser: e.UPLOADS_CONCURRENT_PER_USER,
   }),
   catalog: (e) => ({
     pageCacheSeconds: e.CATALOG_PAGE_CACHE_MS / 1000,
@@ -511,6 +516,7 @@ export const SLICES = {
     holdTtlSeconds: e.HOLD_TTL_SECONDS,
     holdBatchMax: e.HOLD_BATCH_MAX,
     maxPendingOrdersPerBuyer: e.MAX_PENDING_ORDERS_PER_BUYER,
+    maxTicketsPerOrder: e.MAX_TICKETS_PER_ORDER,
     sweepIntervalMs: e.ORDERS_SWEEP_INTERVAL_MS,
     idempotencyKeyTtlSeconds: e.IDEMPOTENCY_KEY_TTL_HOURS * 3600,
   }),

@@ -31,6 +31,8 @@ export function baseEnv(db: TestDatabase, overrides: Env = {}): Env {
     PAYMENT_ATTEMPTS_PER_BUYER_PER_HOUR: '1000000',
     // Fixtures hold many orders per buyer; the pending-orders cap is tested at its default on its own.
     MAX_PENDING_ORDERS_PER_BUYER: '1000',
+    // Some fixtures buy big orders (door scans); the tickets-per-order cap is tested at its default on its own.
+    MAX_TICKETS_PER_ORDER: '1000',
     JWT_SECRET: 'test-secret-that-is-at-least-32-bytes-long!!',
     DEMO_DATA: 'false',
     HOST: '127.0.0.1',

@@ -7,8 +7,8 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Readable } from 'node:stream';
-import { DomainError, ValidationFailedError } from '../../common/domain-error';
+import { finished, type Readable } from 'node:stream';
+import { DomainError, RateLimitedError, ValidationFailedError } from '../../common/domain-error';
 import { sendJson } from '../../common/edge-cache';
 import { ApiProblems } from '../../common/openapi';
 import { UuidParam } from '../../common/validation';
@@ -28,6 +28,7 @@ import {
 import { drainRefusedBody } from '../../common/http/drain-refused-body';
 import { MAX_IMAGE_BYTES, PayloadTooLargeError, readAtMost, sniffImageType, UnsupportedImageError } from './event-image';
 import { EventsService } from './events.service';
+import { UploadSlots } from './upload-slots.service';
 
 const date = (value: string | null | undefined) => (value === undefined ? undefined : value === null ? null : new Date(value));
 const requiredDate = (value: string) => new Date(value);
@@ -38,7 +39,10 @@ const MULTIPART_OVERHEAD = 64 * 1024;
 @ApiTags('events')
 @Controller()
 export class EventsController {
-  constructor(private readonly events: EventsService) {}
+  constructor(
+    private readonly events: EventsService,
+    private readonly uploadSlots: UploadSlots,
+  ) {}
 
   @Post('events')
   @Roles('organiser')
@@ -202,14 +206,35 @@ export class EventsController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ImageUrlDto> {
     await this.events.assertCanChange(caller.id, id);
-    const bytes = await readImageBody(request).catch((error: unknown) => {
-      // The rest of the body is read and dropped (bounded), so a client still sending reads the 413.
-      if (error instanceof PayloadTooLargeError) drainRefusedBody(request.raw, reply.raw);
+    const release = await this.takeUploadSlot(caller.id, request, reply);
+    // Given back before the answer is sent, so a client that uploads one image after another never
+    // finds its last slot still taken.
+    try {
+      const bytes = await readImageBody(request).catch((error: unknown) => {
+        // The rest of the body is read and dropped (bounded), so a client still sending reads the 413.
+        if (error instanceof PayloadTooLargeError) drainRefusedBody(request.raw, reply.raw);
+        throw error;
+      });
+      const type = sniffImageType(bytes);
+      if (!type) throw new UnsupportedImageError();
+      return { imageUrl: await this.events.setImage(caller.id, id, { bytes, type }) };
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * One of the caller's upload slots, or a 429 the client can read (its body drained like a 413's).
+   * The slot is also given back when the response closes, for a client gone before the body was
+   * read (`finished` calls back at once for a response already closed while the slot was taken).
+   */
+  private async takeUploadSlot(userId: string, request: FastifyRequest, reply: FastifyReply): Promise<() => void> {
+    const release = await this.uploadSlots.take(userId).catch((error: unknown) => {
+      if (error instanceof RateLimitedError) drainRefusedBody(request.raw, reply.raw);
       throw error;
     });
-    const type = sniffImageType(bytes);
-    if (!type) throw new UnsupportedImageError();
-    return { imageUrl: await this.events.setImage(caller.id, id, { bytes, type }) };
+    finished(reply.raw, () => release());
+    return release;
   }
 }
 

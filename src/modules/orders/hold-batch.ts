@@ -66,10 +66,11 @@ const refusalOf = (error: DomainError): HoldOutcome => ({
   refusal: { kind: error.kind, code: error.code, message: error.message, extras: error.extras },
 });
 
-/** The buyers' locked holdings and their pending-orders limit, for the caps. */
+/** The buyers' locked holdings, their pending-orders limit and the tickets one order may hold, for the caps. */
 export interface BatchCaps {
   holdings: ReadonlyMap<string, BuyerHoldings>;
   maxPendingOrders: number;
+  maxTicketsPerOrder?: number;
 }
 
 /**
@@ -86,7 +87,11 @@ export function decideBatch(
   const taken = new Map<string, number>();
   const holdings = new Map<string, BuyerHoldings>();
   const buyerOf = (buyerId: string) =>
-    caps && { holdings: holdings.get(buyerId) ?? caps.holdings.get(buyerId) ?? NO_HOLDINGS, maxPendingOrders: caps.maxPendingOrders };
+    caps && {
+      holdings: holdings.get(buyerId) ?? caps.holdings.get(buyerId) ?? NO_HOLDINGS,
+      maxPendingOrders: caps.maxPendingOrders,
+      maxTicketsPerOrder: caps.maxTicketsPerOrder,
+    };
   const orders: Order[] = [];
   const outcomes: KeyOutcome[] = [];
   const answers = new Map<string, HoldAnswer>();

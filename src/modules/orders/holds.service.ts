@@ -130,7 +130,11 @@ export class HoldsService {
     // holds are decided one after the other, whichever ticket types and instances they go through.
     const buyers = this.holds.lockHoldings(eventId, fresh.map((r) => r.buyerId));
     const lock = await this.inventory.lockForHolds(sql, eventId, ticketTypesOf(fresh[0].input), buyers);
-    const caps = { holdings: parseHoldings(lock.first ?? []), maxPendingOrders: this.config.maxPendingOrdersPerBuyer };
+    const caps = {
+      holdings: parseHoldings(lock.first ?? []),
+      maxPendingOrders: this.config.maxPendingOrdersPerBuyer,
+      maxTicketsPerOrder: this.config.maxTicketsPerOrder,
+    };
     const decided = decideBatch(lock, fresh, this.config.holdTtlSeconds, caps);
     // The held seats and the buyers' holdings go in the same statement as the orders and the keys:
     // the rows stay locked for that one round trip and the commit, as few as a hold can take.

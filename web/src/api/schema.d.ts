@@ -3708,6 +3708,8 @@ export interface operations {
                             ticketTypeId: string;
                             maxPerOrder: number;
                         }[];
+                        /** @description Set when the order is over the tickets one order may hold in all (`limits` is then empty) */
+                        maxTicketsPerOrder?: number;
                     }) | (components["schemas"]["ProblemDocumentDto"] & {
                         /** @enum {string} */
                         code?: "SALES_CLOSED";
