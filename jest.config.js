@@ -39,9 +39,6 @@ const services = {
 /** @type {import('jest').Config} */
 module.exports = {
   testTimeout: 30_000,
-  // Jest's default is cores − 1, one worker on a 2-core CI machine; most files wait on processes they
-  // started (apps, Chromium, Postgres, Redis), so two files at a time took the suite from 918–991 s to 541 s.
-  maxWorkers: 2,
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
     { ...common, ...services, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'] },
