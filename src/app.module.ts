@@ -64,7 +64,9 @@ export class AppModule {
       ],
       providers: [
         // Order matters: limit every caller first (bad tokens included), then authenticate, then check roles.
-        { provide: APP_GUARD, useClass: CallerThrottlerGuard },
+        // One instance, also resolvable by class: the early public event read runs it (events/public-event-reads.ts).
+        CallerThrottlerGuard,
+        { provide: APP_GUARD, useExisting: CallerThrottlerGuard },
         { provide: APP_GUARD, useClass: JwtAuthGuard },
         { provide: APP_GUARD, useClass: RolesGuard },
         DemoDataService,

@@ -21,6 +21,7 @@ import { createValidationPipe } from './common/validation';
 import { NoStoreInterceptor } from './common/no-store';
 import { imageOriginsOf, registerSecurityHeaders } from './common/security-headers';
 import { serverTimeouts } from './common/http/server-timeouts';
+import { answerPublicEventReadsEarly } from './modules/events/public-event-reads';
 import { keepWebhookRawBody } from './modules/payments/raw-webhook-body';
 import { immutableFiles, serveWebApp } from './web-app';
 
@@ -81,6 +82,8 @@ export async function createApp(deps: AppDependencies): Promise<NestFastifyAppli
   });
   app.useLogger(app.get(Logger));
   shutdown = app.get(ShutdownState);
+  // Before the routes are registered (at init): the anonymous event read skips Nest's pipeline.
+  answerPublicEventReadsEarly(app);
   const imageOrigins = imageOriginsOf(config.storage, config.aws.region, config.drivers.storage);
   await registerSecurityHeaders(app, { corsOrigins: config.http.corsOrigins, imageOrigins });
   app.useGlobalInterceptors(new NoStoreInterceptor(app.get(Reflector)));

@@ -48,6 +48,19 @@ export async function sellableEvent(
   ticketTypes: TicketTypeSpec[] = [{}],
   event: Record<string, unknown> = {},
 ): Promise<Sellable> {
+  const draft = await draftEvent(url, owner, ticketTypes, event);
+  const published = await call(url, 'POST', `/v1/events/${draft.eventId}/publish`, { token: owner.accessToken });
+  if (published.status !== 200) throw new Error(`publish: ${published.status} ${published.text}`);
+  return draft;
+}
+
+/** The same event, left a draft. */
+export async function draftEvent(
+  url: string,
+  owner: Session,
+  ticketTypes: TicketTypeSpec[] = [{}],
+  event: Record<string, unknown> = {},
+): Promise<Sellable> {
   const created = await call(url, 'POST', '/v1/events', {
     token: owner.accessToken,
     body: {
@@ -71,8 +84,6 @@ export async function sellableEvent(
     if (tt.status !== 201) throw new Error(`add ticket type: ${tt.status} ${tt.text}`);
     ids.push(tt.body.id);
   }
-  const published = await call(url, 'POST', `/v1/events/${created.body.id}/publish`, { token: owner.accessToken });
-  if (published.status !== 200) throw new Error(`publish: ${published.status} ${published.text}`);
   return { eventId: created.body.id, ticketTypeIds: ids, currency: created.body.currency };
 }
 
