@@ -85,7 +85,7 @@ export async function createApp(deps: AppDependencies): Promise<NestFastifyAppli
   // Before the routes are registered (at init): the anonymous event read skips Nest's pipeline.
   answerPublicEventReadsEarly(app);
   const imageOrigins = imageOriginsOf(config.storage, config.aws.region, config.drivers.storage);
-  await registerSecurityHeaders(app, { corsOrigins: config.http.corsOrigins, imageOrigins });
+  registerSecurityHeaders(app, { corsOrigins: config.http.corsOrigins, imageOrigins });
   app.useGlobalInterceptors(new NoStoreInterceptor(app.get(Reflector)));
   await registerUploads(app);
   if (config.drivers.storage === 'local') await serveLocalFiles(app, config.storage.localDir);

@@ -102,7 +102,7 @@ export function isProblem(value: unknown): value is Problem {
   return typeof value === 'object' && value !== null && 'code' in value && 'status' in value;
 }
 
-/** A call not yet in the generated document (contract rows another helper is building): same auth, JSON out. */
+/** A call the generated types cannot carry without a cast (the multipart image upload): same auth, JSON out. */
 export async function callJson<T>(path: string, init: RequestInit = {}): Promise<{ data?: T; error?: Problem; response: Response }> {
   const response = await authFetch(new Request(new URL(path, location.origin), init));
   const text = await response.text();

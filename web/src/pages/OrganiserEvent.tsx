@@ -84,7 +84,7 @@ function ImageUpload({ event, onUploaded }: { event: EventDto; onUploaded: () =>
   const upload = async (e: FormEvent) => {
     e.preventDefault();
     if (!file) return;
-    // Multipart: the generated document types the raw image body as JSON, so this call goes by hand.
+    // Multipart: the generated types give `format: binary` as a string, so a FormData body would need a cast; this call goes by hand.
     const body = new FormData();
     body.append('file', file);
     const { error: problem, response } = await callJson<{ imageUrl: string }>(`/v1/events/${event.id}/image`, { method: 'PUT', body });
