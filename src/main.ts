@@ -1,5 +1,5 @@
 // First: traces start before anything they instrument is loaded (off unless OTEL_ENABLED).
-import './tracing';
+import { flushTracing } from './tracing';
 import 'reflect-metadata';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inspect } from 'node:util';
@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   //     (the balancer was told, or its health check took us out), at most SHUTDOWN_DRAIN_MAX_MS;
   //  3. the listener closes with the idle connections (nobody routes to us any more), requests in
   //     flight finish within SHUTDOWN_TIMEOUT_MS; then the workers' last batch, the pools, Redis,
-  //     and last the embedded database.
+  //     the embedded database, and last the traces still batched.
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -45,6 +45,7 @@ async function main(): Promise<void> {
       log.info({ drainedMs: Date.now() - stopAt, quiet }, 'drained: closing the listener; requests in flight finish');
       await app.close();
       await infra.stop();
+      await flushTracing().catch((error: unknown) => log.warn({ err: error }, 'traces not flushed at shutdown'));
       log.info('shutdown complete');
       clearTimeout(force);
       process.exit(0);
