@@ -56,6 +56,9 @@ describe('toProblem', () => {
     });
     expect(toProblem(Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' })).status).toBe(503);
     expect(toProblem(new Error("Stream isn't writeable and enableOfflineQueue options is false")).status).toBe(503);
+    // ioredis, past `commandTimeout`: a Redis that holds the connection open and does not answer.
+    expect(toProblem(new Error('Command timed out')).status).toBe(503);
+    expect(toProblem(new Error('Redis is not answering; commands are refused until it does')).status).toBe(503);
     // pg, for a transaction's client whose connection the server ended between two statements.
     expect(toProblem(new Error('Client has encountered a connection error and is not queryable')).status).toBe(503);
     expect(toProblem(new TypeError('x is undefined'))).toEqual({ status: 500, code: 'INTERNAL_ERROR', detail: 'An unexpected error occurred.' });

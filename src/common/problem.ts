@@ -71,7 +71,7 @@ const UNAVAILABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'E
 /** Postgres SQLSTATEs of a server that is going away or not accepting connections (class 08, 57P0x). */
 const UNAVAILABLE_SQLSTATE = /^(08...|57P0[1-4]|53300)$/;
 const UNAVAILABLE_MESSAGE =
-  /Connection terminated|timeout exceeded when trying to connect|encountered a connection error and is not queryable|Connection is closed|enableOfflineQueue|MaxRetriesPerRequest|Reached the max retries/i;
+  /Connection terminated|timeout exceeded when trying to connect|encountered a connection error and is not queryable|Connection is closed|enableOfflineQueue|MaxRetriesPerRequest|Reached the max retries|^Command timed out$|^Redis is not answering/i;
 
 /** Postgres or Redis is out of reach: the request may succeed when retried, so 503, not 500. */
 export function isDependencyUnavailable(e: unknown): boolean {

@@ -55,5 +55,64 @@ async function connectOnce(options: RedisConnectionOptions): Promise<Redis> {
     const cause = lastError && lastError.message !== (error as Error).message ? ` (${lastError.message})` : '';
     throw new Error(`Redis: ${(error as Error).message}${cause}`, { cause: error });
   }
+  failFastWhileUnresponsive(client);
   return client;
+}
+
+/** What a command is refused with while Redis is not answering (the problem mapping reads it as an outage: 503). */
+export const REDIS_NOT_ANSWERING = 'Redis is not answering; commands are refused until it does';
+const COMMAND_TIMED_OUT = 'Command timed out';
+
+/**
+ * A Redis that holds its connections open and answers nothing (a partition, a frozen server) would
+ * make every command wait its whole `commandTimeout`, and a request doing several (rate limit, token
+ * revocation, the queue) wait seconds. So the first command that times out marks the connection
+ * not answering: every command after it is refused at once, and callers fail open or closed as for
+ * any outage, until a PING on a probe connection of its own (every `probeEveryMs`) is answered.
+ * The decision is the same for every command of one tick, so an auto-pipelined batch is refused or
+ * sent whole. A connection that is down (refused, reset) already fails fast and is not involved.
+ */
+export function failFastWhileUnresponsive(client: Redis, probeEveryMs = 250): void {
+  const send = client.sendCommand.bind(client);
+  let notAnswering = false;
+  let ended = false;
+  client.once('end', () => (ended = true));
+
+  const probeUntilAnswered = async () => {
+    const probe = client.duplicate({
+      lazyConnect: true,
+      connectionName: 'tickr-probe',
+      commandTimeout: probeEveryMs,
+      enableReadyCheck: false,
+      retryStrategy: () => null,
+    });
+    probe.on('error', () => undefined);
+    while (notAnswering && !ended) {
+      try {
+        if (probe.status === 'wait' || probe.status === 'end') await probe.connect();
+        await probe.ping();
+        notAnswering = false;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, probeEveryMs).unref());
+      }
+    }
+    probe.disconnect();
+    notAnswering = false;
+  };
+
+  client.sendCommand = ((command: Parameters<Redis['sendCommand']>[0], stream?: Parameters<Redis['sendCommand']>[1]) => {
+    if (notAnswering) {
+      command.reject(new Error(REDIS_NOT_ANSWERING));
+      return command.promise;
+    }
+    const reject = command.reject;
+    command.reject = (error: Error) => {
+      if (error.message === COMMAND_TIMED_OUT && !notAnswering && !ended) {
+        notAnswering = true;
+        void probeUntilAnswered();
+      }
+      reject(error);
+    };
+    return send(command, stream);
+  }) as Redis['sendCommand'];
 }
