@@ -1,5 +1,6 @@
 import autocannon from 'autocannon';
 import { watchCpu } from './cpu';
+import { RunResult, runPaced } from './paced';
 import { Timeline } from './timeline';
 import type { Log } from './stack';
 
@@ -44,7 +45,10 @@ export interface Scenario {
   expectBody?: string;
   /** Process trees whose CPU use is reported for the measured run (the bench's own is always added). */
   cpu?: Record<string, number | undefined>;
-  /** Open-loop: this many requests per second in all (autocannon's overallRate) instead of as fast as possible. */
+  /**
+   * Open loop: this many requests per second in all, evenly spaced (runPaced), instead of as fast as
+   * the answers allow (autocannon); latency from the instant each request was due.
+   */
   overallRate?: number;
 }
 
@@ -69,7 +73,7 @@ export interface ScenarioResult {
   rps2xx: number;
   /** Latency of 2xx responses in ms, exact percentiles of every response time (not histogram buckets). */
   latencyMs: { p50: number; p95: number; p99: number; mean: number; max: number; samples: number };
-  /** autocannon's own latency histogram (whole ms), for reference. */
+  /** The driver's own latency figures (autocannon's histogram in whole ms; runPaced's exact ones), for reference. */
   autocannonLatencyMs: { p50: number; p90: number; p97_5: number; p99: number; average: number; max: number };
   throughputBytesPerSec: number;
   durationSeconds: number;
@@ -83,7 +87,7 @@ export interface ScenarioResult {
   timeline: { second: number; perSecond: number; p99Ms: number }[];
 }
 
-function countsOf(result: autocannon.Result): Counts {
+function countsOf(result: RunResult): Counts {
   const statusCodes: Record<string, number> = {};
   for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) statusCodes[code] = stat?.count ?? 0;
   const requests = Object.values(statusCodes).reduce((a, b) => a + b, 0);
@@ -156,7 +160,18 @@ function run(
   settings: LoadSettings,
   durationSeconds: number,
   onResponse?: (status: number, ms: number, atMs: number) => void,
-): Promise<autocannon.Result> {
+): Promise<RunResult> {
+  if (scenario.overallRate) {
+    return runPaced({
+      url: scenario.url,
+      rate: scenario.overallRate,
+      durationSeconds,
+      connections: settings.connections,
+      timeoutSeconds: settings.timeoutSeconds,
+      expectBody: scenario.expectBody,
+      onResponse,
+    });
+  }
   const started = Date.now();
   return new Promise((resolve, reject) => {
     const instance = autocannon(
@@ -168,7 +183,6 @@ function run(
         duration: durationSeconds,
         timeout: settings.timeoutSeconds,
         expectBody: scenario.expectBody,
-        ...(scenario.overallRate ? { overallRate: scenario.overallRate } : {}),
       },
       (error: unknown, result: autocannon.Result) => (error ? reject(error) : resolve(result)),
     );
@@ -178,7 +192,7 @@ function run(
 
 /**
  * Warm-up (same settings, thrown away, but its failures still count), then the measured run.
- * Latency percentiles come from every 2xx response time autocannon reports, in fractional ms.
+ * Latency percentiles come from every 2xx response time the driver reports, in fractional ms.
  */
 export async function measure(scenario: Scenario, settings: LoadSettings, log: Log): Promise<ScenarioResult> {
   let warmup: Counts | null = null;

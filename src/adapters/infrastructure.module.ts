@@ -1,6 +1,5 @@
 import { DynamicModule, Global, Logger, Module, OnApplicationShutdown, Provider } from '@nestjs/common';
 import { ThrottlerStorageService } from '@nestjs/throttler';
-import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import type Redis from 'ioredis';
 import { AppConfig } from '../config/app-config';
 import { Transactions } from '../database/transaction';
@@ -46,6 +45,7 @@ import { RedisCache } from './redis/redis-cache.adapter';
 import { RedisConcurrencyLimiter } from './redis/redis-concurrency-limiter.adapter';
 import { RedisPing } from './redis/redis-health.adapter';
 import { RedisPubSub } from './redis/redis-pub-sub.adapter';
+import { RedisHttpRateLimitStore } from './redis/redis-http-rate-limit-store.adapter';
 import { RedisRateLimiter } from './redis/redis-rate-limiter.adapter';
 import { RedisStreamLeases } from './redis/redis-stream-leases.adapter';
 import { RedisTokenBlacklist } from './redis/redis-token-blacklist.adapter';
@@ -203,7 +203,7 @@ export class InfrastructureModule {
       { provide: PubSub, useValue: new FailOpenPubSub(redis ? new RedisPubSub(redis) : new InProcessPubSub()) },
       {
         provide: HttpRateLimitStore,
-        useValue: new FailOpenHttpRateLimitStore(redis ? new ThrottlerStorageRedisService(redis) : new ThrottlerStorageService()),
+        useValue: new FailOpenHttpRateLimitStore(redis ? new RedisHttpRateLimitStore(redis) : new ThrottlerStorageService()),
       },
       // Not fail-open: the queue is the fairness; without Redis joining and admitting answer 503.
       { provide: WaitingRoomStore, useValue: redis ? new RedisWaitingRoomStore(redis) : new InMemoryWaitingRoomStore() },
