@@ -18,8 +18,8 @@ import { Cleanup, withTimeout } from './cleanup';
 
 export { repoRoot };
 
-/** As the Dockerfile's NODE_OPTIONS (test/integration/docker.test.ts checks that one). */
-export const APP_NODE_OPTIONS = ['--max-old-space-size=256', '--experimental-async-context-frame'];
+/** As the image runs the app: its NODE_OPTIONS and its CMD's V8 flag (test/integration/docker.test.ts checks both there). */
+export const APP_NODE_OPTIONS = ['--max-old-space-size=256', '--experimental-async-context-frame', '--single-threaded-gc'];
 
 export type Log = (line: string) => void;
 
