@@ -27,6 +27,27 @@ class SwitchableCache extends Cache {
   async increment(key: string, ttl: number) { this.check(); return this.inner.increment(key, ttl); }
 }
 
+/**
+ * Redis that answers late: each MGET is sent at once and its answer handed back `delayMs` later, as
+ * over a slow network, counting the freshness checks (an MGET of exactly the generation and live keys).
+ */
+class LateCache extends Cache {
+  freshnessChecks = 0;
+  constructor(private readonly inner: Cache, private readonly delayMs: number) {
+    super();
+  }
+  async get<T>(key: string) { return this.inner.get<T>(key); }
+  async getMany<T>(keys: string[]) {
+    if (keys.length === 2 && keys[0].startsWith('event-gen:') && keys[1].startsWith('event-live:')) this.freshnessChecks++;
+    const answer = await this.inner.getMany<T>(keys);
+    await new Promise((r) => setTimeout(r, this.delayMs));
+    return answer;
+  }
+  async set(key: string, value: unknown, ttl: number) { return this.inner.set(key, value, ttl); }
+  async delete(...keys: string[]) { return this.inner.delete(...keys); }
+  async increment(key: string, ttl: number) { return this.inner.increment(key, ttl); }
+}
+
 const titleOf = (json: string) => (JSON.parse(json) as { title: string }).title;
 const availableOf = (json: string) => (JSON.parse(json) as { ticketTypes: Array<{ available: number }> }).ticketTypes[0].available;
 
@@ -72,6 +93,33 @@ describe('EventCache.readBody: serialised copies per process', () => {
     const next = await a.readBody(id, db.loaders());
     expect(titleOf(next!.body.bytes.toString())).toBe('After');
     expect(next!.body.etag).toBe(strongEtag(next!.body.bytes.toString()));
+  });
+
+  it('concurrent warm reads share one freshness check, sent after they arrived: none misses an edit answered before it', async () => {
+    const id = randomUUID();
+    const db = new FakeDatabase(id);
+    const late = new LateCache(new RedisCache(redis), 100);
+    const [a, b] = [instance(late), instance()];
+    await a.readBody(id, db.loaders()); // serialised here
+
+    // Many reads at once, nothing edited: one MGET answers them all.
+    late.freshnessChecks = 0;
+    const warm = await Promise.all(Array.from({ length: 50 }, () => a.readBody(id, db.loaders())));
+    expect(warm.every((r) => titleOf(r!.body.bytes.toString()) === 'Before')).toBe(true);
+    expect(late.freshnessChecks).toBeLessThanOrEqual(2);
+
+    // A read in flight (its MGET answered by Redis, the answer still on its way), then an edit answered
+    // by instance b, then reads arriving here: the check in flight predates the edit, so they must not
+    // take its answer, and they share the next one.
+    late.freshnessChecks = 0;
+    const inFlight = a.readBody(id, db.loaders());
+    await new Promise((r) => setTimeout(r, 20));
+    db.title = 'After';
+    await b.invalidate(id);
+    const arrivedAfter = await Promise.all(Array.from({ length: 20 }, () => a.readBody(id, db.loaders())));
+    expect(arrivedAfter.map((r) => titleOf(r!.body.bytes.toString()))).toEqual(Array(20).fill('After'));
+    expect(titleOf((await inFlight)!.body.bytes.toString())).toBe('Before'); // it arrived before the edit
+    expect(late.freshnessChecks).toBe(2); // the one in flight, and one for all twenty
   });
 
   it('a sale on another instance changes the bytes at the next read, and counts are never a second old', async () => {

@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { jsonBody, JsonBody } from '../../common/edge-cache';
+import { KeyedBatcher } from '../../common/keyed-batcher';
 import { CatalogConfig } from '../../config';
 import { Cache } from '../../ports/cache.port';
 import type { EventView } from './event.model';
@@ -43,6 +44,8 @@ const CATALOG_GENERATION = 'catalog-gen';
 const LOCAL_EVENT_SECONDS = 10;
 /** Events kept in this process's memory at most (a bound against floods of distinct ids). */
 const LOCAL_EVENTS_MAX = 1_000;
+/** Warm reads of one event that share one freshness check at most. */
+const FRESHNESS_BATCH_MAX = 10_000;
 
 /** An event as sent: the view and its serialised bytes, tagged with the generation they were read at. */
 export interface SerialisedEvent {
@@ -91,6 +94,18 @@ export class EventCache implements OnModuleDestroy {
   private readonly pending = new Set<string>();
   private retryTimer?: NodeJS.Timeout;
   private lastWarning = 0;
+  /**
+   * The freshness check of warm reads (generation and live counts, one MGET), shared per event by
+   * the reads that arrived while the previous check was in flight: KeyedBatcher sends the next one
+   * after they arrived, never hands them one sent before. So an edit answered before a read arrived
+   * (its generation bumped in Redis before its answer) is seen by that read as before, and under an
+   * on-sale's thousands of reads of one event, one MGET answers a whole turn of the event loop.
+   */
+  private readonly freshness = new KeyedBatcher<null, [number | undefined, Availability | undefined]>(async (id, reads) => {
+    const k = keys(id);
+    const value = (await this.cache.getMany<unknown>([k.generation, k.live])) as [number | undefined, Availability | undefined];
+    return reads.map(() => ({ ok: true, value }));
+  }, FRESHNESS_BATCH_MAX);
 
   constructor(
     private readonly cache: Cache,
@@ -108,15 +123,14 @@ export class EventCache implements OnModuleDestroy {
 
   /**
    * The event as sent: the view and its serialised bytes with their ETag. A warm read is one MGET of
-   * the generation and the live counts (a few bytes): while both match the copy this process
+   * the generation and the live counts (a few bytes, shared: `freshness`): while both match the copy this process
    * serialised, the bytes are sent again without parsing or serialising anything. Any edit bumps the
    * generation before it is answered, so the next read on every instance misses this copy.
    */
   async readBody(id: string, load: EventLoaders): Promise<SerialisedEvent | undefined> {
     const local = this.localEvents.get(id);
     if (local && local.until > Date.now()) {
-      const k = keys(id);
-      const [generation = 0, live] = (await this.cache.getMany<unknown>([k.generation, k.live])) as [number | undefined, Availability | undefined];
+      const [generation = 0, live] = await this.freshness.submit(id, null);
       // No live counts (expired, dropped by a sale, or Redis not answering): the full path below.
       if (generation === local.gen && live && local.view.ticketTypes.every((t) => t.id in live)) {
         return sameCounts(local.view, live) ? local : this.keepLocal(id, local.gen, withCounts(local.view, live), local.until);
