@@ -1,5 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
+import { APP_GUARD, Reflector } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
 import type Redis from 'ioredis';
 import { LoggerModule } from 'nestjs-pino';
@@ -7,6 +7,7 @@ import { InfrastructureModule } from './adapters/infrastructure.module';
 import { AppConfig } from './config/app-config';
 import { RateLimitConfig } from './config';
 import { ConfigModule } from './config/config.module';
+import { CachedReflector } from './common/cached-reflector';
 import { EventStreamsModule } from './common/event-streams/event-streams.module';
 import { LifecycleModule } from './common/lifecycle.module';
 import { loggerOptions } from './common/logging';
@@ -63,6 +64,8 @@ export class AppModule {
         WaitingRoomModule,
       ],
       providers: [
+        // The global guards below read route metadata on every request: read once, remembered.
+        { provide: Reflector, useClass: CachedReflector },
         // Order matters: limit every caller first (bad tokens included), then authenticate, then check roles.
         // One instance, also resolvable by class: the early public event read runs it (events/public-event-reads.ts).
         CallerThrottlerGuard,
