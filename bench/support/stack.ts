@@ -95,6 +95,8 @@ export async function startApp(
     onSpawn?: (pid: number) => void;
     /** Every line the app writes, as it comes; `output()` keeps the last 200 only. */
     onLine?: (line: string) => void;
+    /** Another build's entry point (bench:event-ab); `dist/main.js` by default. */
+    entry?: string;
   },
 ): Promise<BenchApp> {
   const started = Date.now();
@@ -117,6 +119,7 @@ export async function startApp(
   );
   const app = await spawnApp(env, {
     nodeArgs,
+    entry: options.entry,
     onSpawn: (pid) => {
       spawnedPid = pid;
       options.onSpawn?.(pid);

@@ -27,6 +27,8 @@ export interface AppProcess {
 export interface SpawnAppOptions {
   /** Node flags before the entry point (a heap cap, a CPU profile). */
   nodeArgs?: string[];
+  /** The entry point, relative to the repository (`dist/main.js`; another build's copy for an A/B run). */
+  entry?: string;
   /** Called as soon as the process exists, before it is ready (to watch it from its very start). */
   onSpawn?: (pid: number) => void;
   /** Every complete line the app writes (stdout and stderr), as it comes. */
@@ -44,10 +46,11 @@ export interface SpawnAppOptions {
  */
 export async function spawnApp(env: Record<string, string>, options: SpawnAppOptions = {}): Promise<AppProcess> {
   const root = repoRoot();
-  if (!existsSync(join(root, 'dist/main.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+  const entry = options.entry ?? 'dist/main.js';
+  if (!existsSync(join(root, entry))) throw new Error(`${entry} is missing: run \`npm run build\` first`);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), 'dist/main.js'], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), entry], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', PUBLIC_BASE_URL: url, ...env, PORT: String(port), LOG_LEVEL: env.LOG_LEVEL ?? 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
