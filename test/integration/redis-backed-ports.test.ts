@@ -11,6 +11,8 @@ import { Cache } from '../../src/ports/cache.port';
 import { RateLimiter } from '../../src/ports/rate-limiter.port';
 import { TokenBlacklist } from '../../src/ports/token-blacklist.port';
 import { testRedisUrl } from '../support/database';
+import { freePort } from '../support/ports';
+import { startRedisServer } from '../support/redis-server';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -170,6 +172,14 @@ describe.each(implementations)('%s', (_name, make) => {
       expect(await ports.otherBlacklist.isRevoked('any-jti', 'sid-2')).toBe(false);
     });
 
+    it('concurrent checks of many tokens each get their own answer', async () => {
+      await ports.blacklist.revokeToken('jti-c3', 60);
+      await ports.blacklist.revokeSession('sid-c7', 60);
+      const checks = Array.from({ length: 40 }, (_, i) => ({ jti: `jti-c${i}`, sid: `sid-c${i}` }));
+      const answers = await Promise.all(checks.map((c) => ports.otherBlacklist.isRevoked(c.jti, c.sid)));
+      expect(answers.map((revoked, i) => (revoked ? i : -1)).filter((i) => i >= 0)).toEqual([3, 7]);
+    });
+
     it('entries end with their TTL (the token has expired by then anyway)', async () => {
       await ports.blacklist.revokeToken('jti-short', 1);
       expect(await ports.blacklist.isRevoked('jti-short', 's')).toBe(true);
@@ -185,5 +195,30 @@ describe('Redis key prefixes', () => {
     const b = new RedisRateLimiter(await redisClient(`it:${randomUUID()}:`));
     await a.consume('same-key', 1, 60);
     expect((await b.consume('same-key', 1, 60)).count).toBe(1);
+  });
+});
+
+describe('RedisTokenBlacklist on a server of its own', () => {
+  it('asks the checks that arrive together with one MGET, and sees a revocation answered before a check arrived', async () => {
+    const port = await freePort();
+    const server = (await startRedisServer(port)).process;
+    const url = `redis://127.0.0.1:${port}`;
+    const [client, admin] = await Promise.all([connectRedis({ url, keyPrefix: 'bl:' }), connectRedis({ url, keyPrefix: '' })]);
+    try {
+      const blacklist = new RedisTokenBlacklist(client);
+      const mgets = async () => Number(/^cmdstat_mget:calls=(\d+)/m.exec(await admin.info('commandstats'))?.[1] ?? 0);
+      const before = await mgets();
+      const answers = await Promise.all(Array.from({ length: 100 }, (_, i) => blacklist.isRevoked(`j${i}`, `s${i}`)));
+      expect(answers.every((revoked) => !revoked)).toBe(true);
+      expect((await mgets()) - before).toBeLessThanOrEqual(2); // the first check alone, then the 99 that waited
+
+      const inFlight = blacklist.isRevoked('j1', 's1');
+      await blacklist.revokeToken('j1', 60); // a logout, answered
+      expect(await blacklist.isRevoked('j1', 's1')).toBe(true); // arrived after it: never takes the check in flight
+      expect(typeof (await inFlight)).toBe('boolean');
+    } finally {
+      await Promise.all([client.quit(), admin.quit()]);
+      server.kill('SIGKILL');
+    }
   });
 });
