@@ -1,5 +1,5 @@
 import type Redis from 'ioredis';
-import { KeyedBatcher } from '../../common/keyed-batcher';
+import { turnBatcher } from '../../common/turn-batcher';
 import { HttpRateLimitRecord, HttpRateLimitStore } from '../../ports/http-rate-limit-store.port';
 
 /**
@@ -56,10 +56,9 @@ type WithScript = Redis & { httpRateLimitIncrementMany(numberOfKeys: number, ...
  * The per-minute HTTP limit, shared by every instance, counted in Redis as
  * `@nest-lab/throttler-storage-redis` counts (its keys, its answers), with two differences:
  *
- * - The hits that arrive while a call is in flight are counted together by the next call, one
- *   script run for all, each answered with its own record exactly as if counted one by one in
- *   arrival order (KeyedBatcher). Under load that is one Redis command per turn of the event loop
- *   instead of one per request; an idle instance sends each hit at once.
+ * - The hits that arrive in one turn of the event loop are counted together by one call (turnBatcher),
+ *   one script run for all, each answered with its own record exactly as if counted one by one in
+ *   arrival order. Under load that is one Redis command per turn instead of one per request.
  * - The script is sent by its SHA (ioredis `defineCommand`, falling back to `EVAL` after a
  *   `NOSCRIPT`), where the library sends its ~900-byte source with every request
  *   (jmcdo29/nest-lab#52).
@@ -69,10 +68,7 @@ type WithScript = Redis & { httpRateLimitIncrementMany(numberOfKeys: number, ...
  */
 export class RedisHttpRateLimitStore extends HttpRateLimitStore {
   private readonly redis: WithScript;
-  private readonly batches = new KeyedBatcher<Hit, HttpRateLimitRecord>(async (_all, hits) => {
-    const records = await this.countAll(hits);
-    return records.map((value) => ({ ok: true, value }));
-  }, HITS_PER_CALL);
+  private readonly hits = turnBatcher<Hit, HttpRateLimitRecord>((hits) => this.countAll(hits), HITS_PER_CALL);
 
   constructor(redis: Redis) {
     super();
@@ -81,10 +77,10 @@ export class RedisHttpRateLimitStore extends HttpRateLimitStore {
   }
 
   increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<HttpRateLimitRecord> {
-    return this.batches.submit('hits', { key, ttl, limit, blockDuration, throttlerName });
+    return this.hits.load({ key, ttl, limit, blockDuration, throttlerName });
   }
 
-  private async countAll(hits: Hit[]): Promise<HttpRateLimitRecord[]> {
+  private async countAll(hits: readonly Hit[]): Promise<HttpRateLimitRecord[]> {
     const keys: string[] = [];
     const args: number[] = [];
     for (const hit of hits) {

@@ -1,5 +1,5 @@
 import type Redis from 'ioredis';
-import { KeyedBatcher } from '../../common/keyed-batcher';
+import { turnBatcher } from '../../common/turn-batcher';
 import { TokenBlacklist } from '../../ports/token-blacklist.port';
 
 /** Tokens checked by one MGET at most. */
@@ -12,15 +12,15 @@ interface Check {
 
 /**
  * Revoked tokens and sessions, shared by every instance. Every authenticated request asks whether its
- * token was revoked: the checks that arrive while one is in flight are asked together by the next
- * MGET (KeyedBatcher), sent after they arrived, so a revocation answered before a request arrived is
- * seen by it, and an on-sale's thousands of authenticated requests cost one command per turn of the
- * event loop instead of one each.
+ * token was revoked: the checks of one turn of the event loop are asked together by one MGET
+ * (turnBatcher), sent after they arrived, so a revocation answered before a request arrived is seen
+ * by it, and an on-sale's thousands of authenticated requests cost one command per turn instead of
+ * one each.
  */
 export class RedisTokenBlacklist extends TokenBlacklist {
-  private readonly checks = new KeyedBatcher<Check, boolean>(async (_all, checks) => {
+  private readonly checks = turnBatcher<Check, boolean>(async (checks) => {
     const values = await this.redis.mget(checks.flatMap((c) => [`revoked:jti:${c.jti}`, `revoked:sid:${c.sessionId}`]));
-    return checks.map((_, i) => ({ ok: true, value: values[2 * i] !== null || values[2 * i + 1] !== null }));
+    return checks.map((_, i) => values[2 * i] !== null || values[2 * i + 1] !== null);
   }, CHECKS_PER_CALL);
 
   constructor(private readonly redis: Redis) {
@@ -36,6 +36,6 @@ export class RedisTokenBlacklist extends TokenBlacklist {
   }
 
   isRevoked(jti: string, sessionId: string): Promise<boolean> {
-    return this.checks.submit('checks', { jti, sessionId });
+    return this.checks.load({ jti, sessionId });
   }
 }

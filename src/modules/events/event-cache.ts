@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { jsonBody, JsonBody } from '../../common/edge-cache';
-import { KeyedBatcher } from '../../common/keyed-batcher';
+import { turnBatcher } from '../../common/turn-batcher';
 import { CatalogConfig } from '../../config';
 import { Cache } from '../../ports/cache.port';
 import type { EventView } from './event.model';
@@ -25,6 +25,8 @@ interface Snapshot {
 }
 
 type Availability = Record<string, number>;
+/** What a warm read checks: the event's generation and its live counts (either may be missing). */
+type Freshness = [generation: number | undefined, live: Availability | undefined];
 
 export interface EventLoaders {
   /** The whole event, counts included, straight from Postgres. */
@@ -44,8 +46,8 @@ const CATALOG_GENERATION = 'catalog-gen';
 const LOCAL_EVENT_SECONDS = 10;
 /** Events kept in this process's memory at most (a bound against floods of distinct ids). */
 const LOCAL_EVENTS_MAX = 1_000;
-/** Warm reads of one event that share one freshness check at most. */
-const FRESHNESS_BATCH_MAX = 10_000;
+/** Warm reads that share one freshness check at most. */
+const FRESHNESS_BATCH_MAX = 1_000;
 
 /** An event as sent: the view and its serialised bytes, tagged with the generation they were read at. */
 export interface SerialisedEvent {
@@ -95,16 +97,17 @@ export class EventCache implements OnModuleDestroy {
   private retryTimer?: NodeJS.Timeout;
   private lastWarning = 0;
   /**
-   * The freshness check of warm reads (generation and live counts, one MGET), shared per event by
-   * the reads that arrived while the previous check was in flight: KeyedBatcher sends the next one
-   * after they arrived, never hands them one sent before. So an edit answered before a read arrived
-   * (its generation bumped in Redis before its answer) is seen by that read as before, and under an
-   * on-sale's thousands of reads of one event, one MGET answers a whole turn of the event loop.
+   * The freshness check of warm reads (generation and live counts), one MGET for the reads of one
+   * turn of the event loop, whatever their events (turnBatcher): each is answered by an MGET sent
+   * after it arrived, so an edit answered before a read arrived (its generation bumped in Redis
+   * before its answer) is seen by that read, and an on-sale's thousands of reads of one event cost
+   * one command per turn.
    */
-  private readonly freshness = new KeyedBatcher<null, [number | undefined, Availability | undefined]>(async (id, reads) => {
-    const k = keys(id);
-    const value = (await this.cache.getMany<unknown>([k.generation, k.live])) as [number | undefined, Availability | undefined];
-    return reads.map(() => ({ ok: true, value }));
+  private readonly freshness = turnBatcher<string, Freshness>(async (ids) => {
+    const events = [...new Set(ids)];
+    const values = (await this.cache.getMany<unknown>(events.flatMap((id) => [keys(id).generation, keys(id).live]))) as unknown[];
+    const byEvent = new Map(events.map((id, i): [string, Freshness] => [id, [values[2 * i] as number | undefined, values[2 * i + 1] as Availability | undefined]]));
+    return ids.map((id) => byEvent.get(id)!);
   }, FRESHNESS_BATCH_MAX);
 
   constructor(
@@ -130,7 +133,7 @@ export class EventCache implements OnModuleDestroy {
   async readBody(id: string, load: EventLoaders): Promise<SerialisedEvent | undefined> {
     const local = this.localEvents.get(id);
     if (local && local.until > Date.now()) {
-      const [generation = 0, live] = await this.freshness.submit(id, null);
+      const [generation = 0, live] = await this.freshness.load(id);
       // No live counts (expired, dropped by a sale, or Redis not answering): the full path below.
       if (generation === local.gen && live && local.view.ticketTypes.every((t) => t.id in live)) {
         return sameCounts(local.view, live) ? local : this.keepLocal(id, local.gen, withCounts(local.view, live), local.until);
