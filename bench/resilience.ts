@@ -6,7 +6,7 @@
  * Everything runs on loopback and is started (and stopped) by this script: an embedded Postgres
  * (persistent in a temporary folder, so it can be stopped and started again on the same data), a
  * `redis-server`, two `node dist/main.js` instances, and HAProxy (Debian's `haproxy`) in front of
- * them, set up as an ALB is: round robin, health check on `/health/ready` every 500 ms (2 failures
+ * them, set up as an ALB is: round robin, health check on `/health/serving` every 500 ms (2 failures
  * down, 2 successes up), and, as an ALB fails open when no target is healthy, the two instances
  * again as backup servers without a health check.
  *

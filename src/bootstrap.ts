@@ -90,7 +90,7 @@ export async function createApp(deps: AppDependencies): Promise<NestFastifyAppli
   await registerUploads(app);
   if (config.drivers.storage === 'local') await serveLocalFiles(app, config.storage.localDir);
   await serveWebApp(app);
-  app.setGlobalPrefix('v1', { exclude: ['health', 'health/ready'] });
+  app.setGlobalPrefix('v1', { exclude: ['health', 'health/ready', 'health/serving'] });
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new ProblemDetailsFilter());
   // In production only when asked for (DOCS_ENABLED=true): the document maps every route for an attacker too.

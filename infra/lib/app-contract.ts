@@ -10,8 +10,14 @@ export const REDIS_PORT = 6379;
 export const DATABASE_NAME = 'tickr';
 export const DATABASE_USER = 'tickr';
 
-/** Readiness (503 while draining or when Postgres is unreachable) and liveness routes. */
+/** Readiness as API.md defines it: 503 while draining, or when Postgres or Redis is unreachable. */
 export const READINESS_PATH = '/health/ready';
+/**
+ * The target group's check: readiness without Redis (503 while draining or when Postgres is
+ * unreachable). Without Redis the app serves degraded; with readiness as the check, the ALB would
+ * mark every target unhealthy at once and ECS would replace every task.
+ */
+export const SERVING_PATH = '/health/serving';
 export const LIVENESS_PATH = '/health';
 
 /** Every image key starts with this (`events/<eventId>/<uuid>.<ext>`): the task role's S3 scope. */

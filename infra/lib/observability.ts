@@ -185,7 +185,7 @@ export class Observability extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,
     });
-    alarm('UnhealthyTargets', 'An API task failed its readiness check for 5 minutes', {
+    alarm('UnhealthyTargets', 'An API task failed the target group check (/health/serving) for 5 minutes', {
       metric: unhealthy,
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,

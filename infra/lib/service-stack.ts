@@ -12,7 +12,7 @@ import {
   KEEP_ALIVE_TIMEOUT_MS,
   LIVENESS_PATH,
   METRICS_NAMESPACE,
-  READINESS_PATH,
+  SERVING_PATH,
   SHUTDOWN_DRAIN_DELAY_SECONDS,
   SHUTDOWN_DRAIN_MAX_SECONDS,
   SHUTDOWN_QUIET_SECONDS,
@@ -83,10 +83,11 @@ export class ServiceStack extends Stack {
       targetType: elbv2.TargetType.IP,
       protocol: elbv2.ApplicationProtocol.HTTP,
       port: APP_PORT,
-      // Readiness turns 503 as soon as a task receives SIGTERM or loses Postgres: the ALB stops
-      // sending it new requests after two failed checks (20 s at most) while in-flight ones finish.
+      // The balancer's check turns 503 as soon as a task receives SIGTERM or loses Postgres: the ALB
+      // stops sending it new requests after two failed checks (20 s at most) while in-flight ones
+      // finish. Redis does not decide it (SERVING_PATH), as it decides readiness.
       healthCheck: {
-        path: READINESS_PATH,
+        path: SERVING_PATH,
         healthyHttpCodes: '200',
         interval: Duration.seconds(10),
         timeout: Duration.seconds(5),

@@ -15,6 +15,7 @@ import {
   PAYMENT_METRICS,
   RDS_CA_BUNDLE,
   READINESS_PATH,
+  SERVING_PATH,
   TICKETS_SOLD_METRIC,
 } from '../lib/app-contract';
 import { ENVIRONMENTS, EnvironmentName } from '../lib/environments';
@@ -208,8 +209,10 @@ describe('the constants of lib/app-contract.ts match the app', () => {
     const health = source('src/modules/health/health.controller.ts');
     expect(health).toMatch(/@Controller\('health'\)/);
     expect(health).toMatch(/@Get\('ready'\)/);
+    expect(health).toMatch(/@Get\('serving'\)/);
     expect(LIVENESS_PATH).toBe('/health');
     expect(READINESS_PATH).toBe('/health/ready');
+    expect(SERVING_PATH).toBe('/health/serving');
     expect(source('Dockerfile')).toContain(`EXPOSE ${APP_PORT}`);
   });
 });

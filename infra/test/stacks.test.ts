@@ -3,7 +3,7 @@ import {
   APP_PORT,
   IMAGES_PREFIX,
   METRICS_NAMESPACE,
-  READINESS_PATH,
+  SERVING_PATH,
   SHUTDOWN_DRAIN_DELAY_SECONDS,
   SHUTDOWN_DRAIN_MAX_SECONDS,
   SHUTDOWN_QUIET_SECONDS,
@@ -338,9 +338,9 @@ describe.each(ENVS)('%s', (env) => {
       expect(svc.Properties.HealthCheckGracePeriodSeconds).toBeGreaterThan(0);
     });
 
-    test('the target group checks /health/ready; deregistration is shorter than the stop timeout, which covers the drain', () => {
+    test('the target group checks /health/serving (readiness without Redis); deregistration is shorter than the stop timeout, which covers the drain', () => {
       const tg = onlyResource(service(env), 'AWS::ElasticLoadBalancingV2::TargetGroup');
-      expect(tg.Properties.HealthCheckPath).toBe(READINESS_PATH);
+      expect(tg.Properties.HealthCheckPath).toBe(SERVING_PATH);
       expect(tg.Properties.TargetType).toBe('ip');
       expect(tg.Properties.Port).toBe(APP_PORT);
       const attributes = Object.fromEntries(tg.Properties.TargetGroupAttributes.map((a: any) => [a.Key, a.Value]));

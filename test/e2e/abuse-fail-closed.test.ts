@@ -67,7 +67,9 @@ describe('fail closed while Redis is down', () => {
     expect((await call(t.url, 'GET', '/v1/events')).status).toBe(200);
     const held = await placeOrder(t.url, live, { eventId: event.eventId, items: [{ ticketTypeId: event.ticketTypeIds[0], quantity: 1 }] }, randomUUID());
     expect(held.status).toBe(201);
-    expect((await call(t.url, 'GET', '/health/ready')).status).toBe(200);
+    // Not ready as API.md defines it, yet still serving as the balancer sees it (/health/serving).
+    expect((await call(t.url, 'GET', '/health/ready')).status).toBe(503);
+    expect((await call(t.url, 'GET', '/health/serving')).status).toBe(200);
 
     // A logout during the outage cannot reach the blacklist (503), but the login is revoked in
     // Postgres, so its token is refused from then on while Redis is away.

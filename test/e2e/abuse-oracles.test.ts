@@ -98,6 +98,8 @@ describe('no oracles', () => {
       );
       expectProblem(down, 503, 'SERVICE_UNAVAILABLE');
       expect(down.body.detail).toBe('Not ready.');
+      // Without Postgres nothing can be sold: the balancer's check says so too.
+      expectProblem(await call(app!.url, 'GET', '/health/serving'), 503, 'SERVICE_UNAVAILABLE');
       expect(down.text).not.toMatch(/postgres|redis|database|ECONN|127\.0\.0\.1|:\d{4,5}/i);
       expect(warn.mock.calls.some((args) => /not ready: Postgres/.test(String(args[1])))).toBe(true);
       await relay.restore();

@@ -23,6 +23,14 @@ describe('health and docs', () => {
     expect(res.body).toEqual({ status: 'ok' });
   });
 
+  it("GET /health/serving, the balancer's check, answers 200 while Postgres answers; it is not in the client API", async () => {
+    const res = await call(t.url, 'GET', '/health/serving');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ status: 'ok' });
+    const doc = await call(t.url, 'GET', '/docs/openapi.json');
+    expect(Object.keys(doc.body.paths)).not.toContain('/health/serving');
+  });
+
   it('GET /docs serves Swagger UI and /docs/openapi.json the OpenAPI 3 document', async () => {
     const ui = await call(t.url, 'GET', '/docs');
     expect(ui.status).toBe(200);

@@ -75,6 +75,8 @@ describe('graceful shutdown (ECS rolling deploy)', () => {
     expect(ready.status).toBe(503);
     expect(ready.body.code).toBe('SERVICE_UNAVAILABLE');
     expect(ready.text).not.toMatch(/lifecycle|shutting|postgres|redis/i);
+    // The balancer's check turns with it: the target is drained.
+    expect((await call(app.url, 'GET', '/health/serving')).status).toBe(503);
     expect((await call(app.url, 'GET', '/health')).status).toBe(200);
 
     const results = await Promise.all(inFlight);

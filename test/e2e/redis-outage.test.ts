@@ -5,7 +5,7 @@ import { startTestApp, TestApp, uniqueEmail } from '../support/app';
 import { call, register, Session } from '../support/http';
 import { freePort, waitFor } from '../support/ports';
 import { appReachesRedis, startRedisServer } from '../support/redis-server';
-import { CHEAP_HASHING } from '../support/problems';
+import { CHEAP_HASHING, expectProblem } from '../support/problems';
 
 /** The documented degraded mode: this test owns its redis-server so it can kill it. */
 describe('Redis outage', () => {
@@ -41,10 +41,17 @@ describe('Redis outage', () => {
   it('degrades as documented while Redis is down, and recovers by itself', async () => {
     await stopRedis();
 
-    // Still ready (Redis does not decide readiness), and says no more than that.
-    const ready = await call(t.url, 'GET', '/health/ready');
-    expect(ready.status).toBe(200);
-    expect(ready.body).toEqual({ status: 'ok' });
+    // Not ready, as API.md says (naming no dependency), but still serving as the balancer sees it:
+    // its check, /health/serving, is readiness without Redis, so no instance is taken out for it.
+    const ready = await waitFor(async () => {
+      const r = await call(t.url, 'GET', '/health/ready');
+      return r.status === 503 ? r : undefined;
+    }, 'not ready without Redis', 5_000);
+    expectProblem(ready, 503, 'SERVICE_UNAVAILABLE');
+    expect(ready.text).not.toMatch(/redis|6379|ECONN/i);
+    const serving = await call(t.url, 'GET', '/health/serving');
+    expect(serving.status).toBe(200);
+    expect(serving.body).toEqual({ status: 'ok' });
     expect((await call(t.url, 'GET', '/health')).status).toBe(200);
 
     // The revocation check falls back to Postgres: live tokens keep working, and a login works.
@@ -61,6 +68,7 @@ describe('Redis outage', () => {
 
     await startRedis();
     await appReachesRedis(t.app);
+    expect((await call(t.url, 'GET', '/health/ready')).status).toBe(200);
     expect((await call(t.url, 'POST', '/v1/auth/logout', { token: other.body.accessToken })).status).toBe(204);
     expect((await call(t.url, 'GET', '/v1/me', { token: other.body.accessToken })).status).toBe(401);
   }, 30_000);

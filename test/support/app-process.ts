@@ -42,7 +42,7 @@ export interface SpawnAppOptions {
 
 /**
  * The built app (`node dist/main.js`) as a separate process, as production runs it, on a free loopback
- * port; resolves once `GET /health/ready` answers 200. `env` is its whole environment besides PATH.
+ * port; resolves once `GET /health/serving` (the balancer's check) answers 200. `env` is its whole environment besides PATH.
  */
 export async function spawnApp(env: Record<string, string>, options: SpawnAppOptions = {}): Promise<AppProcess> {
   const root = repoRoot();
@@ -62,7 +62,7 @@ export async function spawnApp(env: Record<string, string>, options: SpawnAppOpt
     await waitFor(
       async () => {
         if (child.exitCode !== null) throw new Error(`app exited with ${child.exitCode}`);
-        const res = await fetch(`${url}/health/ready`);
+        const res = await fetch(`${url}/health/serving`);
         await res.arrayBuffer();
         return res.status === 200 ? true : undefined;
       },

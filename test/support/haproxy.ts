@@ -7,9 +7,9 @@ import { freePort, waitFor } from './ports';
 
 /**
  * HAProxy (Debian's `haproxy`) in front of app instances, set up as an ALB is: round robin, keep-alive
- * towards the instances, a health check on `/health/ready` every 500 ms (2 failures down, 2 successes
- * up), and, as an ALB fails open when no target is healthy, the instances again as backups without a
- * check. Used by the shutdown test and by `npm run test:resilience`.
+ * towards the instances, the target group's health check (`/health/serving`) every 500 ms (2 failures
+ * down, 2 successes up), and, as an ALB fails open when no target is healthy, the instances again as
+ * backups without a check. Used by the shutdown test and by `npm run test:resilience`.
  */
 export interface Balancer {
   url: string;
@@ -45,7 +45,7 @@ function haproxyConfig(socket: string, port: number, servers: Record<string, num
     '  default_backend app',
     'backend app',
     '  balance roundrobin',
-    '  option httpchk GET /health/ready',
+    '  option httpchk GET /health/serving',
     '  http-check expect status 200',
     '  default-server inter 500ms fall 2 rise 2',
     // As an ALB routes to every target when none is healthy, the backups (no check) take over then.

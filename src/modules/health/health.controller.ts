@@ -1,5 +1,5 @@
 import { Controller, Get, HttpCode, Logger } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiExcludeEndpoint, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { SkipThrottle } from '@nestjs/throttler';
 import { DomainError } from '../../common/domain-error';
@@ -17,8 +17,8 @@ class NotReadyError extends DomainError {
 
 /**
  * Infrastructure probes: public, never rate limited (the load balancer must always get an answer).
- * Readiness says ready or not, nothing more: which dependency failed and why goes to the log, since
- * a public answer naming it would tell an attacker which part to push on.
+ * Readiness and the balancer's check say ready or not, nothing more: which dependency failed and why
+ * goes to the log, since a public answer naming it would tell an attacker which part to push on.
  */
 @ApiTags('health')
 @Public()
@@ -46,29 +46,42 @@ export class HealthController {
 
   @Get('ready')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Readiness: Postgres answers and the instance is not shutting down (no detail: that goes to the log)' })
+  @ApiOperation({ summary: 'Readiness: Postgres and Redis answer and the instance is not shutting down (no detail: that goes to the log)' })
   @ApiOkResponse({
-    description: 'Postgres answers (Redis does not decide: without it the app runs degraded)',
+    description: 'Postgres and Redis answer (without Redis configured, its in-process stand-ins serve)',
     schema: { type: 'object', required: ['status'], properties: { status: { type: 'string', enum: ['ok'] } } },
   })
   @ApiProblems([503, 'SERVICE_UNAVAILABLE'])
   async ready(): Promise<{ status: 'ok' }> {
+    await this.refuseUnless({ redisDecides: true });
+    return { status: 'ok' };
+  }
+
+  /**
+   * The balancer's check: readiness without Redis. Without Redis the app serves degraded (see the
+   * README); a balancer that took every instance out for a Redis blip, and ECS replacing every task
+   * that failed its check, would turn a degraded service into none. Not part of the client API.
+   */
+  @Get('serving')
+  @HttpCode(200)
+  @ApiExcludeEndpoint()
+  async serving(): Promise<{ status: 'ok' }> {
+    await this.refuseUnless({ redisDecides: false });
+    return { status: 'ok' };
+  }
+
+  /** Throws NotReadyError while draining, when Postgres does not answer, and (if it decides) when Redis does not. */
+  private async refuseUnless({ redisDecides }: { redisDecides: boolean }): Promise<void> {
     if (this.shutdown.isDraining) throw new NotReadyError();
-    // Redis does not decide readiness: without it the app runs degraded (see the README), and a
-    // balancer that took every instance out for a Redis blip would turn a degraded service into none.
-    const [postgres, redis] = await Promise.all([
-      this.postgresDown(),
-      this.redis.probe(1_500),
-    ]);
-    if ('reachable' in redis && !redis.reachable && this.degradedLog.take() !== undefined) {
-      this.logger.warn({ redis }, 'Redis unreachable: running degraded');
-    }
+    const [postgres, redis] = await Promise.all([this.postgresDown(), this.redis.probe(1_500)]);
+    const redisDown = 'reachable' in redis && !redis.reachable;
     if (postgres) {
       const heldBack = this.notReadyLog.take();
       if (heldBack !== undefined) this.logger.warn({ postgres: postgres.message, cause: postgres.cause, heldBack }, 'not ready: Postgres does not answer');
       throw new NotReadyError();
     }
-    return { status: 'ok' };
+    if (redisDown && this.degradedLog.take() !== undefined) this.logger.warn({ redis }, 'Redis unreachable: not ready, serving degraded');
+    if (redisDown && redisDecides) throw new NotReadyError();
   }
 
   /**

@@ -28,7 +28,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: Postgres answers and the instance is not shutting down (no detail: that goes to the log) */
+        /** Readiness: Postgres and Redis answer and the instance is not shutting down (no detail: that goes to the log) */
         get: operations["HealthController_ready"];
         put?: never;
         post?: never;
@@ -1356,7 +1356,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Postgres answers (Redis does not decide: without it the app runs degraded) */
+            /** @description Postgres and Redis answer (without Redis configured, its in-process stand-ins serve) */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
