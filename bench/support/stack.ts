@@ -83,7 +83,8 @@ function benchAppEnv(options: { databaseUrl: string; redisUrl: string }, storage
 
 /**
  * The production entry point (`node dist/main.js`) through the harness's `spawnApp`, with the image's
- * heap cap, ready when `GET /health/ready` answers 200; stopped by `cleanup` unless stopped before.
+ * flags, ready when `GET /health/serving` (the balancer's check) answers 200; stopped by `cleanup`
+ * unless stopped before.
  */
 export async function startApp(
   cleanup: Cleanup,
