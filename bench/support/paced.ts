@@ -1,4 +1,6 @@
 import { Agent, request } from 'node:http';
+// load.ts runs this driver and holds the statistics both use (as timeline.ts imports its percentile).
+import { percentile, perSecondStats } from './load';
 
 /**
  * What a load run yields, in the shape of the autocannon result fields the benches read, so a
@@ -134,11 +136,10 @@ class PacedRun {
 /** Per-second throughput and exact latency percentiles (ms) of one run. */
 function summary(latencies: number[], perSecond: number[], bytes: number, seconds: number): Pick<RunResult, 'requests' | 'latency' | 'throughput' | 'duration'> {
   const sorted = Float64Array.from(latencies).sort();
-  const at = (p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : NaN);
-  const mean = perSecond.reduce((a, b) => a + b, 0) / perSecond.length;
-  const sd = Math.sqrt(perSecond.reduce((a, b) => a + (b - mean) ** 2, 0) / perSecond.length);
+  const at = (p: number) => percentile(sorted, p);
+  const { mean, stddev, min, max } = perSecondStats(perSecond);
   return {
-    requests: { average: mean, stddev: sd, min: Math.min(...perSecond), max: Math.max(...perSecond) },
+    requests: { average: mean, stddev, min, max },
     latency: { p50: at(50), p90: at(90), p97_5: at(97.5), p99: at(99), average: sorted.reduce((a, b) => a + b, 0) / (sorted.length || 1), max: at(100) },
     throughput: { average: bytes / seconds },
     duration: seconds,

@@ -105,7 +105,10 @@ export class EventCache implements OnModuleDestroy {
    */
   private readonly freshness = turnBatcher<string, Freshness>(async (ids) => {
     const events = [...new Set(ids)];
-    const values = (await this.cache.getMany<unknown>(events.flatMap((id) => [keys(id).generation, keys(id).live]))) as unknown[];
+    const values = (await this.cache.getMany<unknown>(events.flatMap((id) => {
+      const k = keys(id);
+      return [k.generation, k.live];
+    }))) as unknown[];
     const byEvent = new Map(events.map((id, i): [string, Freshness] => [id, [values[2 * i] as number | undefined, values[2 * i + 1] as Availability | undefined]]));
     return ids.map((id) => byEvent.get(id)!);
   }, FRESHNESS_BATCH_MAX);
