@@ -55,19 +55,23 @@ export function matchesIfNoneMatch(header: string | undefined, etag: string): bo
  */
 export function publicReadCaching(routes: readonly string[]) {
   const cached = new Set(routes);
-  return async (request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> => {
-    if ((request.method !== 'GET' && request.method !== 'HEAD') || !cached.has(request.routeOptions.url ?? '')) return payload;
-    if (request.headers.authorization !== undefined) {
-      reply.header('cache-control', PRIVATE_CACHE_CONTROL);
-      return payload;
-    }
-    if (reply.statusCode !== 200 || (typeof payload !== 'string' && !Buffer.isBuffer(payload))) return payload;
-    const etag = knownEtags.get(reply) ?? strongEtag(payload);
-    reply.header('etag', etag).header('cache-control', PUBLIC_CACHE_CONTROL).header('vary', 'Authorization');
-    if (!matchesIfNoneMatch(request.headers['if-none-match'], etag)) return payload;
-    reply.code(304).removeHeader('content-type').removeHeader('content-length');
-    return null;
+  return (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (error: null, payload: unknown) => void): void => {
+    done(null, cachingOf(cached, request, reply, payload));
   };
+}
+
+function cachingOf(cached: ReadonlySet<string>, request: FastifyRequest, reply: FastifyReply, payload: unknown): unknown {
+  if ((request.method !== 'GET' && request.method !== 'HEAD') || !cached.has(request.routeOptions.url ?? '')) return payload;
+  if (request.headers.authorization !== undefined) {
+    reply.header('cache-control', PRIVATE_CACHE_CONTROL);
+    return payload;
+  }
+  if (reply.statusCode !== 200 || (typeof payload !== 'string' && !Buffer.isBuffer(payload))) return payload;
+  const etag = knownEtags.get(reply) ?? strongEtag(payload);
+  reply.header('etag', etag).header('cache-control', PUBLIC_CACHE_CONTROL).header('vary', 'Authorization');
+  if (!matchesIfNoneMatch(request.headers['if-none-match'], etag)) return payload;
+  reply.code(304).removeHeader('content-type').removeHeader('content-length');
+  return null;
 }
 
 /**
@@ -75,7 +79,7 @@ export function publicReadCaching(routes: readonly string[]) {
  * Cache-Control, CloudFront keeps 4xx and 5xx answers for 10 s: one `400` to an odd query, or a `404`
  * just before a publish, would stand for the page that everyone else asks for.
  */
-export async function errorsNeverStored(request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
+export function errorsNeverStored(_request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (error: null, payload: unknown) => void): void {
   if (reply.statusCode >= 400 && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
-  return payload;
+  done(null, payload);
 }

@@ -27,24 +27,31 @@ export function answerPublicEventReadsEarly(app: NestFastifyApplication): void {
   const filter = new ProblemDetailsFilter();
   const handler = EventsController.prototype.get;
 
-  const answer = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
-    if (request.method !== 'GET' || request.headers.authorization !== undefined) return undefined;
+  // Callback style, and nothing returned: a hook that returned the reply from an async function
+  // would have Fastify wait on the reply as a thenable, which listens for the end of every answer.
+  const answer = (request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
+    if (request.method !== 'GET' || request.headers.authorization !== undefined) return done();
     const id = (request.params as { id?: unknown }).id;
-    if (typeof id !== 'string' || !CANONICAL_UUID.test(id)) return undefined;
+    if (typeof id !== 'string' || !CANONICAL_UUID.test(id)) return done();
     const context = new ExecutionContextHost([request, reply, undefined], EventsController, handler);
-    try {
-      // True or a throw (429); false would mean "let Nest decide", which then counts the request itself.
-      if (!(await throttler.canActivate(context))) return undefined;
-      return reply.send(sendJson(reply, await events.getBody(undefined, id)));
-    } catch (error) {
-      filter.catch(error, context);
-      return reply;
-    }
+    // True or a throw (429); false would mean "let Nest decide", which then counts the request itself.
+    throttler.canActivate(context).then(
+      async (allowed) => {
+        if (!allowed) return done();
+        reply.send(sendJson(reply, await events.getBody(undefined, id)));
+      },
+    ).catch((error: unknown) => {
+      try {
+        filter.catch(error, context);
+      } catch (failure) {
+        reply.send(failure); // Fastify's own error answer, rather than an unhandled rejection
+      }
+    });
   };
 
   app.getHttpAdapter().getInstance().addHook('onRoute', (route: RouteOptions) => {
     if (route.url !== '/v1/events/:id' || !methodsOf(route).includes('GET')) return;
-    route.onRequest = [...hooksOf(route.onRequest), answer as onRequestHookHandler];
+    route.onRequest = [...hooksOf(route.onRequest), answer];
   });
 }
 
