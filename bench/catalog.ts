@@ -9,6 +9,9 @@
  *   list-filter  GET /v1/events?city=&category= a filtered page over the seeded catalog
  *   list-search  GET /v1/events?q=               a title search over the seeded catalog
  *   plain        GET /v1/events/{id} on a bare Fastify server sending the very same JSON body
+ *   plain-contract  the same server also doing, per request, only what the contract asks of the read
+ *                (the per-caller count and the freshness check in Redis, once per turn as the app
+ *                does them, and the app's headers): the floor of any Fastify server keeping the contract
  *   event-2000   the warm event at 2 000 req/s, open loop: evenly spaced requests (bench/support/paced.ts),
  *                each one's latency from the instant it was due
  *   list-*-uncached  the same pages from a second app with CATALOG_PAGE_CACHE_MS=0: every page from
@@ -244,12 +247,38 @@ async function startBaseline(cleanup: Cleanup, expected: Expected): Promise<Plai
   return plain;
 }
 
-function scenariosFor(stack: Stack, plain: PlainServer, uncached: BenchApp, x: Expected): Scenario[] {
+/** Headers every response carries anyway, or that Fastify sets from the body itself. */
+const TRANSPORT_HEADERS = new Set(['date', 'connection', 'keep-alive', 'content-length', 'content-type']);
+
+/**
+ * The baseline also doing the contract's work (ContractWork): the app's headers, as it sent them, and
+ * its two Redis reads, of the same keys (the event cache's `cache:event-gen:` and `cache:event-live:`).
+ */
+async function startContractBaseline(cleanup: Cleanup, stack: Stack, expected: Expected, eventId: string): Promise<PlainServer> {
+  const sample = await fetch(`${stack.app.url}${expected.eventPath}`);
+  await sample.arrayBuffer();
+  const headers = Object.fromEntries([...sample.headers].filter(([name]) => !TRANSPORT_HEADERS.has(name)));
+  check(headers['x-ratelimit-remaining'] !== undefined && headers.etag !== undefined, 'the app sends rate-limit and ETag headers on the warm read');
+  const plain = await startPlainServer(cleanup, log, [{ path: '/v1/events/:id', body: JSON.parse(expected.eventBody) }], {
+    redisUrl: stack.redisUrl,
+    headers,
+    freshnessKeys: [`cache:event-gen:${eventId}`, `cache:event-live:${eventId}`],
+    limitPerMinute: Number(stack.app.env.RATE_LIMIT_PER_MINUTE),
+  });
+  const answer = await fetch(`${plain.url}${expected.eventPath}`);
+  check((await answer.text()) === expected.eventBody, 'the plain server doing the contract\'s work sends the very same bytes as the app');
+  const missing = Object.keys(headers).filter((name) => !answer.headers.has(name));
+  check(missing.length === 0, `the plain server doing the contract's work sends every header the app sends (missing: ${missing.join(', ')})`);
+  return plain;
+}
+
+function scenariosFor(stack: Stack, plain: PlainServer, contract: PlainServer, uncached: BenchApp, x: Expected): Scenario[] {
   const base = stack.app.url;
   const uncachedCpu = { app: uncached.pid, postgres: stack.pids.postgres, redis: stack.pids.redis };
   const appCpu = { app: stack.pids.app, postgres: stack.pids.postgres, redis: stack.pids.redis };
   return [
     { name: 'plain', label: 'plain fastify: GET /v1/events/{id}', url: `${plain.url}${x.eventPath}`, expectBody: x.eventBody, cpu: { server: plain.pid } },
+    { name: 'plain-contract', label: "plain fastify doing the contract's work", url: `${contract.url}${x.eventPath}`, expectBody: x.eventBody, cpu: { server: contract.pid, redis: stack.pids.redis } },
     { name: 'event', label: 'app: GET /v1/events/{id} (warm)', url: `${base}${x.eventPath}`, expectBody: x.eventBody, cpu: appCpu },
     // The floor of the app's pipeline: a route that touches nothing (liveness), through the same
     // router, logger, request id and global guards; no app route can be faster than this.
@@ -272,7 +301,7 @@ const perCore = (r: ScenarioResult) => r.rps.mean / (r.cpuCores.app ?? r.cpuCore
 function assess(results: ScenarioResult[], rssMaxMb: Record<string, number>) {
   const by = (name: string) => results.find((r) => r.name === name)!;
   const baseline = by('plain');
-  const ratios = ['event', 'app-floor', 'list-filter', 'list-search'].map((name) => {
+  const ratios = ['event', 'plain-contract', 'app-floor', 'list-filter', 'list-search'].map((name) => {
     const r = by(name);
     return {
       scenario: name,
@@ -286,6 +315,7 @@ function assess(results: ScenarioResult[], rssMaxMb: Record<string, number>) {
   const problems = results.flatMap((r) => r.problems.map((p) => `${r.name}: ${p}`));
   const eventRatio = by('event').rps.mean / baseline.rps.mean;
   const floorRatio = by('app-floor').rps.mean / baseline.rps.mean;
+  const contractRatio = by('plain-contract').rps.mean / baseline.rps.mean;
   const fixedRate = by('event-2000');
   const pageRatio = (name: string) => {
     const value = by(name).rps.mean / by(`${name}-uncached`).rps.mean;
@@ -294,16 +324,28 @@ function assess(results: ScenarioResult[], rssMaxMb: Record<string, number>) {
   const targets = {
     issue: 8,
     pagesOverUncached: { issue: 20, filter: pageRatio('list-filter'), search: pageRatio('list-search') },
-    eventOverPlain: { target: 0.5, value: eventRatio, met: eventRatio >= 0.5, pipelineFloorOverPlain: floorRatio },
+    eventOverPlain: { target: 0.5, value: eventRatio, met: eventRatio >= 0.5, pipelineFloorOverPlain: floorRatio, contractFloorOverPlain: contractRatio, appOverContractFloor: eventRatio / contractRatio },
     p99At2000: { target: P99_TARGET_MS, value: fixedRate.latencyMs.p99, rps: fixedRate.rps.mean, met: fixedRate.latencyMs.p99 < P99_TARGET_MS && fixedRate.rps.mean >= 1_900 },
     rssMaxMb: { issue: 20, target: RSS_TARGET_MB, app: rssMaxMb.app, uncachedApp: rssMaxMb.uncached, met: Math.max(rssMaxMb.app ?? Infinity, rssMaxMb.uncached ?? 0) < RSS_TARGET_MB },
   };
   const verdict = problems.length ? 'FAIL' : 'PASS';
-  return { by, baseline, ratios, problems, eventRatio, floorRatio, fixedRate, targets, verdict };
+  return { by, baseline, ratios, problems, eventRatio, floorRatio, contractRatio, fixedRate, targets, verdict };
 }
 
 type Assessment = ReturnType<typeof assess>;
 
+
+const PRODUCTION_LOG_LEVEL = 'info';
+
+/** A line of pino level 40 (warn) or above, or anything that is not a JSON log line. */
+function isWarningOrWorse(line: string): boolean {
+  if (line.startsWith('{"level":30,') || line.startsWith('{"level":20,')) return false; // most lines, without parsing them
+  try {
+    return !((JSON.parse(line) as { level?: number }).level! < 40);
+  } catch {
+    return true;
+  }
+}
 
 function warningsOf(results: ScenarioResult[], appLog: string[]): string[] {
   const warnings: string[] = [];
@@ -315,7 +357,7 @@ function warningsOf(results: ScenarioResult[], appLog: string[]): string[] {
       warnings.push(`${r.name}: the load generator used ${cores(r.cpuCores.bench)} cores; the req/s may be its limit rather than the server's`);
     }
   }
-  if (appLog.length) warnings.push(`the app wrote ${appLog.length} log lines at LOG_LEVEL=warn (see appLog in the JSON)`);
+  if (appLog.length) warnings.push(`the app wrote ${appLog.length} lines of level warn or above (see appLog in the JSON)`);
   return warnings;
 }
 
@@ -325,6 +367,7 @@ function headerLines(settings: LoadSettings, seeded: Counts, x: Expected): strin
     '',
     `Catalog benchmark — node ${env.node}, ${env.cpuCount} CPU (${env.cpuModel}), ${env.platform}`,
     `autocannon: ${settings.connections} connections, pipelining ${settings.pipelining}, ${settings.durationSeconds} s per scenario after a ${settings.warmupSeconds} s warm-up; load generator, app, Postgres and Redis share this machine`,
+    `the apps log at LOG_LEVEL=${PRODUCTION_LOG_LEVEL} as in production (a line per request); the plain servers log nothing`,
     `catalog: ${seeded.publishedEvents} published events (${seeded.listFilterMatches} ${LIST_FILTER.category}s in ${LIST_FILTER.city}, ${seeded.searchMatches} titles matching "${SEARCH.q}"), event body ${Buffer.byteLength(x.eventBody)} B, list pages ${Buffer.byteLength(x.filterBody)} B / ${Buffer.byteLength(x.searchBody)} B`,
     '',
   ];
@@ -375,6 +418,10 @@ function verdictLines(a: Assessment, warnings: string[]): string[] {
     `targets (issue 20 item 2, not part of the verdict): warm GET /v1/events/{id} ≥ 0.5× plain fastify: ${met(a.targets.eventOverPlain.met)} (${fmt(a.eventRatio, 3)}×); ` +
       `p99 < ${P99_TARGET_MS} ms at 2 000 req/s: ${met(a.targets.p99At2000.met)} (p99 ${fmt(a.fixedRate.latencyMs.p99, 1)} ms at ${fmt(a.fixedRate.rps.mean, 0)} req/s); ` +
       `the app's pipeline floor (GET /health) is ${fmt(a.floorRatio, 3)}× plain`,
+  );
+  out.push(
+    `  plain fastify doing only the contract's work (Redis count and freshness check per turn, the same headers) is ${fmt(a.contractRatio, 3)}× plain; ` +
+      `the app is ${fmt(a.eventRatio / a.contractRatio, 3)}× that floor`,
   );
   const pages = a.targets.pagesOverUncached;
   out.push(
@@ -458,19 +505,22 @@ async function main(): Promise<number> {
   const publishedTarget = intEnv('BENCH_EVENTS', 5000);
   const cleanup = new Cleanup(log);
   try {
-    const stack = await startStack(cleanup, log);
+    const appLog: string[] = [];
+    // At production's LOG_LEVEL (info, infra/lib/service-stack.ts): a line per request is part of the cost.
+    const onAppLine = (line: string) => void (isWarningOrWorse(line) && appLog.length < 1_000 && appLog.push(line));
+    const stack = await startStack(cleanup, log, { appEnv: { LOG_LEVEL: PRODUCTION_LOG_LEVEL }, onAppLine });
     const rss = watchRss({ app: stack.pids.app });
     const catalog = await seedCatalog(stack, publishedTarget);
     const expected = await expectedAnswers(stack.app.url, catalog);
     const plain = await startBaseline(cleanup, expected);
-    const uncached = await startApp(cleanup, log, { databaseUrl: stack.databaseUrl, redisUrl: stack.redisUrl, env: { CATALOG_PAGE_CACHE_MS: '0' } });
+    const contract = await startContractBaseline(cleanup, stack, expected, catalog.api.id);
+    const uncached = await startApp(cleanup, log, { databaseUrl: stack.databaseUrl, redisUrl: stack.redisUrl, env: { CATALOG_PAGE_CACHE_MS: '0', LOG_LEVEL: PRODUCTION_LOG_LEVEL } });
     const uncachedRss = watchRss({ uncached: uncached.pid });
     const results: ScenarioResult[] = [];
-    for (const scenario of scenariosFor(stack, plain, uncached, expected)) results.push(await measure(scenario, settings, log));
+    for (const scenario of scenariosFor(stack, plain, contract, uncached, expected)) results.push(await measure(scenario, settings, log));
     const memory = rss.stop();
     memory.maxMb.uncached = uncachedRss.stop().maxMb.uncached;
     const assessment = assess(results, memory.maxMb);
-    const appLog = stack.app.output().split('\n').filter(Boolean);
     const warnings = warningsOf(results, appLog);
     const out = [...headerLines(settings, catalog.seeded, expected), ...figureLines(results, assessment), ...verdictLines(assessment, warnings)];
     const { path, chart } = save({ startedAt, settings, stack, catalog, expected, results, assessment, warnings, appLog });

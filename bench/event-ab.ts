@@ -11,7 +11,9 @@
  *   git stash && npm run build && rm -rf dist-a && cp -r dist dist-a && git stash pop
  *   BENCH_A_DIST=dist-a npm run bench:event-ab
  *
- * Settings: BENCH_A_DIST (required), BENCH_ROUNDS (4), BENCH_DURATION (s, 5), BENCH_WARMUP (s, 3),
+ * Both run at production's LOG_LEVEL, info: a line per request.
+ *
+ * Settings: BENCH_A_DIST (required), BENCH_LOG_LEVEL (info), BENCH_ROUNDS (4), BENCH_DURATION (s, 5), BENCH_WARMUP (s, 3),
  * BENCH_CONNECTIONS (50). Every answer must be a 200 with the expected body, or the run fails.
  * Results: bench/results/event-ab-<timestamp>.json.
  */
@@ -53,11 +55,13 @@ async function main(): Promise<number> {
   const seconds = intEnv('BENCH_DURATION', 5);
   const warmup = intEnv('BENCH_WARMUP', 3, 0);
   const connections = intEnv('BENCH_CONNECTIONS', 50);
+  const logLevel = process.env.BENCH_LOG_LEVEL ?? 'info';
   const cleanup = new Cleanup();
   try {
     const { pg, redis } = await startDatabases(cleanup, log);
     migrate(pg.url, log);
-    const options = { databaseUrl: pg.url, redisUrl: redis.url };
+    // Production logs every request at info (infra/lib/service-stack.ts): both builds do too.
+    const options = { databaseUrl: pg.url, redisUrl: redis.url, env: { LOG_LEVEL: logLevel } };
     const apps = { A: await startApp(cleanup, log, { ...options, entry: `${aDist.replace(/\/$/, '')}/main.js` }), B: await startApp(cleanup, log, options) };
     const organiser = await registerUser(apps.B.url, 'organiser');
     const venue = { name: 'Théâtre municipal', city: 'Tunis', address: 'Avenue Habib Bourguiba' };
@@ -86,7 +90,7 @@ async function main(): Promise<number> {
     }));
     const [a, b] = summary;
     const out = [
-      `Event A/B — node ${environment().node}, ${environment().cpuCount} CPU (${environment().cpuModel}); A = ${aDist}, B = dist/; ${rounds} rounds of ${seconds} s, ${connections} connections`,
+      `Event A/B — node ${environment().node}, ${environment().cpuCount} CPU (${environment().cpuModel}); A = ${aDist}, B = dist/; ${rounds} rounds of ${seconds} s, ${connections} connections, LOG_LEVEL=${logLevel}`,
       table([
         ['build', 'median req/s', 'median µs CPU / request', 'median p99 ms'],
         ...summary.map((s) => [s.build, fmt(s.rps, 0), fmt(s.cpuUsPerRequest, 1), fmt(s.p99Ms, 0)]),

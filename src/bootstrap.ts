@@ -15,7 +15,7 @@ import { buildOpenApiDocument } from './common/openapi-document';
 import { ProblemDetailsFilter } from './common/problem-details.filter';
 import { toProblem, toProblemDocument } from './common/problem';
 import { REQUEST_ID_HEADER, requestIdFor } from './common/request-id';
-import { bindRequestLogger, logCompletedRequest, pinoOptions } from './common/logging';
+import { bindRequestLogger, createLogger, pinoOptions, requestCompletionLogging } from './common/logging';
 import { ShutdownState } from './common/shutdown-state';
 import { createValidationPipe } from './common/validation';
 import { NoStoreInterceptor } from './common/no-store';
@@ -29,8 +29,8 @@ import { immutableFiles, serveWebApp } from './web-app';
 /** Fastify as the app runs it: logging, timeouts, request ids, early errors as problem documents, and the hooks every request passes. */
 function fastifyAdapter(config: AppDependencies['config']): FastifyAdapter {
   const adapter = new FastifyAdapter({
-    logger: pinoOptions(config.logging),
-    // Fastify's two lines per request replaced by one (logCompletedRequest), labelled as before.
+    loggerInstance: createLogger(pinoOptions(config.logging)),
+    // Fastify's two lines per request replaced by one (requestCompletionLogging), labelled as before.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     trustProxy: config.http.trustProxy,
     keepAliveTimeout: config.http.keepAliveTimeoutMs,
@@ -56,11 +56,12 @@ function fastifyAdapter(config: AppDependencies['config']): FastifyAdapter {
         .send(JSON.stringify(toProblemDocument(toProblem(error), id)));
     },
   });
-  adapter.getInstance().addHook('onRequest', async (request, reply) => {
+  adapter.getInstance().addHook('onRequest', (request, reply, done) => {
     reply.header(REQUEST_ID_HEADER, request.id);
+    done();
   });
   adapter.getInstance().addHook('onRequest', bindRequestLogger);
-  adapter.getInstance().addHook('onResponse', logCompletedRequest);
+  adapter.getInstance().addHook('onResponse', requestCompletionLogging(config.logging));
   // The payment provider's webhook is verified over its raw bytes; no other route is affected.
   adapter.getInstance().addHook('preParsing', keepWebhookRawBody);
   return adapter;

@@ -3,10 +3,9 @@ import { flushTracing } from './tracing';
 import 'reflect-metadata';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inspect } from 'node:util';
-import pino from 'pino';
 import { announceReady } from './banner';
 import { createApp } from './bootstrap';
-import { pinoOptions } from './common/logging';
+import { createLogger, pinoOptions } from './common/logging';
 import { AppConfig, ConfigError } from './config/app-config';
 import { prepareInfrastructure } from './infrastructure';
 import { DemoDataService } from './modules/demo/demo-data.service';
@@ -15,7 +14,7 @@ import { ShutdownState } from './common/shutdown-state';
 async function main(): Promise<void> {
   const startedAt = Date.now();
   const config = AppConfig.fromEnv();
-  const log = pino({ ...pinoOptions(config.logging), base: { context: 'Bootstrap' } });
+  const log = createLogger({ ...pinoOptions(config.logging), base: { context: 'Bootstrap' } });
   const infra = await prepareInfrastructure(config, (msg, extra) => log.info(extra ?? {}, msg));
   const app = await createApp({ config, databaseUrl: infra.databaseUrl, redis: infra.redis });
 

@@ -11,6 +11,19 @@ export interface PlainRoute {
   body: unknown;
 }
 
+/**
+ * What the contract asks of every public event read beyond the JSON, done by the plain server too
+ * (the "contract floor"): the per-caller count in Redis (the app's own store, one script call per
+ * turn), the freshness check (one MGET per turn of `freshnessKeys`), and the app's response headers.
+ */
+export interface ContractWork {
+  redisUrl: string;
+  /** Sent as they are, except `x-request-id` (a new UUID) and `x-ratelimit-remaining` (from the count). */
+  headers: Record<string, string>;
+  freshnessKeys: string[];
+  limitPerMinute: number;
+}
+
 export interface PlainServer {
   url: string;
   pid: number;
@@ -20,12 +33,12 @@ export interface PlainServer {
  * The baseline: a plain Fastify server in its own process (like the app, so neither shares an event
  * loop with the load generator), on a free loopback port. Stopped by `cleanup.run()`.
  */
-export async function startPlainServer(cleanup: Cleanup, log: Log, routes: PlainRoute[]): Promise<PlainServer> {
+export async function startPlainServer(cleanup: Cleanup, log: Log, routes: PlainRoute[], contract?: ContractWork): Promise<PlainServer> {
   const entry = join(__dirname, 'plain-server-main.js');
   if (!existsSync(entry)) throw new Error(`${entry} is missing: the bench runs compiled (tsc -p bench/tsconfig.json)`);
   const child = fork(entry, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   cleanup.add('plain fastify server', async () => void (await stopChild(child, 5_000)), () => child.kill('SIGKILL'));
-  child.send({ routes });
+  child.send({ routes, contract });
   const port = await withTimeout(
     new Promise<number>((resolve, reject) => {
       child.once('message', (m: { port: number }) => resolve(m.port));
@@ -35,6 +48,6 @@ export async function startPlainServer(cleanup: Cleanup, log: Log, routes: Plain
     'the plain server starting',
   );
   const url = `http://127.0.0.1:${port}`;
-  log(`plain fastify server (pid ${child.pid}) ready on ${url}`);
+  log(`plain fastify server${contract ? ' doing the contract\'s work' : ''} (pid ${child.pid}) ready on ${url}`);
   return { url, pid: child.pid! };
 }

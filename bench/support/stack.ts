@@ -169,10 +169,10 @@ export interface Stack {
 }
 
 /** Postgres, Redis, the schema and the app, all on loopback, all stopped by `cleanup.run()`. */
-export async function startStack(cleanup: Cleanup, log: Log, options: { appEnv?: Record<string, string> } = {}): Promise<Stack> {
+export async function startStack(cleanup: Cleanup, log: Log, options: { appEnv?: Record<string, string>; onAppLine?: (line: string) => void } = {}): Promise<Stack> {
   const { pg, redis } = await startDatabases(cleanup, log);
   migrate(pg.url, log);
-  const app = await startApp(cleanup, log, { databaseUrl: pg.url, redisUrl: redis.url, env: options.appEnv });
+  const app = await startApp(cleanup, log, { databaseUrl: pg.url, redisUrl: redis.url, env: options.appEnv, onLine: options.onAppLine });
   return { cleanup, databaseUrl: pg.url, redisUrl: redis.url, app, pids: { app: app.pid, postgres: pg.pid(), redis: redis.pid } };
 }
 
