@@ -32,7 +32,7 @@ import { LoadSettings, loadSettingsFromEnv, measure, Scenario, ScenarioResult } 
 import { PlainServer, startPlainServer } from './support/plain-server';
 import { environment, fmt, resultsTable, table, writeResult, runBenchmark, printVerdict, intEnv, log, cores } from './support/report';
 import { catalogCounts, CatalogEventRow, insertCatalogEvents } from './support/sql-seeding';
-import { BenchApp, Stack, startApp, startStack } from './support/stack';
+import { appWarnings, BenchApp, PRODUCTION_LOG_LEVEL, Stack, startApp, startStack } from './support/stack';
 import { lineChart, watchRss, writeChartBeside } from './support/timeline';
 
 const CITIES = [
@@ -335,18 +335,6 @@ function assess(results: ScenarioResult[], rssMaxMb: Record<string, number>) {
 type Assessment = ReturnType<typeof assess>;
 
 
-const PRODUCTION_LOG_LEVEL = 'info';
-
-/** A line of pino level 40 (warn) or above, or anything that is not a JSON log line. */
-function isWarningOrWorse(line: string): boolean {
-  if (line.startsWith('{"level":30,') || line.startsWith('{"level":20,')) return false; // most lines, without parsing them
-  try {
-    return !((JSON.parse(line) as { level?: number }).level! < 40);
-  } catch {
-    return true;
-  }
-}
-
 function warningsOf(results: ScenarioResult[], appLog: string[]): string[] {
   const warnings: string[] = [];
   for (const r of results) {
@@ -505,9 +493,7 @@ async function main(): Promise<number> {
   const publishedTarget = intEnv('BENCH_EVENTS', 5000);
   const cleanup = new Cleanup(log);
   try {
-    const appLog: string[] = [];
-    // At production's LOG_LEVEL (info, infra/lib/service-stack.ts): a line per request is part of the cost.
-    const onAppLine = (line: string) => void (isWarningOrWorse(line) && appLog.length < 1_000 && appLog.push(line));
+    const { onLine: onAppLine, lines: appLog } = appWarnings();
     const stack = await startStack(cleanup, log, { appEnv: { LOG_LEVEL: PRODUCTION_LOG_LEVEL }, onAppLine });
     const rss = watchRss({ app: stack.pids.app });
     const catalog = await seedCatalog(stack, publishedTarget);

@@ -3,7 +3,7 @@
  * stack, against pgbench doing the same inventory SQL straight on the same database (issue 20 item 1).
  *
  * Starts its own embedded Postgres, redis-server and `node dist/main.js` on loopback (the catalog
- * bench's settings: per-caller rate limit at its maximum, cheap argon2, LOG_LEVEL=warn, no demo
+ * bench's settings: per-caller rate limit at its maximum, cheap argon2, LOG_LEVEL=info as in production, no demo
  * data). Seeds an organiser and BENCH_BUYERS buyers (the first 500 through `POST /v1/auth/register`,
  * the rest in SQL with access tokens signed as the app signs them: see seedBuyers), and two published
  * events: one without a waiting room holding the app's ticket type and the three pgbench ones, one
@@ -65,7 +65,7 @@ import { loadSettingsFromEnv, latencySummary, percentile, perSecondStats, Sample
 import { ActivitySummary, watchActivity } from './support/pg-activity';
 import { PgbenchProtocol, PgbenchResult, pgbenchPath, pgbenchVersion, runPgbench } from './support/pgbench';
 import { environment, fmt, table, writeResult, runBenchmark, printVerdict, intEnv, log, cores, dash } from './support/report';
-import { connectBenchDb, Stack, startStack } from './support/stack';
+import { appWarnings, connectBenchDb, PRODUCTION_LOG_LEVEL, Stack, startStack } from './support/stack';
 import { lineChart, RssWatch, Timeline, watchRss, writeChartBeside } from './support/timeline';
 
 
@@ -614,8 +614,11 @@ type Settings = ReturnType<typeof readSettings>;
 
 /** The stack, its memory watch from start-up on, and the bench's own database connection. */
 async function startFlashStack(cleanup: Cleanup, settings: Settings) {
+  const warnings = appWarnings();
   const stack = await startStack(cleanup, log, {
+    onAppLine: warnings.onLine,
     appEnv: {
+      LOG_LEVEL: PRODUCTION_LOG_LEVEL,
       // Tokens must outlive seeding and every measurement, whatever BENCH_DURATION.
       ACCESS_TOKEN_TTL_SECONDS: '86400',
       JWT_SECRET: settings.jwtSecret,
@@ -632,7 +635,7 @@ async function startFlashStack(cleanup: Cleanup, settings: Settings) {
       )
     ).rows.map((r) => [r.name, r.unit ? `${r.setting} ${r.unit}` : r.setting]),
   );
-  return { stack, rss, db, serverVersion, dbSettings };
+  return { stack, rss, db, serverVersion, dbSettings, appWarningLines: warnings.lines };
 }
 
 interface AppScenario {
@@ -766,7 +769,7 @@ function warningsOf(x: Measured, appLog: string[]): string[] {
     const bench = s.http.measured.cpuCores.bench ?? 0;
     if (bench > 0.5) warnings.push(`${s.name}: the load generator used ${cores(bench)} cores of this ${environment().cpuCount}-core machine; it competes with the app`);
   }
-  if (appLog.length) warnings.push(`the app wrote ${appLog.length} log lines at LOG_LEVEL=warn (see appLog in the JSON)`);
+  if (appLog.length) warnings.push(`the app wrote ${appLog.length} lines of level warn or above (see appLog in the JSON)`);
   return warnings;
 }
 
@@ -1010,14 +1013,14 @@ async function main(): Promise<number> {
   const pgbench = pgbenchVersion(pgbenchPath()); // fails fast, before anything is started
   const cleanup = new Cleanup(log);
   try {
-    const { stack, rss, db, serverVersion, dbSettings } = await startFlashStack(cleanup, settings);
+    const { stack, rss, db, serverVersion, dbSettings, appWarningLines } = await startFlashStack(cleanup, settings);
     log(`${pgbench} against PostgreSQL ${serverVersion}`);
     const seeded = await seed(stack.app.url, { databaseUrl: stack.databaseUrl, jwtSecret: settings.jwtSecret }, settings.buyerCount, settings.capacity);
     const measured = await measureAll(cleanup, settings, stack, db, seeded);
     const problems = problemsOf(measured);
     const memory = rss.stop();
     const targets = targetsOf(measured, memory.maxMb.app);
-    const appLog = stack.app.output().split('\n').filter(Boolean);
+    const appLog = appWarningLines;
     const warnings = warningsOf(measured, appLog);
     const run: FlashRun = { startedAt, settings, stack, pgbench, serverVersion, dbSettings, seeded, measured, problems, targets, memory, warnings, appLog };
     const out = [...headerLines(run), ...measurementLines(run), ...ratioAndBookLines(run), ...databaseLines(run), ...verdictLines(run)];

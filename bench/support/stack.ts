@@ -57,6 +57,28 @@ export interface BenchApp {
   stop(): Promise<number | null>;
 }
 
+/** Production's LOG_LEVEL (infra/lib/service-stack.ts): a line per request, part of what a request costs. */
+export const PRODUCTION_LOG_LEVEL = 'info';
+
+/**
+ * The app's lines of level warn or above (and anything that is not a JSON log line), collected as
+ * they come (`onLine`), at most `max`: at info the last lines kept by `output()` are request lines.
+ */
+export function appWarnings(max = 1_000): { onLine: (line: string) => void; lines: string[] } {
+  const lines: string[] = [];
+  const onLine = (line: string) => {
+    if (lines.length >= max || line.startsWith('{"level":30,') || line.startsWith('{"level":20,')) return; // most lines, unparsed
+    let level: unknown;
+    try {
+      level = (JSON.parse(line) as { level?: unknown }).level;
+    } catch {
+      level = undefined;
+    }
+    if (!(typeof level === 'number' && level < 40)) lines.push(line);
+  };
+  return { onLine, lines };
+}
+
 /** What a bench app runs with unless `env` says otherwise. */
 function benchAppEnv(options: { databaseUrl: string; redisUrl: string }, storageDir: string): Record<string, string> {
   return {
