@@ -58,16 +58,22 @@ export function pinoOptions(logging: LoggingConfig): LoggerOptions {
 
 let destination: DestinationStream | undefined;
 
+/** The most the stream holds while stdout does not take it: past that, lines are dropped. */
+export const LOG_BUFFER_MAX_BYTES = 16 * 1024 * 1024;
+
 /**
  * The one stream every logger of the process writes to: stdout, asynchronously (sonic-boom). A line
  * is handed to a write at once; the lines logged while a write is under way go together in the next,
  * so under load it is one write for many lines, where a synchronous stdout made one blocking system
  * call per line (on the warm event read at LOG_LEVEL=info, more CPU than the read itself). Flushed
  * when the process exits, crash included (pino's exit hooks); a SIGKILL can lose what one write
- * had not taken yet. One stream for all, so lines never interleave mid-line.
+ * had not taken yet. One stream for all, so lines never interleave mid-line. Should stdout stop
+ * taking lines (a stalled log driver), requests go on being served: the stream holds up to
+ * LOG_BUFFER_MAX_BYTES and drops what comes past that, where a synchronous stdout would have
+ * stopped the process at the first full pipe.
  */
 export function logDestination(): DestinationStream {
-  return (destination ??= pino.destination({ dest: 1, sync: false }));
+  return (destination ??= pino.destination({ dest: 1, sync: false, maxLength: LOG_BUFFER_MAX_BYTES }));
 }
 
 /** A pino logger with these settings on the shared stream (or on pino-pretty's transport at a terminal). */
