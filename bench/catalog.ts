@@ -11,7 +11,7 @@
  *   plain        GET /v1/events/{id} on a bare Fastify server sending the very same JSON body
  *   plain-contract  the same server also doing, per request, only what the contract asks of the read
  *                (the per-caller count and the freshness check in Redis, once per turn as the app
- *                does them, and the app's headers): the floor of any Fastify server keeping the contract
+ *                does them, and the app's headers): the floor of doing the contract's work the app's way
  *   event-2000   the warm event at 2 000 req/s, open loop: evenly spaced requests (bench/support/paced.ts),
  *                each one's latency from the instant it was due
  *   list-*-uncached  the same pages from a second app with CATALOG_PAGE_CACHE_MS=0: every page from

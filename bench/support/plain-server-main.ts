@@ -11,8 +11,9 @@ import type { ContractWork, PlainRoute } from './plain-server';
  * serialises it on every request just as the app's responses are. Told its routes over IPC.
  *
  * With `contract`, each request first does what the contract asks of a public read and nothing else
- * (ContractWork): the lowest any server on Fastify could go while keeping the per-caller limit, the
- * freshness of an edit on another instance and the headers.
+ * (ContractWork), the way the app does it: how far a Fastify server could go while keeping the
+ * per-caller limit, the freshness of an edit on another instance and the headers with the app's
+ * Redis calls; a cheaper way of doing that work would lower this floor.
  */
 process.once('message', (message: { routes: PlainRoute[]; contract?: ContractWork }) => {
   void (async () => {
