@@ -60,6 +60,8 @@ let destination: DestinationStream | undefined;
 
 /** The most the stream holds while stdout does not take it: past that, lines are dropped. */
 export const LOG_BUFFER_MAX_BYTES = 16 * 1024 * 1024;
+/** How often the stream says what it dropped, if anything. */
+export const LOG_DROP_REPORT_MS = 5_000;
 
 /**
  * The one stream every logger of the process writes to: stdout, asynchronously (sonic-boom). A line
@@ -73,7 +75,29 @@ export const LOG_BUFFER_MAX_BYTES = 16 * 1024 * 1024;
  * stopped the process at the first full pipe.
  */
 export function logDestination(): DestinationStream {
-  return (destination ??= pino.destination({ dest: 1, sync: false, maxLength: LOG_BUFFER_MAX_BYTES }));
+  if (!destination) {
+    const stream = pino.destination({ dest: 1, sync: false, maxLength: LOG_BUFFER_MAX_BYTES });
+    reportDrops(stream);
+    destination = stream;
+  }
+  return destination;
+}
+
+/**
+ * Lines dropped by the stream are not lost without a word: every LOG_DROP_REPORT_MS, if any were,
+ * a warning on the same stream says how many bytes (a report that is itself dropped, stdout still
+ * stalled, is counted in the next one).
+ */
+function reportDrops(stream: ReturnType<typeof pino.destination>): void {
+  const log = pino({ base: { pid: process.pid, context: 'Logging' } }, stream);
+  let droppedBytes = 0;
+  stream.on('drop', (data: string | Buffer) => void (droppedBytes += Buffer.byteLength(data)));
+  setInterval(() => {
+    if (droppedBytes === 0) return;
+    const bytes = droppedBytes;
+    droppedBytes = 0;
+    log.warn({ droppedBytes: bytes }, 'log lines dropped while stdout took none');
+  }, LOG_DROP_REPORT_MS).unref();
 }
 
 /** A pino logger with these settings on the shared stream (or on pino-pretty's transport at a terminal). */
