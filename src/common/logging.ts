@@ -89,7 +89,7 @@ export function logDestination(): DestinationStream {
  * stalled, is counted in the next one).
  */
 function reportDrops(stream: ReturnType<typeof pino.destination>): void {
-  const log = pino({ base: { pid: process.pid, context: 'Logging' } }, stream);
+  const log = pino({}, stream).child({ context: 'Logging' });
   let droppedBytes = 0;
   stream.on('drop', (data: string | Buffer) => void (droppedBytes += Buffer.byteLength(data)));
   setInterval(() => {
