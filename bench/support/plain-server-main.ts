@@ -44,7 +44,7 @@ process.once('message', (message: { routes: PlainRoute[]; contract?: ContractWor
 });
 
 function contractWork(contract: ContractWork): (ip: string, reply: FastifyReply) => Promise<void> {
-  const redis = new Redis(contract.redisUrl, { enableAutoPipelining: false }); // as the app's client (src/adapters/redis/redis.client.ts)
+  const redis = new Redis(contract.redisUrl, { enableAutoPipelining: true });
   const limits = new RedisHttpRateLimitStore(redis);
   const freshness = turnBatcher<string, (string | null)[]>(async (ids) => {
     const values = await redis.mget(ids.flatMap(() => contract.freshnessKeys));
