@@ -614,9 +614,9 @@ type Settings = ReturnType<typeof readSettings>;
 
 /** The stack, its memory watch from start-up on, and the bench's own database connection. */
 async function startFlashStack(cleanup: Cleanup, settings: Settings) {
-  const warnings = appWarnings();
+  const appLog = appWarnings();
   const stack = await startStack(cleanup, log, {
-    onAppLine: warnings.onLine,
+    onAppLine: appLog.onLine,
     appEnv: {
       LOG_LEVEL: PRODUCTION_LOG_LEVEL,
       // Tokens must outlive seeding and every measurement, whatever BENCH_DURATION.
@@ -635,7 +635,7 @@ async function startFlashStack(cleanup: Cleanup, settings: Settings) {
       )
     ).rows.map((r) => [r.name, r.unit ? `${r.setting} ${r.unit}` : r.setting]),
   );
-  return { stack, rss, db, serverVersion, dbSettings, appWarningLines: warnings.lines };
+  return { stack, rss, db, serverVersion, dbSettings, appWarningLines: appLog.lines };
 }
 
 interface AppScenario {
